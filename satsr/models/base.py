@@ -1,0 +1,111 @@
+"""The one forward contract every satsr model follows.
+
+``model(lr, lr_mask=None, frame_valid=None) -> sr`` with ``lr`` (B, T, C, h, w),
+``lr_mask`` (B, T, h, w) bool (True = clear), ``frame_valid`` (B, T) bool, and ``sr``
+(B, C, scale*h, scale*w) on the same value scale as ``lr``.
+
+Single-image architectures subclass :class:`SingleImageSR` and implement ``forward_image``
+on (B, C', h, w); the class adapts them to multi-frame input with a documented policy:
+
+- ``clearest``: the frame with the most clear pixels (C' = C).
+- ``mean``: the mean of per-frame predictions over the ``k`` clearest frames (C' = C).
+- ``stack``: the ``k`` clearest frames stacked as channels (C' = k*C), plus their masks as
+  ``k`` extra channels when ``with_masks`` (C' = k*C + k).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from satsr.frames import gather_frames, topk_indices
+
+Adapter = Literal["clearest", "mean", "stack"]
+ADAPTERS: tuple[str, ...] = ("clearest", "mean", "stack")
+
+
+class SRModel(nn.Module):
+    """Base class: holds ``scale``, ``in_channels`` and registry metadata."""
+
+    multi_frame: bool = False
+
+    def __init__(self, scale: int, in_channels: int) -> None:
+        super().__init__()
+        self.scale = int(scale)
+        self.in_channels = int(in_channels)
+        self.model_name: str = type(self).__name__.lower()
+        self.hparams: dict[str, Any] = {}
+
+    @staticmethod
+    def defaults(
+        lr: torch.Tensor, lr_mask: torch.Tensor | None, frame_valid: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fill in an all-clear mask and all-valid frames when they are not given."""
+        b, t, _, h, w = lr.shape
+        if lr_mask is None:
+            lr_mask = torch.ones(b, t, h, w, dtype=torch.bool, device=lr.device)
+        if frame_valid is None:
+            frame_valid = torch.ones(b, t, dtype=torch.bool, device=lr.device)
+        return lr_mask, frame_valid
+
+    def forward(
+        self,
+        lr: torch.Tensor,
+        lr_mask: torch.Tensor | None = None,
+        frame_valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class SingleImageSR(SRModel):
+    """A single-image network adapted to (B, T, C, h, w) input by a frame policy."""
+
+    def __init__(
+        self,
+        scale: int,
+        in_channels: int,
+        *,
+        adapter: Adapter = "clearest",
+        k: int = 1,
+        with_masks: bool = False,
+    ) -> None:
+        super().__init__(scale, in_channels)
+        if adapter not in ADAPTERS:
+            raise ValueError(f"unknown adapter {adapter!r}; choose one of {list(ADAPTERS)}")
+        self.adapter = adapter
+        self.k = 1 if adapter == "clearest" else int(k)
+        self.with_masks = bool(with_masks) and adapter == "stack"
+
+    @property
+    def net_in_channels(self) -> int:
+        """Channels the wrapped network sees (depends on the adapter)."""
+        if self.adapter == "stack":
+            return self.k * self.in_channels + (self.k if self.with_masks else 0)
+        return self.in_channels
+
+    def forward_image(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, net_in_channels, h, w) → (B, in_channels, scale*h, scale*w)."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        lr: torch.Tensor,
+        lr_mask: torch.Tensor | None = None,
+        frame_valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
+        idx = topk_indices(lr_mask, frame_valid, self.k)
+        frames = gather_frames(lr, idx)  # (B, k, C, h, w)
+        b, k, c, h, w = frames.shape
+        if self.adapter == "clearest":
+            return self.forward_image(frames[:, 0])
+        if self.adapter == "mean":
+            out = self.forward_image(frames.reshape(b * k, c, h, w))
+            return out.reshape(b, k, *out.shape[1:]).mean(1)
+        x = frames.reshape(b, k * c, h, w)
+        if self.with_masks:
+            masks = gather_frames(lr_mask, idx).to(lr.dtype)
+            x = torch.cat([x, masks], dim=1)
+        return self.forward_image(x)

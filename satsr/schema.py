@@ -1,0 +1,285 @@
+"""The satsr sample schema: one xarray layout for every dataset, on disk (Zarr) and in memory.
+
+Variables (dims → dtype):
+
+- ``lr``          (scene, frame, band, y, x) float32 — low-resolution frames on ``value_scale``.
+- ``lr_mask``     (scene, frame, y, x) bool — True where the LR pixel is clear (usable).
+- ``frame_valid`` (scene, frame) bool — False for padding frames (scenes with fewer frames).
+- ``hr``          (scene, band, Y, X) float32 — the high-resolution target, ``Y = scale * y``.
+- ``hr_mask``     (scene, Y, X) bool — True where the HR pixel is clear.
+
+Optional variables:
+
+- ``norm``        (scene,) float64 — PROBA-V ``norm.csv`` value (baseline cPSNR) per scene.
+- ``lr_time``     (scene, frame) datetime64[ns]; ``hr_time`` (scene,) datetime64[ns].
+- ``hr_transform``/``lr_transform`` (scene, affine) float64 — GDAL-order affine
+  ``(a, b, c, d, e, f)`` of each chip, with ``crs`` (scene,) str (e.g. ``"EPSG:32604"``).
+
+Coordinates: ``scene`` (str ids), ``frame`` (int), ``band`` (str names), ``split`` (scene,) str.
+
+Attributes: ``schema_version``, ``dataset``, ``scale`` (int), ``value_scale`` (str, e.g.
+``"uint16/65535"`` or ``"reflectance"``), ``data_range`` (float, the peak used by PSNR),
+``lr_sensor``, ``hr_sensor``, ``synthetic`` (bool), ``provenance`` (JSON string).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from satsr.errors import DatasetNotFoundError, SchemaError
+
+SCHEMA_VERSION = 1
+
+LR_DIMS = ("scene", "frame", "band", "y", "x")
+LR_MASK_DIMS = ("scene", "frame", "y", "x")
+FRAME_VALID_DIMS = ("scene", "frame")
+HR_DIMS = ("scene", "band", "Y", "X")
+HR_MASK_DIMS = ("scene", "Y", "X")
+
+REQUIRED_VARS: dict[str, tuple[tuple[str, ...], str]] = {
+    "lr": (LR_DIMS, "float32"),
+    "lr_mask": (LR_MASK_DIMS, "bool"),
+    "frame_valid": (FRAME_VALID_DIMS, "bool"),
+    "hr": (HR_DIMS, "float32"),
+    "hr_mask": (HR_MASK_DIMS, "bool"),
+}
+OPTIONAL_VARS: dict[str, tuple[tuple[str, ...], str]] = {
+    "norm": (("scene",), "float64"),
+    "lr_time": (("scene", "frame"), "datetime64[ns]"),
+    "hr_time": (("scene",), "datetime64[ns]"),
+    "hr_transform": (("scene", "affine"), "float64"),
+    "lr_transform": (("scene", "affine"), "float64"),
+}
+REQUIRED_ATTRS: dict[str, type | tuple[type, ...]] = {
+    "schema_version": (int, np.integer),
+    "dataset": str,
+    "scale": (int, np.integer),
+    "value_scale": str,
+    "data_range": (float, int, np.floating, np.integer),
+    "synthetic": (bool, np.bool_),
+    "provenance": str,
+}
+SPLITS = ("train", "val", "test")
+
+
+def build(
+    *,
+    lr: np.ndarray,
+    lr_mask: np.ndarray,
+    hr: np.ndarray,
+    hr_mask: np.ndarray,
+    scene_ids: Sequence[str],
+    bands: Sequence[str],
+    split: Sequence[str] | str,
+    scale: int,
+    dataset: str,
+    value_scale: str,
+    data_range: float = 1.0,
+    frame_valid: np.ndarray | None = None,
+    synthetic: bool = False,
+    lr_sensor: str = "",
+    hr_sensor: str = "",
+    provenance: Mapping[str, Any] | None = None,
+    extra_vars: Mapping[str, tuple[tuple[str, ...], np.ndarray]] | None = None,
+    extra_coords: Mapping[str, tuple[tuple[str, ...], np.ndarray]] | None = None,
+) -> xr.Dataset:
+    """Assemble (and validate) a sample-schema dataset from numpy arrays.
+
+    Shapes: ``lr`` (S, T, C, h, w), ``lr_mask`` (S, T, h, w), ``hr`` (S, C, scale*h, scale*w),
+    ``hr_mask`` (S, scale*h, scale*w), ``frame_valid`` (S, T) (default: all True).
+    ``extra_vars`` holds optional variables such as ``norm``.
+    """
+    lr = np.asarray(lr, dtype=np.float32)
+    n_scene, n_frame = lr.shape[:2] if lr.ndim >= 2 else (0, 0)
+    if frame_valid is None:
+        frame_valid = np.ones((n_scene, n_frame), dtype=bool)
+    if isinstance(split, str):
+        split = [split] * n_scene
+    data_vars: dict[str, Any] = {
+        "lr": (LR_DIMS, lr),
+        "lr_mask": (LR_MASK_DIMS, np.asarray(lr_mask, dtype=bool)),
+        "frame_valid": (FRAME_VALID_DIMS, np.asarray(frame_valid, dtype=bool)),
+        "hr": (HR_DIMS, np.asarray(hr, dtype=np.float32)),
+        "hr_mask": (HR_MASK_DIMS, np.asarray(hr_mask, dtype=bool)),
+    }
+    for name, (dims, values) in (extra_vars or {}).items():
+        data_vars[name] = (dims, values)
+    coords: dict[str, Any] = {
+        "scene": np.array(list(scene_ids), dtype=object),
+        "frame": np.arange(n_frame, dtype=np.int64),
+        "band": np.array(list(bands), dtype=object),
+        "split": ("scene", np.array(list(split), dtype=object)),
+    }
+    for name, (dims, values) in (extra_coords or {}).items():
+        coords[name] = (dims, values)
+    ds = xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={
+            "schema_version": SCHEMA_VERSION,
+            "dataset": dataset,
+            "scale": int(scale),
+            "value_scale": value_scale,
+            "data_range": float(data_range),
+            "synthetic": bool(synthetic),
+            "lr_sensor": lr_sensor,
+            "hr_sensor": hr_sensor,
+            "provenance": json.dumps(dict(provenance or {}), sort_keys=True, default=str),
+        },
+    )
+    validate(ds)
+    return ds
+
+
+def _fail(var: str, problem: str) -> SchemaError:
+    return SchemaError(f"sample schema: {var!r} {problem}")
+
+
+def validate(ds: xr.Dataset, *, check_values: bool = False) -> None:
+    """Raise :class:`SchemaError` naming the variable if ``ds`` breaks the sample schema.
+
+    Structure (variables, dims, dtypes, shapes, attributes) is always checked and is cheap even
+    for dask-backed stores. ``check_values=True`` also loads the data and rejects NaN/inf in
+    clear pixels.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise SchemaError(f"sample schema: expected an xarray.Dataset, got {type(ds).__name__}")
+    for name, (dims, dtype) in REQUIRED_VARS.items():
+        if name not in ds.variables:
+            raise _fail(name, "is missing; every satsr dataset needs lr, lr_mask, frame_valid, "
+                        "hr and hr_mask (see docs/concepts/schema.md)")
+    for name, (dims, dtype) in {**REQUIRED_VARS, **OPTIONAL_VARS}.items():
+        if name not in ds.variables:
+            continue
+        var = ds[name]
+        if tuple(var.dims) != dims:
+            raise _fail(name, f"has dims {tuple(var.dims)}, expected {dims}")
+        if str(var.dtype) != dtype:
+            raise _fail(name, f"has dtype {var.dtype}, expected {dtype}")
+    for coord in ("scene", "band", "split"):
+        if coord not in ds.coords:
+            raise _fail(coord, "coordinate is missing")
+    for name, kinds in REQUIRED_ATTRS.items():
+        if name not in ds.attrs:
+            raise _fail(name, "attribute is missing")
+        if not isinstance(ds.attrs[name], kinds):
+            raise _fail(name, f"attribute has type {type(ds.attrs[name]).__name__}")
+    if int(ds.attrs["schema_version"]) > SCHEMA_VERSION:
+        raise _fail("schema_version", f"is {ds.attrs['schema_version']}, newer than this satsr "
+                    f"understands ({SCHEMA_VERSION}); upgrade satsr")
+    scale = int(ds.attrs["scale"])
+    if scale < 1:
+        raise _fail("scale", f"attribute must be a positive integer, got {scale}")
+    sizes = ds.sizes
+    if sizes["Y"] != scale * sizes["y"] or sizes["X"] != scale * sizes["x"]:
+        raise _fail("hr", f"is {sizes['Y']}x{sizes['X']} but lr is {sizes['y']}x{sizes['x']} "
+                    f"at scale {scale}; expected {scale * sizes['y']}x{scale * sizes['x']}")
+    splits = set(np.asarray(ds["split"].values).astype(str).tolist())
+    unknown = splits - set(SPLITS)
+    if unknown:
+        raise _fail("split", f"has unknown values {sorted(unknown)}; allowed: {list(SPLITS)}")
+    try:
+        json.loads(ds.attrs["provenance"])
+    except json.JSONDecodeError as exc:
+        raise _fail("provenance", f"attribute is not valid JSON ({exc})") from None
+    if check_values:
+        for name in ("lr", "hr"):
+            mask = ds["lr_mask"] if name == "lr" else ds["hr_mask"]
+            bad = (~np.isfinite(ds[name]) & mask).any()
+            if bool(bad):
+                raise _fail(name, "contains NaN or inf in clear pixels; mask them out or fix "
+                            "the source data")
+
+
+def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write ``ds`` to a Zarr store atomically (temp folder, then rename) and return its path.
+
+    Either the complete store exists afterwards or nothing does: a crash midway leaves only a
+    hidden temporary folder next to ``path``, never a half-written store under its name.
+    """
+    validate(ds)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise SchemaError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    out = ds.copy()
+    for name in list(out.variables):
+        if out[name].dtype.kind in ("U", "T", "O"):
+            out[name] = out[name].astype(object)
+        out[name].encoding = {}
+    out = out.chunk(_default_chunks(out))
+    try:
+        out.to_zarr(tmp, mode="w", consolidated=False)
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
+    """One scene per chunk: random access by scene is the dominant pattern (training, bench)."""
+    return {dim: (1 if dim == "scene" else -1) for dim in ds.dims}
+
+
+def open(path: str | os.PathLike[str]) -> xr.Dataset:  # noqa: A001 - mirrors xarray naming
+    """Open a sample-schema Zarr store lazily (dask-backed) and validate its structure."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetNotFoundError(f"dataset store {path} does not exist; check the path or "
+                                   "create it with `satsr datasets prepare` / `satsr fetch`")
+    try:
+        ds = xr.open_zarr(path, consolidated=False)
+    except Exception as exc:  # zarr raises many types for non-stores
+        raise SchemaError(f"{path} is not a readable Zarr store ({type(exc).__name__}: {exc})"
+                          ) from None
+    for name in ("scene", "band", "split"):
+        if name in ds.coords:
+            ds = ds.assign_coords({name: ds[name].values.astype(object)})
+    validate(ds)
+    return ds
+
+
+def select(
+    ds: xr.Dataset, *, split: str | None = None, band: str | Sequence[str] | None = None
+) -> xr.Dataset:
+    """Subset by split (``train``/``val``/``test``) and band name(s), with clear errors."""
+    if split is not None:
+        if split not in SPLITS:
+            raise SchemaError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
+        keep = np.asarray(ds["split"].values).astype(str) == split
+        if not keep.any():
+            have = sorted(set(np.asarray(ds["split"].values).astype(str).tolist()))
+            raise SchemaError(f"dataset {ds.attrs.get('dataset', '?')!r} has no scenes in split "
+                              f"{split!r}; it has {have}")
+        ds = ds.isel(scene=np.flatnonzero(keep))
+    if band is not None:
+        wanted = [band] if isinstance(band, str) else list(band)
+        have = [str(b) for b in ds["band"].values]
+        missing = [b for b in wanted if b not in have]
+        if missing:
+            raise SchemaError(f"unknown band {missing[0]!r} in dataset "
+                              f"{ds.attrs.get('dataset', '?')!r}; it has bands {have}")
+        ds = ds.isel(band=[have.index(b) for b in wanted])
+    return ds
+
+
+def provenance(ds: xr.Dataset) -> dict[str, Any]:
+    """The dataset's provenance record, decoded from its JSON attribute."""
+    return dict(json.loads(ds.attrs.get("provenance", "{}")))
