@@ -1,0 +1,193 @@
+"""The interface every imagery source implements (``local``, ``stac``, ``ee``), and the grid type.
+
+A source does two things: ``search`` lists acquisitions of one collection over a WGS84 geometry
+and a date range, and ``read`` returns the raw values of some of its native bands on a given
+grid (nearest neighbour; the pipeline always asks for the asset's native grid or a window of it
+and does every resampling itself, so no source has to reproject).
+
+Sources must be picklable (the pipeline ships them to dask workers) and initialise any client
+lazily on first use in each process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import shapely
+
+COLLECTIONS = ("landsat", "sentinel2")
+SENSORS = ("landsat8", "landsat9", "sentinel2a", "sentinel2b", "sentinel2c")
+
+Affine6 = tuple[float, float, float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid: pixel (row, col) covers x in [c + a*col, c + a*(col+1)),
+    y in (f + e*(row+1), f + e*row].
+
+    ``transform`` is the GDAL-order affine ``(a, b, c, d, e, f)``: ``x = a*col + b*row + c``,
+    ``y = d*col + e*row + f`` with ``b = d = 0`` and ``e < 0``; units are CRS units (metres for UTM).
+    """
+
+    crs: str
+    transform: Affine6
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        a, b, _c, d, e, _f = self.transform
+        if b != 0 or d != 0 or a <= 0 or e >= 0:
+            raise ValueError(f"Grid must be north-up (b = d = 0, a > 0, e < 0), got {self.transform}")
+        if self.width < 0 or self.height < 0:
+            raise ValueError(f"Grid size must be non-negative, got {self.width}x{self.height}")
+
+    @classmethod
+    def from_bounds(cls, crs: str, left: float, bottom: float, right: float, top: float,
+                    res: float) -> Grid:
+        """The grid with pixel size ``res`` whose top-left corner is (left, top), covering the
+        bounds (width/height rounded up)."""
+        width = max(0, math.ceil((right - left) / res - 1e-9))
+        height = max(0, math.ceil((top - bottom) / res - 1e-9))
+        return cls(crs, (float(res), 0.0, float(left), 0.0, -float(res), float(top)), width, height)
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Pixel size (x, y) in CRS units, both positive."""
+        return (self.transform[0], -self.transform[4])
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        a, _, c, _, e, f = self.transform
+        return (c, f + e * self.height, c + a * self.width, f)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width)."""
+        return (self.height, self.width)
+
+    def to_affine(self) -> Any:
+        """The transform as an ``affine.Affine`` (what rasterio expects)."""
+        from affine import Affine
+
+        a, b, c, d, e, f = self.transform
+        return Affine(a, b, c, d, e, f)
+
+    def xy(self, row: float, col: float) -> tuple[float, float]:
+        """CRS coordinates of the (fractional) pixel position; (0, 0) is the top-left corner."""
+        a, _, c, _, e, f = self.transform
+        return (c + a * col, f + e * row)
+
+    def window(self, row_off: int, col_off: int, height: int, width: int) -> Grid:
+        """The sub-grid of ``height`` x ``width`` pixels starting at (row_off, col_off); offsets
+        may be negative or run past the edges (the result then extends this grid)."""
+        a, b, c, d, e, f = self.transform
+        x0, y0 = self.xy(row_off, col_off)
+        return Grid(self.crs, (a, b, x0, d, e, y0), int(width), int(height))
+
+    def window_of(self, left: float, bottom: float, right: float, top: float) -> tuple[int, int, int, int]:
+        """(row_off, col_off, height, width) of the smallest pixel window of this grid that covers
+        the bounds (may extend outside the grid; clip with :meth:`clip_window`)."""
+        a, _, c, _, e, f = self.transform
+        col0 = math.floor((left - c) / a + 1e-9)
+        col1 = math.ceil((right - c) / a - 1e-9)
+        row0 = math.floor((top - f) / e + 1e-9)
+        row1 = math.ceil((bottom - f) / e - 1e-9)
+        return (row0, col0, max(0, row1 - row0), max(0, col1 - col0))
+
+    def clip_window(self, row_off: int, col_off: int, height: int, width: int
+                    ) -> tuple[int, int, int, int]:
+        """Intersect a window with this grid's extent; (r, c, 0, 0)-sized when disjoint."""
+        r0, c0 = max(0, row_off), max(0, col_off)
+        r1, c1 = min(self.height, row_off + height), min(self.width, col_off + width)
+        return (r0, c0, max(0, r1 - r0), max(0, c1 - c0))
+
+    def scaled(self, factor: int) -> Grid:
+        """The grid with pixels ``factor`` times larger and the same top-left corner (size floored)."""
+        a, b, c, d, e, f = self.transform
+        return Grid(self.crs, (a * factor, b, c, d, e * factor, f), self.width // factor,
+                    self.height // factor)
+
+    def refined(self, factor: int) -> Grid:
+        """The grid with pixels ``factor`` times smaller, nested exactly in this one."""
+        a, b, c, d, e, f = self.transform
+        return Grid(self.crs, (a / factor, b, c, d, e / factor, f), self.width * factor,
+                    self.height * factor)
+
+    def split(self, max_pixels: int, *, multiple: int = 1) -> list[Grid]:
+        """Tile this grid into row-major sub-grids of at most ``max_pixels`` pixels each, square-ish,
+        with tile sides a multiple of ``multiple`` pixels (except the last row/column)."""
+        if max_pixels < multiple * multiple:
+            raise ValueError(f"max_pixels={max_pixels} is smaller than one {multiple}x{multiple} block")
+        side = max(multiple, (int(math.isqrt(max_pixels)) // multiple) * multiple)
+        tiles = []
+        for r in range(0, self.height, side):
+            for c in range(0, self.width, side):
+                tiles.append(self.window(r, c, min(side, self.height - r), min(side, self.width - c)))
+        return tiles
+
+    def footprint(self) -> shapely.Polygon:
+        """The grid's extent as a polygon in its CRS."""
+        return shapely.box(*self.bounds)
+
+    def pixel_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """x edges (width + 1,) and y edges (height + 1,) in CRS units."""
+        a, _, c, _, e, f = self.transform
+        return (c + a * np.arange(self.width + 1), f + e * np.arange(self.height + 1))
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """One image (scene/item/asset) of a source, with its native grid and metadata."""
+
+    id: str                 # source-specific asset/item id, e.g. "LANDSAT/LC09/C02/T1_L2/LC09_077015_20230630"
+    collection: str         # "landsat" | "sentinel2"
+    sensor: str             # "landsat8" | "landsat9" | "sentinel2a" | "sentinel2b" | "sentinel2c"
+    time: datetime          # UTC, tz-aware
+    cloud_cover: float      # scene-level %, from metadata (CLOUD_COVER / CLOUDY_PIXEL_PERCENTAGE)
+    crs: str                # native CRS of the asset
+    transform: tuple[float, ...]  # native affine of the asset (a, b, c, d, e, f)
+    width: int
+    height: int
+    properties: dict[str, Any] = field(default_factory=dict)  # e.g. "cloud_score_id", "processing_baseline"
+    footprint: dict[str, Any] | None = None   # GeoJSON geometry in WGS84
+
+    @property
+    def grid(self) -> Grid:
+        """The asset's native grid."""
+        t = tuple(float(v) for v in self.transform[:6])
+        return Grid(self.crs, (t[0], t[1], t[2], t[3], t[4], t[5]), int(self.width), int(self.height))
+
+    def with_properties(self, **props: Any) -> Acquisition:
+        """A copy with extra properties merged in."""
+        return replace(self, properties={**self.properties, **props})
+
+
+@runtime_checkable
+class Source(Protocol):
+    """An imagery source. ``name`` is its registry name (``"local"``, ``"stac"``, ``"ee"``)."""
+
+    name: str
+
+    def search(self, geometry: shapely.Geometry, start: date, end: date, collection: str, *,
+               max_cloud: float = 100.0) -> list[Acquisition]:
+        """Acquisitions of ``collection`` intersecting ``geometry`` (WGS84) with start <= date <= end
+        (inclusive, UTC dates) and scene cloud cover <= ``max_cloud`` %, sorted by time."""
+        ...
+
+    def read(self, acq: Acquisition, bands: Sequence[str], grid: Grid) -> np.ndarray:
+        """Raw values (DN, native dtype, nodata as the source gives it) of the source-native band
+        names (Landsat: "SR_B2","SR_B3","SR_B4","SR_B5","QA_PIXEL","QA_RADSAT"; S2: "B2","B3","B4",
+        "B8","B8A","SCL" and "cs","cs_cdf" from the matched Cloud Score+ image), shape
+        (band, grid.height, grid.width), read with NEAREST resampling on ``grid`` (the pipeline
+        always passes the native grid or a window of it)."""
+        ...
+
+
+__all__ = ["COLLECTIONS", "SENSORS", "Acquisition", "Affine6", "Grid", "Source"]
