@@ -87,7 +87,7 @@ class Grid:
     def window(self, row_off: int, col_off: int, height: int, width: int) -> Grid:
         """The sub-grid of ``height`` x ``width`` pixels starting at (row_off, col_off); offsets
         may be negative or run past the edges (the result then extends this grid)."""
-        a, b, c, d, e, f = self.transform
+        a, b, _, d, e, _ = self.transform
         x0, y0 = self.xy(row_off, col_off)
         return Grid(self.crs, (a, b, x0, d, e, y0), int(width), int(height))
 
@@ -125,7 +125,7 @@ class Grid:
         with tile sides a multiple of ``multiple`` pixels (except the last row/column)."""
         if max_pixels < multiple * multiple:
             raise ValueError(f"max_pixels={max_pixels} is smaller than one {multiple}x{multiple} block")
-        side = max(multiple, (int(math.isqrt(max_pixels)) // multiple) * multiple)
+        side = max(multiple, (math.isqrt(max_pixels) // multiple) * multiple)
         tiles = []
         for r in range(0, self.height, side):
             for c in range(0, self.width, side):
