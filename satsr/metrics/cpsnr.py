@@ -1,0 +1,253 @@
+"""cPSNR, the PROBA-V challenge metric, and the challenge score — batched, exact, masked.
+
+Definition (Kelvins PROBA-V Super Resolution, Märtens et al. 2019), for an SR image and its HR
+target of the same size H×W, values on the uint16/65535 scale (``data_range = 1``):
+
+1. crop ``border`` (3) px from every side of SR → h×w = (H − 2·border)×(W − 2·border);
+2. for every shift (u, v) ∈ {0, …, 2·border}² (49 shifts) take the HR window
+   ``HR[u:u+h, v:v+w]`` and the status-map window ``SM[u:u+h, v:v+w]`` (True = clear);
+3. bias ``b = mean(HR − SR)`` over the clear pixels of the window;
+4. ``cMSE = mean((HR − SR − b)²)`` over the same pixels;
+5. ``cPSNR = −10·log10(min over shifts of cMSE / data_range²)``.
+
+Multi-band images (C > 1) share one shift (co-registration is geometric) but each band gets its
+own bias (as if each band were scored as its own PROBA-V image); the cMSE of a shift is the mean
+over all bands' clear pixels. For C = 1 this is exactly the definition above.
+
+A shift whose window holds no clear pixel is ignored; when no shift has one the image's cPSNR
+is NaN and a :class:`RuntimeWarning` is issued (PSNR/SSIM raise instead, since they have no
+shift to fall back on).
+
+Implementation: the 49 masked sums are cross-correlations of the (zero-filled, centred) HR,
+mask and SR planes, computed for the whole batch at once with real FFTs and integral images in
+float64; ``cmse_per_shift`` returns that grid (differentiable; relative error ~1e-12). ``cpsnr``
+then recomputes the cMSE of each image's best shift directly from its definition (two-pass
+mean), so its value matches a per-shift reference loop to ~1e-12 dB.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from satsr.errors import InputValueError
+from satsr.metrics._checks import (
+    as_tensor,
+    check_crop,
+    check_data_range,
+    check_finite,
+    check_mask,
+    check_pair,
+    crop_hw,
+    to_float64,
+)
+from satsr.metrics.psnr import HR_FIX, SR_FIX
+
+_F64 = torch.float64
+
+
+def _prepare(
+    sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None, border: int, name: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Validate; return cropped SR, zero-filled HR (float64), the bool mask and ``border``."""
+    sr, hr = check_pair(sr, hr, name)
+    border = check_crop(border, sr.shape, name, name="border")
+    if hr_mask is None:
+        m = torch.ones((sr.shape[0], 1, *sr.shape[-2:]), dtype=torch.bool, device=sr.device)
+    else:
+        m = check_mask(hr_mask, sr.shape, sr.device, name, name="hr_mask")
+    src = crop_hw(sr, border)
+    check_finite(src, "SR", name, fix=SR_FIX, what="scored (border-cropped) ")
+    check_finite(hr, "HR", name, fix=HR_FIX, where=m, what="clear ")
+    zero = torch.zeros((), dtype=_F64, device=sr.device)
+    return to_float64(src), torch.where(m, to_float64(hr), zero), m, border
+
+
+def _box_sums(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Sums of ``x`` (P, H, W) over every h×w window: (P, H-h+1, W-w+1), via integral images."""
+    p, hh, ww = x.shape
+    integral = torch.zeros((p, hh + 1, ww + 1), dtype=x.dtype, device=x.device)
+    integral[:, 1:, 1:] = x.cumsum(1).cumsum(2)
+    su, sv = hh - h + 1, ww - w + 1
+    return (integral[:, h:h + su, w:w + sv] - integral[:, :su, w:w + sv]
+            - integral[:, h:h + su, :sv] + integral[:, :su, :sv])
+
+
+def _shift_stats(
+    src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per band and shift: clear count n, Σ(HR−SR) and Σ(HR−SR)² over clear pixels.
+
+    ``src`` (N, C, h, w) cropped SR, ``hr0`` (N, C, H, W) HR with concealed pixels zeroed,
+    ``m`` (N, 1|C, H, W) bool. Returns three (N, C, S, S) float64 tensors, S = H − h + 1.
+    Both images are centred per band first, which leaves every bias-corrected cMSE unchanged
+    and keeps the expanded sums well conditioned.
+    """
+    n_img, c, hh, ww = hr0.shape
+    h, w = src.shape[-2:]
+    mf = m.expand(n_img, c, hh, ww).to(_F64)
+    count_all = mf.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
+    hr_c = (hr0 - mf * (hr0.sum(dim=(2, 3), keepdim=True) / count_all)) * mf
+    sr_c = src - src.mean(dim=(2, 3), keepdim=True)
+
+    flat = (n_img * c, hh, ww)
+    n = _box_sums(mf.reshape(flat), h, w)
+    s_hr = _box_sums(hr_c.reshape(flat), h, w)
+    s_hr2 = _box_sums(hr_c.square().reshape(flat), h, w)
+
+    size = (hh, ww)
+    f_hr = torch.fft.rfft2(hr_c.reshape(flat), s=size)
+    f_m = torch.fft.rfft2(mf.reshape(flat), s=size)
+    sr_flat = sr_c.reshape(n_img * c, h, w)
+    f_sr = torch.fft.rfft2(sr_flat, s=size).conj()
+    f_sr2 = torch.fft.rfft2(sr_flat.square(), s=size).conj()
+    su, sv = hh - h + 1, ww - w + 1
+
+    def corr(fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
+        return torch.fft.irfft2(fa * fb, s=size)[:, :su, :sv]
+
+    x_hr_sr = corr(f_hr, f_sr)  # Σ M·HR·SR
+    x_m_sr = corr(f_m, f_sr)  # Σ M·SR
+    x_m_sr2 = corr(f_m, f_sr2)  # Σ M·SR²
+    s1 = s_hr - x_m_sr
+    s2 = s_hr2 - 2.0 * x_hr_sr + x_m_sr2
+    shape = (n_img, c, su, sv)
+    return n.reshape(shape), s1.reshape(shape), s2.reshape(shape)
+
+
+def _cmse_grid(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """(N, S, S) bias-corrected MSE per shift; +inf where a shift has no clear pixel."""
+    n, s1, s2 = _shift_stats(src, hr0, m)
+    n = n.round()  # integral-image counts of a 0/1 mask are integers
+    per_band = (s2 - s1.square() / n.clamp(min=1.0)).clamp(min=0.0)
+    total_n = n.sum(1)
+    grid = per_band.sum(1) / total_n.clamp(min=1.0)
+    return torch.where(total_n > 0, grid, torch.full_like(grid, torch.inf))
+
+
+def cmse_per_shift(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    hr_mask: torch.Tensor | None = None,
+    *,
+    border: int = 3,
+) -> torch.Tensor:
+    """Bias-corrected MSE of every shift: (N, 2·border+1, 2·border+1), float64.
+
+    Entry ``[i, u, v]`` is the cMSE of image ``i`` against ``HR[u:u+h, v:v+w]`` (see the module
+    docstring); shifts with no clear pixel are ``+inf`` so ``amin`` ignores them. Differentiable
+    in ``sr`` (a cMSE training loss is ``cmse_per_shift(...).flatten(1).amin(1)``).
+    Inputs are validated as in :func:`cpsnr`.
+    """
+    src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "cmse_per_shift")
+    return _cmse_grid(src, hr0, m)
+
+
+def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor,
+             u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Two-pass cMSE of each image at its own shift (u[i], v[i]): (N,)."""
+    h, w = src.shape[-2:]
+    idx = torch.arange(src.shape[0], device=src.device)
+    hr_win = hr0.unfold(2, h, 1).unfold(3, w, 1)[idx, :, u, v]  # (N, C, h, w)
+    m_win = m.unfold(2, h, 1).unfold(3, w, 1)[idx, :, u, v].expand(hr_win.shape)
+    zero = torch.zeros((), dtype=_F64, device=src.device)
+    d = torch.where(m_win, hr_win - src, zero)
+    n = m_win.sum(dim=(2, 3), keepdim=True).to(_F64)
+    bias = d.sum(dim=(2, 3), keepdim=True) / n.clamp(min=1.0)
+    sq = torch.where(m_win, d - bias, zero).square()
+    return sq.sum(dim=(1, 2, 3)) / n.sum(dim=(1, 2, 3)).clamp(min=1.0)
+
+
+def cpsnr(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    hr_mask: torch.Tensor | None = None,
+    *,
+    border: int = 3,
+    data_range: float = 1.0,
+    return_shift: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """cPSNR in dB of each image (N,), float64, as the PROBA-V challenge defines it.
+
+    ``sr``, ``hr``: (N, C, H, W), same size, same value scale (PROBA-V: uint16/65535, so
+    ``data_range = 1``); any real dtype, computed in float64. ``hr_mask``: (N, H, W),
+    (N, 1, H, W) or (N, C, H, W) bool, True = clear (PROBA-V's SM.png); None = all clear.
+    Shifts u, v run over 0..2·border. ``return_shift=True`` also returns the best shift as an
+    (N, 2) int64 tensor of (u, v) — (3, 3) means no displacement; (-1, -1) for NaN images.
+
+    Images with no clear pixel under any shift get NaN plus a ``RuntimeWarning``. Raises
+    :class:`~satsr.errors.InputValueError` for mismatched or non-4-D shapes, NaN/inf in the
+    border-cropped SR or in clear HR pixels, ``data_range <= 0`` and a border that leaves no
+    pixel.
+    """
+    name = "cpsnr"
+    dr = check_data_range(data_range, name)
+    src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, name)
+    grid = _cmse_grid(src, hr0, m)
+    n_img, s = grid.shape[0], grid.shape[-1]
+    with torch.no_grad():
+        best = grid.reshape(n_img, -1).argmin(1)
+        u, v = best // s, best % s
+    cmse = _cmse_at(src, hr0, m, u, v)
+    value = 10.0 * torch.log10(dr * dr / cmse)
+    empty = torch.isinf(grid.reshape(n_img, -1)).all(1)
+    if bool(empty.any()):
+        bad = torch.nonzero(empty).flatten().tolist()
+        warnings.warn(
+            f"{name}: image(s) {bad} have no clear HR pixel under any of the {s * s} shifts; "
+            "their cPSNR is NaN (exclude them from averages)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        value = torch.where(empty, torch.full_like(value, torch.nan), value)
+        u = torch.where(empty, torch.full_like(u, -1), u)
+        v = torch.where(empty, torch.full_like(v, -1), v)
+    if return_shift:
+        return value, torch.stack([u, v], dim=1)
+    return value
+
+
+def probav_score(cpsnr: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+    """Per-scene PROBA-V score ``norm / cPSNR`` (lower is better; 1.0 = the baseline).
+
+    ``cpsnr`` and ``norm`` (the scene's ``norm.csv`` value, dB) have the same shape; a NaN cPSNR
+    gives a NaN score and ``inf`` (a perfect SR) gives 0.
+    """
+    c = to_float64(as_tensor(cpsnr, "cpsnr", "probav_score"))
+    nv = to_float64(as_tensor(norm, "norm", "probav_score")).to(c.device)
+    if c.shape != nv.shape:
+        raise InputValueError(
+            f"probav_score: cpsnr shape {tuple(c.shape)} differs from norm shape "
+            f"{tuple(nv.shape)}; pass one norm.csv value per scene, in the same order"
+        )
+    if not bool((torch.isfinite(nv) & (nv > 0)).all()):
+        raise InputValueError(
+            "probav_score: norm values must be finite and > 0 (the dB values of norm.csv); "
+            "check the scene ids you looked up"
+        )
+    if bool((c <= 0).any()):
+        raise InputValueError(
+            "probav_score: cPSNR values must be > 0 dB; a non-positive cPSNR means the SR is "
+            "on the wrong value scale (PROBA-V values are uint16/65535)"
+        )
+    return nv / c
+
+
+def dataset_score(cpsnr: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+    """The challenge score of a set of scenes: the mean of :func:`probav_score` (0-D float64).
+
+    Raises :class:`~satsr.errors.InputValueError` when a scene's cPSNR is NaN (no clear pixel)
+    or the set is empty, rather than returning a NaN score.
+    """
+    scores = probav_score(cpsnr, norm).flatten()
+    if scores.numel() == 0:
+        raise InputValueError("dataset_score: no scenes given; pass at least one cPSNR value")
+    nan = torch.isnan(scores)
+    if bool(nan.any()):
+        bad = torch.nonzero(nan).flatten().tolist()
+        raise InputValueError(
+            f"dataset_score: scene(s) {bad} have a NaN cPSNR (no clear HR pixel); drop them "
+            "from the set before averaging"
+        )
+    return scores.mean()
