@@ -218,6 +218,9 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = Fals
             out[name] = out[name].astype(object)
         out[name].encoding = {}
     out = out.chunk(_default_chunks(out))
+    for name in list(out.coords):  # keep non-index coords (split, ...) in memory: no dask objects
+        if name not in out.dims:
+            out = out.assign_coords({name: out[name].compute()})
     try:
         out.to_zarr(tmp, mode="w", consolidated=False)
         if path.exists():
@@ -251,7 +254,7 @@ def open(path: str | os.PathLike[str]) -> xr.Dataset:  # noqa: A001 - mirrors xa
                           ) from None
     for name in ("scene", "band", "split"):
         if name in ds.coords:
-            ds = ds.assign_coords({name: ds[name].values.astype(object)})
+            ds = ds.assign_coords({name: (ds[name].dims, ds[name].values.astype(object))})
     validate(ds)
     return ds
 

@@ -1,0 +1,156 @@
+"""``satsr datasets``: list, download, prepare and summarise datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def _summary_rows(name_or_path: str, root: Path | None) -> list[tuple[str, str]]:
+    """Key/value lines describing a dataset (one block per band group)."""
+    import numpy as np
+
+    from satsr.datasets import load_datasets
+
+    rows: list[tuple[str, str]] = []
+    for ds in load_datasets(name_or_path, root=root):
+        splits = np.asarray(ds["split"].values).astype(str)
+        counts = {s: int((splits == s).sum()) for s in ("train", "val", "test")}
+        valid = np.asarray(ds["frame_valid"].values, dtype=bool).sum(1)
+        bands = ", ".join(str(b) for b in ds["band"].values)
+        rows += [
+            ("dataset", f"{ds.attrs['dataset']} [{bands}]"),
+            ("scenes", f"{ds.sizes['scene']} (train {counts['train']}, val {counts['val']}, "
+                       f"test {counts['test']})"),
+            ("frames", f"{int(valid.min()) if valid.size else 0}..{int(valid.max(initial=0))} "
+                       "per scene "
+                       f"(padded to {ds.sizes['frame']})"),
+            ("lr / hr", f"{ds.sizes['y']}x{ds.sizes['x']} / {ds.sizes['Y']}x{ds.sizes['X']} px, "
+                        f"scale x{ds.attrs['scale']}"),
+            ("value scale", f"{ds.attrs['value_scale']} (data range {ds.attrs['data_range']})"),
+            ("sensors", f"{ds.attrs.get('lr_sensor', '')} -> {ds.attrs.get('hr_sensor', '')}"),
+            ("synthetic", str(bool(ds.attrs["synthetic"]))),
+            ("", ""),
+        ]
+    return rows[:-1]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``datasets`` sub-app (list, download, prepare, info) to ``app``."""
+    sub = typer.Typer(help="List, download, prepare and inspect datasets.", no_args_is_help=True)
+    app.add_typer(sub, name="datasets")
+
+    @sub.command("list")
+    def list_cmd() -> None:
+        """Known dataset names, what they are, and whether they are present locally."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from satsr.datasets import DATASETS, data_home
+
+        table = Table(title=f"satsr datasets (data home: {data_home()})")
+        for col in ("name", "present", "synthetic", "description"):
+            table.add_column(col)
+        for name, entry in sorted(DATASETS.items()):
+            table.add_row(name, "yes" if _present(name) else "no",
+                          "yes" if entry.synthetic else "no", entry.description)
+        Console().print(table)
+
+    @sub.command("download")
+    def download_cmd(
+        name: str = typer.Argument(..., help="Dataset name (probav)."),
+        root: Path = typer.Option(None, "--root", help="Target folder [data home/probav]."),
+        url: str = typer.Option(None, "--url", help="Download from this URL instead."),
+        md5: str = typer.Option(None, "--md5", help="Expected md5 of the archive."),
+        sha256: str = typer.Option(None, "--sha256", help="Expected sha256 of the archive."),
+        size: int = typer.Option(None, "--size", help="Expected size of the archive in bytes."),
+        keep_archive: bool = typer.Option(True, help="Keep the zip after extracting it."),
+    ) -> None:
+        """Download a dataset archive (resumable, verified) and extract it."""
+        from satsr.errors import ConfigError
+
+        if name != "probav":
+            raise ConfigError(f"dataset {name!r} cannot be downloaded; `satsr datasets download` "
+                              "supports: probav (sample datasets are generated, not downloaded)")
+        from satsr.datasets.probav import download_probav
+
+        out = download_probav(root, url=url, size=size, md5=md5, sha256=sha256,
+                              keep_archive=keep_archive)
+        typer.echo(f"PROBA-V is in {out}; next: satsr datasets prepare probav --root {out}")
+
+    @sub.command("prepare")
+    def prepare_cmd(
+        name: str = typer.Argument(..., help="Dataset name (probav, sample)."),
+        root: Path = typer.Option(None, "--root", help="Dataset folder [data home/<name>]."),
+        out: Path = typer.Option(None, "--out", help="Where to write the Zarr stores "
+                                 "[<root>/satsr]."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing stores."),
+    ) -> None:
+        """Convert a dataset into sample-schema Zarr stores (fast, lazy loading)."""
+        from satsr.errors import ConfigError
+
+        if name == "probav":
+            from satsr.datasets.probav import default_root, prepare_probav
+
+            paths = prepare_probav(root if root is not None else default_root(), out,
+                                   overwrite=overwrite)
+        elif name == "sample":
+            paths = _prepare_sample(root, out, overwrite)
+        else:
+            raise ConfigError(f"dataset {name!r} cannot be prepared; choose probav or sample")
+        for path in paths:
+            typer.echo(f"wrote {path}")
+
+    @sub.command("info")
+    def info_cmd(
+        name_or_path: str = typer.Argument(..., help="Dataset name or path (store, folder)."),
+        root: Path = typer.Option(None, "--root", help="Dataset folder for named datasets."),
+    ) -> None:
+        """Summarise a dataset: scenes per split, bands, frames, scale, value scale."""
+        for key, value in _summary_rows(name_or_path, root):
+            typer.echo(f"{key:<12} {value}" if key else "")
+
+
+def _present(name: str) -> bool:
+    """Whether dataset ``name`` exists locally (downloaded/generated) in the data home."""
+    from satsr.datasets import data_home
+
+    if name == "probav":
+        from satsr.datasets.probav import default_root, is_probav_root
+
+        return is_probav_root(default_root())
+    folder = data_home() / name
+    return folder.exists() and any(folder.iterdir())
+
+
+def _prepare_sample(root: Path | None, out: Path | None, overwrite: bool) -> list[Path]:
+    """Generate the synthetic sample through ``satsr.datasets.sample`` when it offers a
+    generator (``generate_sample``)."""
+    import importlib
+    import inspect
+
+    from satsr.errors import ConfigError
+
+    try:
+        module = importlib.import_module("satsr.datasets.sample")
+    except ModuleNotFoundError:
+        raise ConfigError("the sample generator (satsr.datasets.sample) is not available in "
+                          "this satsr build; use `satsr datasets prepare probav`") from None
+    generate = getattr(module, "generate_sample", None)
+    if generate is None:
+        raise ConfigError("satsr.datasets.sample has no generate_sample(); the sample is "
+                          "generated on first use by `satsr datasets info sample`")
+    params = inspect.signature(generate).parameters
+    kwargs: dict[str, object] = {}
+    target = out if out is not None else root
+    for key in ("out", "root", "path"):
+        if key in params and target is not None:
+            kwargs[key] = target
+            break
+    if "overwrite" in params:
+        kwargs["overwrite"] = overwrite
+    result = generate(**kwargs)
+    if isinstance(result, list | tuple):
+        return [Path(p) for p in result]
+    return [Path(result)]

@@ -1,0 +1,659 @@
+"""The ESA Kelvins PROBA-V super-resolution dataset in the satsr sample schema.
+
+Official layout (``satsr datasets download probav`` produces it)::
+
+    ROOT/norm.csv                                  organisers' baseline cPSNR per scene
+    ROOT/{train,test}/{RED,NIR}/imgsetNNNN/        one scene
+        LR000.png .. LRnnn.png   128x128 uint16    300 m frames (9 to 34 per scene)
+        QM000.png .. QMnnn.png   128x128 1-bit     True = clear LR pixel
+        HR.png                   384x384 uint16    100 m target (train only)
+        SM.png                   384x384 1-bit     True = clear HR pixel (train only)
+
+Values are uint16 scaled by 65535 (``value_scale="uint16/65535"``, never 16383). Clear pixels
+fit in 14 bits; concealed LR pixels can be brighter and may hold the fill value 65520: they are
+kept as they are and marked False in ``lr_mask``. Official test scenes have no HR: their ``hr``
+is zeros with ``hr_mask`` all False, so they cannot be scored.
+
+Splits: official test scenes are ``test``; train scenes are ``train`` except the 188 scenes of
+the literature validation split (RAMS, TR-MISR, PIUnet; ``splits/probav_val_rams.txt``) which
+are ``val``.
+
+``prepare_probav`` writes one sample-schema Zarr store per band (``ROOT/satsr/probav_RED.zarr``,
+``ROOT/satsr/probav_NIR.zarr``); ``load_probav`` opens those lazily when they exist and decodes
+the PNGs lazily (dask, one task per scene) otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+from PIL import Image
+
+from satsr import __version__, schema
+from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError, SchemaError
+
+log = logging.getLogger(__name__)
+
+BANDS: tuple[str, ...] = ("RED", "NIR")
+OFFICIAL_SPLITS: tuple[str, ...] = ("train", "test")
+LR_SIZE = 128
+SCALE = 3
+HR_SIZE = LR_SIZE * SCALE
+VALUE_SCALE = "uint16/65535"
+PEAK = 65535.0
+FILL_VALUE = 65520
+FRAME_POLICIES: tuple[str, ...] = ("all", "topk", "tied-max")
+ZENODO_RECORD = "https://zenodo.org/records/3840519"
+SPLIT_FILE = "probav_val_rams.txt"
+PREPARED_DIR = "satsr"
+
+_LR_RE = re.compile(r"^LR(\d{3,})\.png$")
+
+
+@dataclass(frozen=True)
+class SceneFiles:
+    """The files of one scene, checked for presence and pairing (not yet decoded)."""
+
+    path: Path
+    scene: str
+    band: str
+    official_split: str
+    lr: tuple[Path, ...]
+    qm: tuple[Path, ...]
+    hr: Path | None
+    sm: Path | None
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.lr)
+
+
+# --------------------------------------------------------------------------- PNG decoding
+
+
+def _read_png(path: Path, *, size: int, kind: str) -> np.ndarray:
+    """Decode one PNG: ``kind`` ``"uint16"`` (mode I;16) or ``"mask"`` (1-bit, True = clear)."""
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            shape = im.size
+            _check_png(path, mode, shape, size=size, kind=kind)
+            arr = np.array(im)
+    except (SchemaError, CorruptFileError):
+        raise
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path} is missing; re-extract the PROBA-V archive "
+                                   "(`satsr datasets download probav`)") from None
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, zlib errors ...
+        raise CorruptFileError(f"{path} is not a readable PNG ({type(exc).__name__}: {exc}); "
+                               "the file is truncated or corrupt, re-download the PROBA-V "
+                               "archive (`satsr datasets download probav`)") from None
+    if kind == "uint16":
+        return arr.astype(np.uint16, copy=False)
+    return arr.astype(bool, copy=False)
+
+
+def _check_png(path: Path, mode: str, shape: tuple[int, int], *, size: int, kind: str) -> None:
+    """Reject PNGs of the wrong pixel type or size with a message naming the file."""
+    want_modes = ("I;16", "I;16B", "I;16L") if kind == "uint16" else ("1",)
+    if mode not in want_modes:
+        what = "16-bit grayscale (uint16)" if kind == "uint16" else "1-bit mask"
+        raise CorruptFileError(f"{path} has PNG mode {mode!r}, expected a {what} PNG as in the "
+                               "official PROBA-V release; replace it with the original file")
+    if shape != (size, size):
+        raise CorruptFileError(f"{path} is {shape[0]}x{shape[1]} pixels, expected {size}x{size}"
+                               "; replace it with the original PROBA-V file")
+
+
+def _verify_png(path: Path, *, size: int, kind: str, full: bool) -> None:
+    """Check a PNG's header (mode, size) and, with ``full``, every chunk CRC (no decode)."""
+    try:
+        with Image.open(path) as im:
+            _check_png(path, im.mode, im.size, size=size, kind=kind)
+            if full:
+                im.verify()
+    except (SchemaError, CorruptFileError):
+        raise
+    except Exception as exc:
+        raise CorruptFileError(f"{path} is not a readable PNG ({type(exc).__name__}: {exc}); "
+                               "the file is truncated or corrupt, re-download the PROBA-V "
+                               "archive (`satsr datasets download probav`)") from None
+
+
+def scan_scene(path: str | os.PathLike[str], *, band: str | None = None,
+               official_split: str | None = None) -> SceneFiles:
+    """List and pair the files of one scene folder; raise a clear error when one is missing."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DatasetNotFoundError(f"PROBA-V scene folder {path} does not exist")
+    names = {p.name for p in path.iterdir()}
+    frames = sorted(int(m.group(1)) for n in names if (m := _LR_RE.match(n)))
+    if not frames:
+        raise DatasetNotFoundError(f"PROBA-V scene {path} has no LRnnn.png frames; re-extract "
+                                   "the archive (`satsr datasets download probav`)")
+    if frames != list(range(len(frames))):
+        missing = sorted(set(range(frames[-1] + 1)) - set(frames))
+        raise DatasetNotFoundError(f"PROBA-V scene {path} skips LR frame(s) "
+                                   f"{', '.join(f'LR{i:03d}.png' for i in missing[:3])}; "
+                                   "re-extract the archive")
+    lr = tuple(path / f"LR{i:03d}.png" for i in frames)
+    qm = tuple(path / f"QM{i:03d}.png" for i in frames)
+    for lr_file, qm_file in zip(lr, qm, strict=True):
+        if qm_file.name not in names:
+            raise DatasetNotFoundError(f"{lr_file} has no quality map {qm_file.name} next to it;"
+                                       " every LR frame needs its QM: re-extract the archive")
+    if band is None:
+        band = path.parent.name
+    if official_split is None:
+        official_split = path.parent.parent.name
+    hr = path / "HR.png" if "HR.png" in names else None
+    sm = path / "SM.png" if "SM.png" in names else None
+    if official_split == "train" and (hr is None or sm is None):
+        missing_name = "HR.png" if hr is None else "SM.png"
+        raise DatasetNotFoundError(f"train scene {path} has no {missing_name}; train scenes need "
+                                   "HR.png and SM.png: re-extract the PROBA-V archive "
+                                   "(`satsr datasets download probav`)")
+    if (hr is None) != (sm is None):
+        raise DatasetNotFoundError(f"scene {path} has only one of HR.png / SM.png; "
+                                   "re-extract the PROBA-V archive")
+    return SceneFiles(path, path.name, band, official_split, lr, qm, hr, sm)
+
+
+def verify_scene(files: SceneFiles, *, full: bool = True) -> None:
+    """Check every PNG of a scene (pixel type, size and, with ``full``, chunk CRCs)."""
+    for lr_file, qm_file in zip(files.lr, files.qm, strict=True):
+        _verify_png(lr_file, size=LR_SIZE, kind="uint16", full=full)
+        _verify_png(qm_file, size=LR_SIZE, kind="mask", full=full)
+    if files.hr is not None and files.sm is not None:
+        _verify_png(files.hr, size=HR_SIZE, kind="uint16", full=full)
+        _verify_png(files.sm, size=HR_SIZE, kind="mask", full=full)
+
+
+def read_scene(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Decode one scene folder into raw numpy arrays (no scaling).
+
+    Returns ``lr`` (T, 128, 128) uint16, ``qm`` (T, 128, 128) bool (True = clear) and, when the
+    scene has a target, ``hr`` (384, 384) uint16 and ``sm`` (384, 384) bool.
+    """
+    files = scan_scene(path)
+    return _decode(files)
+
+
+def _decode(files: SceneFiles) -> dict[str, np.ndarray]:
+    out = {
+        "lr": np.stack([_read_png(p, size=LR_SIZE, kind="uint16") for p in files.lr]),
+        "qm": np.stack([_read_png(p, size=LR_SIZE, kind="mask") for p in files.qm]),
+    }
+    if files.hr is not None and files.sm is not None:
+        out["hr"] = _read_png(files.hr, size=HR_SIZE, kind="uint16")
+        out["sm"] = _read_png(files.sm, size=HR_SIZE, kind="mask")
+    return out
+
+
+def _scene_arrays(files: SceneFiles, n_frames: int,
+                  on_done: Callable[[], None] | None = None) -> tuple[np.ndarray, ...]:
+    """One scene in schema form: lr (1,T,1,h,w) float32, lr_mask, frame_valid, hr, hr_mask."""
+    raw = _decode(files)
+    t = files.n_frames
+    lr = np.zeros((1, n_frames, 1, LR_SIZE, LR_SIZE), dtype=np.float32)
+    lr[0, :t, 0] = raw["lr"].astype(np.float32) / np.float32(PEAK)
+    lr_mask = np.zeros((1, n_frames, LR_SIZE, LR_SIZE), dtype=bool)
+    lr_mask[0, :t] = raw["qm"]
+    frame_valid = np.zeros((1, n_frames), dtype=bool)
+    frame_valid[0, :t] = True
+    hr = np.zeros((1, 1, HR_SIZE, HR_SIZE), dtype=np.float32)
+    hr_mask = np.zeros((1, HR_SIZE, HR_SIZE), dtype=bool)
+    if "hr" in raw:
+        hr[0, 0] = raw["hr"].astype(np.float32) / np.float32(PEAK)
+        hr_mask[0] = raw["sm"]
+    if on_done is not None:
+        on_done()
+    return lr, lr_mask, frame_valid, hr, hr_mask
+
+
+# --------------------------------------------------------------------------- root, splits, norm
+
+
+def default_root() -> Path:
+    """Where ``satsr datasets download probav`` puts the data: ``data_home()/"probav"``."""
+    from satsr.datasets import data_home
+
+    return data_home() / "probav"
+
+
+def is_probav_root(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` holds the official layout (``train/`` or ``test/`` with band folders)."""
+    path = Path(path)
+    return any((path / split / band).is_dir() for split in OFFICIAL_SPLITS for band in BANDS)
+
+
+def _resolve_root(root: str | os.PathLike[str] | None) -> Path:
+    if root is None:
+        path = default_root()
+        if not path.exists():
+            raise DatasetNotFoundError(
+                f"PROBA-V is not downloaded (looked in {path}); run `satsr datasets download "
+                "probav` then `satsr datasets prepare probav`, or pass --root/root= the folder")
+        return path
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise DatasetNotFoundError(f"PROBA-V root {path} does not exist; pass the folder that "
+                                   "holds train/ and test/, or run `satsr datasets download "
+                                   f"probav --root {path}`")
+    return path
+
+
+def _check_band(band: str | None) -> list[str]:
+    if band is None:
+        return list(BANDS)
+    if str(band).upper() not in BANDS:
+        raise ConfigError(f"unknown PROBA-V band {band!r}; choose one of {list(BANDS)}")
+    return [str(band).upper()]
+
+
+def _check_split(split: str | None) -> None:
+    if split is not None and split not in schema.SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose one of {list(schema.SPLITS)}")
+
+
+@cache
+def val_scenes() -> frozenset[tuple[str, str]]:
+    """The literature validation split as ``(band, scene id)`` pairs (188 train scenes)."""
+    text = resources.files("satsr.datasets").joinpath("splits", SPLIT_FILE).read_text("utf-8")
+    pairs = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            band, _, scene = line.partition("/")
+            pairs.add((band, scene))
+    return frozenset(pairs)
+
+
+def scene_split(band: str, scene: str, official_split: str) -> str:
+    """satsr split of a scene: ``test`` for official test scenes, else ``val`` or ``train``."""
+    if official_split == "test":
+        return "test"
+    return "val" if (band, scene) in val_scenes() else "train"
+
+
+def read_norm(root: Path) -> dict[str, float]:
+    """``norm.csv`` as ``{scene id: baseline cPSNR in dB}`` (empty when the file is missing)."""
+    path = root / "norm.csv"
+    if not path.exists():
+        log.warning("%s is missing; the norm variable will be NaN", path)
+        return {}
+    out: dict[str, float] = {}
+    for i, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise CorruptFileError(f"{path} line {i} is {line!r}; expected '<scene id> <cPSNR>'"
+                                   "; restore the original norm.csv")
+        try:
+            out[parts[0]] = float(parts[1])
+        except ValueError:
+            raise CorruptFileError(f"{path} line {i} has a non-numeric value {parts[1]!r}; "
+                                   "restore the original norm.csv") from None
+    return out
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def scan_band(root: Path, band: str, split: str | None = None) -> list[SceneFiles]:
+    """Every scene of ``band`` under ``root`` (optionally only one satsr split), sorted by id."""
+    scenes: list[SceneFiles] = []
+    for official in OFFICIAL_SPLITS:
+        if split is not None and (split == "test") != (official == "test"):
+            continue
+        folder = root / official / band
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if split is not None and scene_split(band, path.name, official) != split:
+                continue
+            scenes.append(scan_scene(path, band=band, official_split=official))
+    return scenes
+
+
+# --------------------------------------------------------------------------- building datasets
+
+
+def build_band_dataset(
+    root: Path,
+    scenes: Sequence[SceneFiles],
+    band: str,
+    *,
+    on_scene: Callable[[], None] | None = None,
+) -> xr.Dataset:
+    """A lazy (dask, one task per scene) sample-schema dataset decoding ``scenes`` on demand."""
+    n_frames = max(s.n_frames for s in scenes)
+    parts: dict[str, list[Any]] = {k: [] for k in ("lr", "lr_mask", "frame_valid", "hr", "hr_mask")}
+    shapes = {
+        "lr": ((1, n_frames, 1, LR_SIZE, LR_SIZE), np.float32),
+        "lr_mask": ((1, n_frames, LR_SIZE, LR_SIZE), bool),
+        "frame_valid": ((1, n_frames), bool),
+        "hr": ((1, 1, HR_SIZE, HR_SIZE), np.float32),
+        "hr_mask": ((1, HR_SIZE, HR_SIZE), bool),
+    }
+    for files in scenes:
+        arrays = dask.delayed(_scene_arrays, pure=True)(files, n_frames, on_scene)
+        for i, name in enumerate(parts):
+            shape, dtype = shapes[name]
+            parts[name].append(da.from_delayed(arrays[i], shape=shape, dtype=dtype))
+    data = {name: da.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+    norm_table = read_norm(root)
+    ids = [s.scene for s in scenes]
+    norm = np.array([norm_table.get(s, math.nan) for s in ids], dtype=np.float64)
+    split = [scene_split(band, s.scene, s.official_split) for s in scenes]
+    provenance = {
+        "source": "ESA Kelvins PROBA-V Super Resolution challenge (2018-2019)",
+        "record": ZENODO_RECORD,
+        "root": str(root),
+        "files": [str(s.path.relative_to(root)) for s in scenes],
+        "n_png_files": int(sum(2 * s.n_frames + (2 if s.hr is not None else 0) for s in scenes)),
+        "norm_csv_md5": _md5(root / "norm.csv"),
+        "val_split": f"satsr/datasets/splits/{SPLIT_FILE} (RAMS/TR-MISR/PIUnet)",
+        "test_scenes": "official test scenes have no HR: hr is zeros and hr_mask all False",
+        "satsr_version": __version__,
+    }
+    ds = xr.Dataset(
+        {
+            "lr": (schema.LR_DIMS, data["lr"]),
+            "lr_mask": (schema.LR_MASK_DIMS, data["lr_mask"]),
+            "frame_valid": (schema.FRAME_VALID_DIMS, data["frame_valid"]),
+            "hr": (schema.HR_DIMS, data["hr"]),
+            "hr_mask": (schema.HR_MASK_DIMS, data["hr_mask"]),
+            "norm": (("scene",), norm),
+        },
+        coords={
+            "scene": np.array(ids, dtype=object),
+            "frame": np.arange(n_frames, dtype=np.int64),
+            "band": np.array([band], dtype=object),
+            "split": ("scene", np.array(split, dtype=object)),
+            "n_frames": ("scene", np.array([s.n_frames for s in scenes], dtype=np.int64)),
+        },
+        attrs={
+            "schema_version": schema.SCHEMA_VERSION,
+            "dataset": "probav",
+            "scale": SCALE,
+            "value_scale": VALUE_SCALE,
+            "data_range": 1.0,
+            "synthetic": False,
+            "lr_sensor": "PROBA-V 300m",
+            "hr_sensor": "PROBA-V 100m",
+            "provenance": _json(provenance),
+        },
+    )
+    schema.validate(ds)
+    return ds
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def prepared_path(root: str | os.PathLike[str], band: str, out: str | os.PathLike[str] | None
+                  = None) -> Path:
+    """Path of the prepared Zarr store of ``band`` (``out`` defaults to ``root/"satsr"``)."""
+    base = Path(out) if out is not None else Path(root) / PREPARED_DIR
+    return base / f"probav_{band}.zarr"
+
+
+def prepare_probav(
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Convert the PNG layout into one sample-schema Zarr store per band and return their paths.
+
+    Every scene is checked first (files paired, PNG type/size, chunk CRCs), so a broken archive
+    fails before anything is written; each store is written atomically by
+    :func:`satsr.schema.save`, so a failure midway leaves no store behind.
+    """
+    from satsr.progress import make_progress
+
+    root_path = _resolve_root(root)
+    if not is_probav_root(root_path):
+        raise DatasetNotFoundError(f"{root_path} is not a PROBA-V folder: expected train/RED, "
+                                   "train/NIR, test/RED or test/NIR inside; run `satsr datasets "
+                                   f"download probav --root {root_path}`")
+    targets = {band: prepared_path(root_path, band, out) for band in BANDS}
+    if not overwrite:
+        for target in targets.values():
+            if target.exists():
+                raise SchemaError(f"{target} already exists; pass overwrite=True (--overwrite) "
+                                  "to rebuild it")
+    bands = {band: scan_band(root_path, band) for band in BANDS}
+    bands = {band: scenes for band, scenes in bands.items() if scenes}
+    total = sum(len(s) for s in bands.values())
+    with make_progress(disable=not progress) as bar:
+        task = bar.add_task("checking PROBA-V PNGs", total=total, status="")
+        for scenes in bands.values():
+            for files in scenes:
+                verify_scene(files, full=True)
+                bar.advance(task)
+        written: list[Path] = []
+        for band, scenes in bands.items():
+            task = bar.add_task(f"writing probav_{band}.zarr", total=len(scenes), status="")
+            ds = build_band_dataset(root_path, scenes, band,
+                                    on_scene=partial(bar.advance, task))
+            with dask.config.set(scheduler="threads"):
+                written.append(schema.save(ds, targets[band], overwrite=overwrite))
+    return written
+
+
+# --------------------------------------------------------------------------- frame policies
+
+
+def _clear_counts(ds: xr.Dataset) -> np.ndarray:
+    """(S, T) clear LR pixels per frame, -1 for padding frames (same rule as satsr.frames)."""
+    counts = np.asarray(ds["lr_mask"].sum(("y", "x")).values, dtype=np.int64)
+    valid = np.asarray(ds["frame_valid"].values, dtype=bool)
+    return np.where(valid, counts, -1)
+
+
+def topk_frame_indices(counts: np.ndarray, k: int) -> np.ndarray:
+    """(S, k) indices of the k clearest valid frames (ties: lower index first), repeated
+    cyclically when a scene has fewer than k valid frames; matches
+    :func:`satsr.frames.topk_indices`."""
+    order = np.argsort(-counts, axis=1, kind="stable")
+    n_valid = np.maximum((counts >= 0).sum(1), 1)
+    pos = np.arange(k)[None, :] % n_valid[:, None]
+    return np.take_along_axis(order, pos, axis=1)
+
+
+def select_frames(ds: xr.Dataset, frames: str = "all", k: int | None = None) -> xr.Dataset:
+    """Apply a frame policy to a sample-schema dataset (lazy where the data is lazy).
+
+    - ``all``: unchanged.
+    - ``topk``: the ``k`` clearest valid frames of each scene, in decreasing clearance, repeated
+      cyclically when a scene has fewer than ``k``; the frame dim becomes ``k`` long and the
+      ``source_frame`` coordinate (scene, frame) says which original frame each one is.
+    - ``tied-max``: the organisers' rule. Frames are *kept in place* and every frame not tied
+      for the most clear pixels gets ``frame_valid = False`` (so frame i is still LRnnn i and
+      models that honour ``frame_valid`` see only the tied frames).
+    """
+    if frames not in FRAME_POLICIES:
+        raise ConfigError(f"unknown frame policy {frames!r}; choose one of {list(FRAME_POLICIES)}")
+    if frames == "all":
+        return ds
+    counts = _clear_counts(ds)
+    if frames == "tied-max":
+        best = counts.max(axis=1, keepdims=True)
+        keep = (counts == best) & (counts >= 0)
+        return ds.assign(frame_valid=(schema.FRAME_VALID_DIMS, keep))
+    if k is None or int(k) < 1:
+        raise ConfigError("frame policy 'topk' needs k >= 1 (e.g. --k 9)")
+    idx = topk_frame_indices(counts, int(k))
+    n_scene = ds.sizes["scene"]
+    scene_ix = xr.DataArray(np.repeat(np.arange(n_scene)[:, None], idx.shape[1], 1),
+                            dims=("scene", "frame"))
+    frame_ix = xr.DataArray(idx, dims=("scene", "frame"))
+    framed = ds[["lr", "lr_mask", "frame_valid"]].drop_vars("frame")
+    picked = framed.isel(scene=scene_ix, frame=frame_ix)
+    out = ds.drop_dims("frame").assign(
+        lr=(schema.LR_DIMS, picked["lr"].transpose(*schema.LR_DIMS).data),
+        lr_mask=(schema.LR_MASK_DIMS, picked["lr_mask"].transpose(*schema.LR_MASK_DIMS).data),
+        frame_valid=(schema.FRAME_VALID_DIMS, picked["frame_valid"].data),
+    )
+    out = out.assign_coords(frame=np.arange(idx.shape[1], dtype=np.int64),
+                            source_frame=(("scene", "frame"), idx.astype(np.int64)))
+    return out[list(ds.data_vars)]
+
+
+def _trim_padding(ds: xr.Dataset) -> xr.Dataset:
+    """Drop trailing frames that are padding in every scene (after selecting a split)."""
+    valid = np.asarray(ds["frame_valid"].values, dtype=bool)
+    used = np.flatnonzero(valid.any(axis=0))
+    n = int(used[-1]) + 1 if used.size else 0
+    return ds if n == ds.sizes["frame"] else ds.isel(frame=slice(0, n))
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _archive_prefix(archive: Path) -> str | None:
+    """The single top-level folder that holds train/ and test/ in the zip, if any."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if n.strip("/")]
+    except zipfile.BadZipFile as exc:
+        raise CorruptFileError(f"{archive} is not a valid zip archive ({exc}); delete it and "
+                               "download it again") from None
+    tops = {n.split("/", 1)[0] for n in names}
+    if tops & {"train", "test", "norm.csv"}:
+        return None
+    if len(tops) == 1:
+        return tops.pop()
+    raise CorruptFileError(f"{archive} does not hold the PROBA-V layout (train/, test/, norm.csv);"
+                           " check the URL (--url)")
+
+
+def download_probav(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    url: str | None = None,
+    size: int | None = None,
+    md5: str | None = None,
+    sha256: str | None = None,
+    keep_archive: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Download the official archive (resumable), verify it, extract it into ``root``.
+
+    ``url``/``size``/``md5``/``sha256`` override the shipped manifest
+    (``satsr/datasets/manifests/probav.json``). Returns ``root``, which then holds
+    ``train/``, ``test/`` and ``norm.csv``.
+    """
+    from satsr.datasets.download import download, extract_zip, load_manifest
+
+    manifest = load_manifest("probav")
+    root_path = Path(root).expanduser() if root is not None else default_root()
+    overridden = url is not None
+    archive = root_path / manifest.filename
+    got = download(
+        url or manifest.url,
+        archive,
+        size=size if size is not None else (None if overridden else manifest.size),
+        md5=md5 if md5 is not None else (None if overridden else manifest.md5),
+        sha256=sha256 if sha256 is not None else (None if overridden else manifest.sha256),
+        progress=progress,
+    )
+    extract_zip(got, root_path, strip=_archive_prefix(got), progress=progress)
+    if not is_probav_root(root_path):
+        raise CorruptFileError(f"{got} extracted into {root_path} but no train/<band> or "
+                               "test/<band> folder appeared; check the URL (--url)")
+    if not keep_archive:
+        got.unlink()
+    return root_path
+
+
+# --------------------------------------------------------------------------- public loader
+
+
+def load_probav(
+    *,
+    root: str | os.PathLike[str] | None = None,
+    split: str | None = None,
+    band: str | None = None,
+    frames: str = "all",
+    k: int | None = None,
+) -> list[xr.Dataset]:
+    """PROBA-V as sample-schema datasets, one per band (RED, NIR), lazily loaded.
+
+    ``root`` defaults to ``data_home()/"probav"``. Prepared Zarr stores under ``root/"satsr"``
+    are used when present (fast path); otherwise the PNGs are decoded on demand. ``split`` is
+    ``train``/``val``/``test``; ``frames``/``k`` pick a frame policy (see :func:`select_frames`).
+    Frames are padded to the largest frame count of the selection (``frame_valid`` False).
+    """
+    bands = _check_band(band)
+    _check_split(split)
+    if frames not in FRAME_POLICIES:
+        raise ConfigError(f"unknown frame policy {frames!r}; choose one of {list(FRAME_POLICIES)}")
+    root_path = _resolve_root(root)
+    out: list[xr.Dataset] = []
+    for name in bands:
+        store = prepared_path(root_path, name)
+        if store.exists():
+            ds = schema.open(store)
+            if split is not None:
+                keep = np.asarray(ds["split"].values).astype(str) == split
+                if not keep.any():
+                    continue
+                ds = _trim_padding(ds.isel(scene=np.flatnonzero(keep)))
+        else:
+            scenes = scan_band(root_path, name, split)
+            if not scenes:
+                continue
+            ds = build_band_dataset(root_path, scenes, name)
+        out.append(select_frames(ds, frames, k))
+    if not out:
+        where = f" in split {split!r}" if split else ""
+        raise DatasetNotFoundError(
+            f"no PROBA-V scenes of band(s) {bands}{where} under {root_path}; expected "
+            "train/<band>/imgsetNNNN or test/<band>/imgsetNNNN folders (run `satsr datasets "
+            "download probav`)")
+    return out
+
+
+__all__ = [
+    "BANDS",
+    "FRAME_POLICIES",
+    "SceneFiles",
+    "default_root",
+    "download_probav",
+    "is_probav_root",
+    "load_probav",
+    "prepare_probav",
+    "prepared_path",
+    "read_norm",
+    "read_scene",
+    "scan_scene",
+    "scene_split",
+    "select_frames",
+    "topk_frame_indices",
+    "val_scenes",
+]
