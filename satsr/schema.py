@@ -153,7 +153,7 @@ def validate(ds: xr.Dataset, *, check_values: bool = False) -> None:
     """
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"sample schema: expected an xarray.Dataset, got {type(ds).__name__}")
-    for name, (dims, dtype) in REQUIRED_VARS.items():
+    for name in REQUIRED_VARS:
         if name not in ds.variables:
             raise _fail(name, "is missing; every satsr dataset needs lr, lr_mask, frame_valid, "
                         "hr and hr_mask (see docs/concepts/schema.md)")
@@ -238,10 +238,10 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = Fals
 
 def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
     """One scene per chunk: random access by scene is the dominant pattern (training, bench)."""
-    return {dim: (1 if dim == "scene" else -1) for dim in ds.dims}
+    return {str(dim): (1 if dim == "scene" else -1) for dim in ds.dims}
 
 
-def open(path: str | os.PathLike[str]) -> xr.Dataset:  # noqa: A001 - mirrors xarray naming
+def open(path: str | os.PathLike[str]) -> xr.Dataset:
     """Open a sample-schema Zarr store lazily (dask-backed) and validate its structure."""
     path = Path(path)
     if not path.exists():

@@ -1,0 +1,167 @@
+"""Benchmark results on disk: the versioned ``summary.json`` schema, records, and loading.
+
+A results folder holds ``records.parquet``/``records.csv`` (one row per dataset, split, band,
+scene and model) and ``summary.json`` (provenance plus one table per dataset × band × split).
+The leaderboard and ``satsr report`` only read what :func:`validate_summary` accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from satsr.errors import SatsrError
+
+KIND = "satsr.bench.results"
+SCHEMA_VERSION = 1
+
+RECORD_COLUMNS: dict[str, str] = {
+    "dataset": "string",
+    "split": "string",
+    "band": "string",
+    "scene": "string",
+    "model": "string",
+    "psnr": "float64",
+    "ssim": "float64",
+    "cpsnr": "float64",
+    "score": "float64",
+    "runtime_s": "float64",
+    "synthetic": "bool",
+}
+RECORD_KEY = ["dataset", "split", "band", "scene", "model"]
+
+SUMMARY_FIELDS = ("kind", "schema_version", "run_id", "created", "satsr_version", "git_commit",
+                  "environment", "dataset", "models", "tables", "plots")
+TABLE_FIELDS = ("dataset", "band", "split", "n_scenes", "rows")
+ROW_FIELDS = ("model", "n_scenes", "psnr", "ssim", "cpsnr", "score", "delta_psnr", "delta_ssim",
+              "delta_cpsnr", "params", "throughput_mpx_s", "runtime_s")
+ENV_FIELDS = ("python", "torch", "platform", "device")
+NULLABLE = {"git_commit", "score", "delta_psnr", "delta_ssim", "delta_cpsnr", "cpsnr",
+            "throughput_mpx_s"}
+
+
+class ResultsSchemaError(SatsrError):
+    """A results file does not follow the versioned schema; names the file and the field."""
+
+
+def _require(obj: Mapping[str, Any], fields: Sequence[str], where: str, source: str) -> None:
+    for name in fields:
+        if name not in obj:
+            raise ResultsSchemaError(f"{source}: field '{where}{name}' is missing")
+        if obj[name] is None and name not in NULLABLE:
+            raise ResultsSchemaError(f"{source}: field '{where}{name}' is null")
+
+
+def validate_summary(obj: Any, source: str) -> None:
+    """Raise :class:`ResultsSchemaError` (naming ``source`` and the field) unless valid."""
+    if not isinstance(obj, dict):
+        raise ResultsSchemaError(f"{source}: top level must be a JSON object")
+    if obj.get("kind") != KIND:
+        raise ResultsSchemaError(f"{source}: field 'kind' must be {KIND!r}, got {obj.get('kind')!r}")
+    version = obj.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsSchemaError(
+            f"{source}: field 'schema_version' is {version!r}; this satsr reads version "
+            f"{SCHEMA_VERSION} (re-run `satsr bench` or upgrade satsr)")
+    _require(obj, SUMMARY_FIELDS, "", source)
+    _require(obj["environment"], ENV_FIELDS, "environment.", source)
+    _require(obj["dataset"], ("name", "synthetic", "scale"), "dataset.", source)
+    if not isinstance(obj["tables"], list):
+        raise ResultsSchemaError(f"{source}: field 'tables' must be a list")
+    for i, table in enumerate(obj["tables"]):
+        _require(table, TABLE_FIELDS, f"tables[{i}].", source)
+        for j, row in enumerate(table["rows"]):
+            _require(row, ROW_FIELDS, f"tables[{i}].rows[{j}].", source)
+            for name in ROW_FIELDS[1:]:
+                value = row[name]
+                if value is not None and not isinstance(value, int | float):
+                    raise ResultsSchemaError(
+                        f"{source}: field 'tables[{i}].rows[{j}].{name}' must be a number")
+
+
+def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a ``summary.json`` (a file or the results folder holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "summary.json"
+    if not path.exists():
+        raise ResultsSchemaError(f"{path}: not found; a results folder needs summary.json "
+                                 "(written by `satsr bench`)")
+    try:
+        obj = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultsSchemaError(f"{path}: not valid JSON ({exc})") from None
+    validate_summary(obj, str(path))
+    return dict(obj)
+
+
+def load_records(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Per-scene records of a results folder (Parquet preferred, CSV as fallback)."""
+    results_dir = Path(results_dir)
+    parquet, csv = results_dir / "records.parquet", results_dir / "records.csv"
+    if parquet.exists():
+        df = pd.read_parquet(parquet)
+    elif csv.exists():
+        df = pd.read_csv(csv, dtype={"scene": str})
+    else:
+        return empty_records()
+    missing = [c for c in RECORD_COLUMNS if c not in df.columns]
+    if missing:
+        raise ResultsSchemaError(f"{results_dir}: records lack column(s) {missing}")
+    return df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)]
+
+
+def empty_records() -> pd.DataFrame:
+    """An empty records frame with the right columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in RECORD_COLUMNS.items()})
+
+
+def find_results(root: str | os.PathLike[str]) -> list[Path]:
+    """Every results folder (one holding a summary.json) directly under ``root``, sorted."""
+    root = Path(root)
+    if (root / "summary.json").exists():
+        return [root]
+    return sorted(p.parent for p in root.glob("*/summary.json"))
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_records(df: pd.DataFrame, results_dir: Path) -> None:
+    """Write records as Parquet and CSV, each atomically (valid files even after Ctrl-C)."""
+    df = df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)].sort_values(RECORD_KEY)
+    df = df.reset_index(drop=True)
+    tmp = results_dir / f".records.parquet.tmp-{uuid.uuid4().hex[:8]}"
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, results_dir / "records.parquet")
+    _atomic_write_bytes(results_dir / "records.csv", df.to_csv(index=False).encode())
+
+
+def json_clean(value: Any) -> Any:
+    """Replace NaN/inf floats by None recursively so the JSON is standard."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_clean(v) for v in value]
+    return value
+
+
+def write_summary(summary: Mapping[str, Any], results_dir: Path) -> Path:
+    """Validate and write ``summary.json`` atomically."""
+    clean = json_clean(dict(summary))
+    path = results_dir / "summary.json"
+    validate_summary(clean, str(path))
+    _atomic_write_bytes(path, (json.dumps(clean, indent=2, sort_keys=False) + "\n").encode())
+    return path

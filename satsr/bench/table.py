@@ -1,0 +1,33 @@
+"""Terminal tables (rich) of a bench summary: one per dataset × band × split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def _fmt(value: Any, digits: int, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def render_tables(summary: dict[str, Any]) -> list[Table]:
+    """Rich tables for every table in a bench summary (rows best cPSNR first)."""
+    out = []
+    synthetic = " [synthetic]" if summary["dataset"].get("synthetic") else ""
+    for t in summary["tables"]:
+        table = Table(title=f"{t['dataset']}{synthetic} · {t['band']} · {t['split']} "
+                            f"({t['n_scenes']} scenes)")
+        for col in ("model", "PSNR", "SSIM", "cPSNR", "score", "ΔPSNR", "ΔcPSNR", "params",
+                    "Mpx/s"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for r in t["rows"]:
+            table.add_row(
+                r["model"], _fmt(r["psnr"], 3), _fmt(r["ssim"], 4), _fmt(r["cpsnr"], 3),
+                _fmt(r["score"], 6), _fmt(r["delta_psnr"], 3, True),
+                _fmt(r["delta_cpsnr"], 3, True), f"{r['params']:,}",
+                _fmt(r["throughput_mpx_s"], 2))
+        out.append(table)
+    return out

@@ -1,0 +1,50 @@
+"""``satsr bench``: score models on a dataset and print the table per dataset × band × split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` command to ``app``."""
+
+    @app.command("bench")
+    def bench_cmd(
+        models: str = typer.Option(
+            "all", "--models", "-m",
+            help="Comma-separated model names, wildcards (edsr*), NAME:WEIGHTS, or 'all' "
+                 "(baselines + every model with trained weights for the dataset)."),
+        dataset: str = typer.Option(
+            "sample", "--dataset", "-d",
+            help="sample | sample-chips | probav | PATH (Zarr store or PROBA-V folder)."),
+        split: str = typer.Option(
+            None, help="train | val | test (default: test for the sample, else all scenes "
+                       "with a target)."),
+        band: str = typer.Option(None, help="Band / track, e.g. RED or NIR (default: all)."),
+        out: Path = typer.Option(None, help="Results folder (default satsr-results/<dataset>)."),
+        root: Path = typer.Option(None, help="Data root for named datasets (e.g. PROBA-V)."),
+        batch_size: int = typer.Option(4, min=1, help="Scenes per forward pass."),
+        device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
+        resume: bool = typer.Option(True, help="Skip records already in --out."),
+        strips: bool = typer.Option(True, help="Write visual comparison strips."),
+        progress: bool = typer.Option(True, help="Show a progress bar."),
+    ) -> None:
+        """Benchmark models: PSNR, SSIM, cPSNR and PROBA-V score per scene and per model."""
+        from rich.console import Console
+
+        from satsr.bench import BenchConfig, run_bench
+        from satsr.bench.table import render_tables
+
+        result = run_bench(BenchConfig(
+            models=models, dataset=dataset, split=split, band=band, out=out, root=root,
+            batch_size=batch_size, device=device, resume=resume, strips=strips,
+            progress=progress))
+        console = Console(width=None if Console().is_terminal else 130)
+        for table in render_tables(result.summary):
+            console.print(table)
+        for key, reason in sorted(result.skipped.items()):
+            console.print(f"[dim]skipped {key}: {reason}[/]")
+        console.print(f"results: {result.out}/ (records.csv, records.parquet, summary.json, "
+                      "tables/, plots/)")
