@@ -1,0 +1,283 @@
+"""Tables and plots from a benchmark results folder (``satsr report``, the leaderboard).
+
+A results folder (see :mod:`satsr.bench.results`) holds ``summary.json`` with one table per
+dataset × band × split and ``records.parquet`` with per-scene metrics. This module turns them
+into:
+
+- ``tables/<dataset>_<band>_<split>.csv`` — the summary rows at full precision;
+- ``tables/<dataset>_<band>_<split>.md`` — the same rows formatted (:data:`COLUMNS` decimals);
+- ``plots/scatter_<dataset>_<band>_<split>.png`` — each model's per-scene cPSNR (y) against
+  the baseline's (x; ``mean-bicubic``, else ``bicubic``) with the line y = x: points above the
+  line are scenes where the model beats the baseline;
+- ``report.md`` — every table plus provenance, linking the plots.
+
+The number formatting (:func:`format_value`) is shared with the documentation leaderboard, so
+the site, the Markdown and the CLI always show the same digits.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from satsr.bench.results import load_records, load_summary
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("mean-bicubic", "bicubic")
+"""Scatter-plot baselines in order of preference (x axis)."""
+
+MISSING = "—"
+"""How a null / NaN value is shown."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaderboard column: summary-row ``key``, ``header`` text, and how to format it."""
+
+    key: str
+    header: str
+    decimals: int | None = None  # None: integer with thousands separators (or text)
+    signed: bool = False
+    higher_is_better: bool | None = None
+    numeric: bool = True
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("model", "Model", numeric=False),
+    Column("n_scenes", "Scenes"),
+    Column("psnr", "PSNR (dB)", 2, higher_is_better=True),
+    Column("ssim", "SSIM", 4, higher_is_better=True),
+    Column("cpsnr", "cPSNR (dB)", 2, higher_is_better=True),
+    Column("score", "Score", 4, higher_is_better=False),
+    Column("delta_psnr", "Δ PSNR (dB)", 2, signed=True, higher_is_better=True),
+    Column("delta_ssim", "Δ SSIM", 4, signed=True, higher_is_better=True),
+    Column("delta_cpsnr", "Δ cPSNR (dB)", 2, signed=True, higher_is_better=True),
+    Column("params", "Params"),
+    Column("throughput_mpx_s", "Throughput (MP/s)", 2, higher_is_better=True),
+)
+"""The columns of every table, in order (Δ columns are against ``bicubic``)."""
+
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+
+
+def is_missing(value: Any) -> bool:
+    """True for None and NaN/inf floats (written as ``null`` in summary.json)."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def format_value(key: str, value: Any) -> str:
+    """The display text of ``value`` in column ``key`` (e.g. ``psnr`` → ``"41.23"``)."""
+    if is_missing(value):
+        return MISSING
+    col = COLUMN_BY_KEY.get(key)
+    if col is None or not col.numeric:
+        return str(value)
+    if col.decimals is None:
+        return f"{round(float(value)):,}"
+    text = f"{float(value):+.{col.decimals}f}" if col.signed else f"{float(value):.{col.decimals}f}"
+    return text.replace("-", "−") if col.signed else text
+
+
+def sort_value(key: str, value: Any) -> str:
+    """A machine-sortable text for ``value`` (empty for missing), used by sortable tables."""
+    if is_missing(value):
+        return ""
+    col = COLUMN_BY_KEY.get(key)
+    if col is None or not col.numeric:
+        return str(value)
+    return repr(float(value))
+
+
+def table_slug(table: Mapping[str, Any]) -> str:
+    """``<dataset>_<band>_<split>``: the file stem of a table's CSV/Markdown/scatter plot."""
+    return f"{table['dataset']}_{table['band']}_{table['split']}"
+
+
+def table_frame(table: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of one summary table as a DataFrame in :data:`COLUMNS` order (nulls → NaN)."""
+    keys = [c.key for c in COLUMNS]
+    rows = [{k: row.get(k) for k in keys} for row in table["rows"]]
+    df = pd.DataFrame(rows, columns=keys)
+    for col in COLUMNS[1:]:
+        df[col.key] = pd.to_numeric(df[col.key], errors="coerce").astype("float64")
+    return df
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column] = COLUMNS) -> str:
+    """A GitHub-flavoured Markdown table of summary rows, formatted with :func:`format_value`."""
+    lines = ["| " + " | ".join(c.header for c in columns) + " |",
+             "|" + "|".join(("---:" if c.numeric else ":---") for c in columns) + "|"]
+    for row in rows:
+        cells = [format_value(c.key, row.get(c.key)).replace("|", "\\|") for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def provenance_line(summary: Mapping[str, Any]) -> str:
+    """One line of provenance: run id, satsr version, commit, date, device."""
+    env = summary.get("environment", {})
+    commit = summary.get("git_commit") or "unknown"
+    if commit != "unknown":
+        commit = commit[:10] + ("+dirty" if summary.get("git_dirty") else "")
+    device = str(env.get("device", "?"))
+    if env.get("cpu") and device == "cpu":
+        device = f"cpu ({env['cpu']}, {env.get('threads', '?')} threads)"
+    elif env.get("gpu"):
+        device = f"{device} ({env['gpu']})"
+    return (f"run `{summary['run_id']}` · satsr {summary['satsr_version']} · commit `{commit}` · "
+            f"{summary['created']} · {device}")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def scatter_data(
+    records: pd.DataFrame, dataset: str, band: str, split: str, metric: str = "cpsnr"
+) -> tuple[str, pd.DataFrame] | None:
+    """Per-scene ``metric`` of one table as (baseline name, DataFrame scene × model).
+
+    Returns None when the records lack a baseline, a second model, or finite values.
+    """
+    sel = records[(records["dataset"] == dataset) & (records["band"] == band)
+                  & (records["split"] == split)]
+    if sel.empty:
+        return None
+    wide = sel.pivot_table(index="scene", columns="model", values=metric, aggfunc="mean")
+    baseline = next((b for b in BASELINES if b in wide.columns), None)
+    if baseline is None or wide.shape[1] < 2:
+        return None
+    wide = wide.dropna(subset=[baseline])
+    if wide.empty or not np.isfinite(wide.to_numpy(dtype=float)).any():
+        return None
+    return baseline, wide
+
+
+def scatter_plot(
+    records: pd.DataFrame, dataset: str, band: str, split: str, path: Path
+) -> Path | None:
+    """Write the per-scene scatter plot of one table to ``path`` (PNG); None if not drawable.
+
+    Each model's per-scene cPSNR (y) against the baseline's (x), with y = x; PSNR is used when
+    the dataset has no cPSNR.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    metric = "cpsnr"
+    found = scatter_data(records, dataset, band, split, metric)
+    if found is None:
+        metric = "psnr"
+        found = scatter_data(records, dataset, band, split, metric)
+    if found is None:
+        return None
+    baseline, wide = found
+    label = "cPSNR" if metric == "cpsnr" else "PSNR"
+    fig = Figure(figsize=(5.2, 5.0), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = wide[baseline].to_numpy(dtype=float)
+    others = [m for m in wide.columns if m != baseline]
+    markers = "osD^v<>px*h"
+    for i, model in enumerate(others):
+        y = wide[model].to_numpy(dtype=float)
+        ok = np.isfinite(y) & np.isfinite(x)
+        ax.scatter(x[ok], y[ok], s=22, alpha=0.8, marker=markers[i % len(markers)],
+                   label=f"{model} ({int(ok.sum())} scenes)")
+    values = wide.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(0.5, 0.04 * (hi - lo))
+    lo, hi = lo - pad, hi + pad
+    ax.plot([lo, hi], [lo, hi], color="0.3", lw=1, ls="--", label="y = x")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"{baseline} {label} (dB)")
+    ax.set_ylabel(f"model {label} (dB)")
+    ax.set_title(f"{dataset} · {band} · {split}: per-scene {label}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    _atomic_write(path, lambda p: fig.savefig(p, format="png"))
+    return path
+
+
+def report_markdown(
+    summary: Mapping[str, Any], plots: Mapping[str, Path], out_dir: Path
+) -> str:
+    """The ``report.md`` text: provenance, then each table with its scatter plot."""
+    ds = summary["dataset"]
+    synthetic = " (SYNTHETIC data)" if ds.get("synthetic") else ""
+    lines = [f"# Benchmark report: {summary['run_id']}", "",
+             f"Dataset **{ds['name']}**{synthetic}, scale ×{ds['scale']}.", "",
+             provenance_line(summary), "",
+             "Δ columns are against the `bicubic` row of the same table. Score is the PROBA-V "
+             "score (norm / cPSNR, lower is better).", ""]
+    for table in summary["tables"]:
+        slug = table_slug(table)
+        lines += [f"## {table['dataset']} · {table['band']} · {table['split']} "
+                  f"({table['n_scenes']} scenes)", "", markdown_table(table["rows"])]
+        if slug in plots:
+            rel = os.path.relpath(plots[slug], out_dir)
+            lines += [f"![per-scene scatter {slug}]({rel})", ""]
+    return "\n".join(lines)
+
+
+def write_report(results_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """Write tables (CSV, Markdown), scatter plots and ``report.md`` for a results folder.
+
+    ``out_dir`` defaults to ``results_dir``. Returns the written paths. Every file is written
+    atomically, so an interrupted report never leaves a half-written file.
+    Raises :class:`~satsr.bench.results.ResultsSchemaError` for an invalid summary.json.
+    """
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir
+    summary = load_summary(results_dir)
+    records = load_records(results_dir)
+    written: list[Path] = []
+    plots: dict[str, Path] = {}
+    for table in summary["tables"]:
+        slug = table_slug(table)
+        frame = table_frame(table)
+        csv_path = out_dir / "tables" / f"{slug}.csv"
+        _atomic_write_text(csv_path, frame.to_csv(index=False))
+        md_path = out_dir / "tables" / f"{slug}.md"
+        _atomic_write_text(md_path, markdown_table(table["rows"]))
+        written += [csv_path, md_path]
+        plot = scatter_plot(records, table["dataset"], table["band"], table["split"],
+                            out_dir / "plots" / f"scatter_{slug}.png")
+        if plot is not None:
+            plots[slug] = plot
+            written.append(plot)
+        else:
+            log.info("no scatter plot for %s: records lack a baseline or a second model", slug)
+    report = out_dir / "report.md"
+    _atomic_write_text(report, report_markdown(summary, plots, out_dir))
+    written.append(report)
+    return written
