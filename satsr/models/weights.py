@@ -1,0 +1,345 @@
+"""Trained weights: safetensors files with a JSON sidecar, shipped weights, URL downloads.
+
+A weights file ``NAME.safetensors`` always travels with ``NAME.json`` (the sidecar) holding the
+model name, its hyper-parameters, ``scale``, ``in_channels``, bands, value scale and
+normalisation, the dataset/split it was trained on, the training recipe, validation metrics and
+the ``sha256`` of the ``.safetensors`` file. Loading verifies the checksum and that the model
+matches the sidecar. Weights are never unpickled: safetensors only.
+
+Shipped weights live in ``satsr/models/pretrained/<model>__<dataset>[__<band>].safetensors``;
+``pretrained(name, dataset, band)`` finds them and tags such as ``"sample"`` or ``"sample-RED"``
+are accepted wherever a weights path is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
+
+if TYPE_CHECKING:
+    from satsr.models.base import SRModel
+
+log = logging.getLogger(__name__)
+
+FORMAT = "satsr-weights"
+FORMAT_VERSION = 1
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+# hyper-parameters that describe the data rather than the architecture; checked separately
+_DATA_KEYS = ("scale", "in_channels", "num_frames")
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The JSON sidecar next to a ``.safetensors`` file."""
+    return Path(path).with_suffix(".json")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (tuples → lists, numpy/torch scalars → Python numbers, else str)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_weights(
+    model: SRModel, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``model``'s state dict to ``path`` (safetensors) and its sidecar ``path.json``.
+
+    ``metadata`` adds fields to the sidecar (bands, value_scale, normalisation, dataset, split,
+    recipe, metrics, ...). Both files are written to temporary names and renamed, so a crash never
+    leaves a half-written pair. Returns the ``.safetensors`` path.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    hparams = _jsonable(getattr(model, "hparams", {}))
+    header = {"format": FORMAT, "model": getattr(model, "model_name", type(model).__name__)}
+    data = save(state, metadata=header)
+    sidecar = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": header["model"],
+        "scale": int(model.scale),
+        "in_channels": int(model.in_channels),
+        "hparams": hparams,
+        **_jsonable(dict(metadata or {})),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_bytes": len(data),
+        "file": path.name,
+    }
+    _atomic_write_bytes(path, data)
+    _atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=2, sort_keys=True)
+                                             + "\n").encode())
+    return path
+
+
+def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sidecar metadata of a weights file (raises a clear error when missing or broken)."""
+    side = sidecar_path(path)
+    if not side.exists():
+        raise DatasetNotFoundError(
+            f"weights sidecar {side} is missing; satsr weights are a .safetensors file plus a "
+            f"JSON sidecar written by satsr.models.weights.save_weights (keep them together)")
+    try:
+        meta = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(f"weights sidecar {side} is not valid JSON ({exc}); "
+                               "re-download or re-save the weights") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CorruptFileError(f"{side} is not a satsr weights sidecar (no format={FORMAT!r})")
+    return meta
+
+
+def verify_checksum(path: str | os.PathLike[str], expected: str) -> None:
+    """Raise :class:`CorruptFileError` when the file's sha256 differs from ``expected``."""
+    got = file_sha256(path)
+    if got != expected:
+        raise CorruptFileError(
+            f"weights file {path} is corrupt or truncated (sha256 {got[:12]}…, sidecar says "
+            f"{expected[:12]}…); delete it and download or re-train it")
+
+
+# --- shipped weights and tags -------------------------------------------------------------------
+
+
+def _pretrained_name(name: str, dataset: str, band: str | None) -> str:
+    return f"{name}__{dataset}" + (f"__{band}" if band else "")
+
+
+def pretrained(name: str, dataset: str = "sample", band: str | None = None) -> Path | None:
+    """The shipped weights for model ``name`` trained on ``dataset`` (and ``band``), if any.
+
+    A band-specific file (``<model>__<dataset>__<band>``) wins; otherwise a file trained on
+    several bands pooled (``<model>__<dataset>``) is returned when its sidecar lists ``band``
+    (or when ``band`` is None).
+    """
+    name = name.lower()
+    if band:
+        specific = PRETRAINED_DIR / (_pretrained_name(name, dataset, band) + ".safetensors")
+        if specific.exists():
+            return specific
+    pooled = PRETRAINED_DIR / (_pretrained_name(name, dataset, None) + ".safetensors")
+    if not pooled.exists():
+        return None
+    if band is not None:
+        bands = [str(b) for b in read_sidecar(pooled).get("bands", [])]
+        if bands and band not in bands:
+            return None
+    return pooled
+
+
+def list_pretrained() -> list[dict[str, Any]]:
+    """Every shipped weights file as ``{"model", "dataset", "band", "path"}`` records."""
+    out = []
+    for path in sorted(PRETRAINED_DIR.glob("*.safetensors")):
+        parts = path.stem.split("__")
+        out.append({"model": parts[0], "dataset": parts[1] if len(parts) > 1 else "",
+                    "band": parts[2] if len(parts) > 2 else None, "path": path})
+    return out
+
+
+def _resolve_tag(model_name: str, tag: str) -> Path:
+    """A tag like ``"sample"`` or ``"sample-RED"`` → the shipped weights file."""
+    candidates: list[tuple[str, str | None]] = [(tag, None)]
+    if "-" in tag:
+        dataset, band = tag.rsplit("-", 1)
+        candidates.append((dataset, band))
+    for dataset, band in candidates:
+        found = pretrained(model_name, dataset, band)
+        if found is not None:
+            return found
+    have = sorted({f"{r['dataset']}" + (f"-{r['band']}" if r["band"] else "")
+                   for r in list_pretrained() if r["model"] == model_name})
+    raise DatasetNotFoundError(
+        f"no weights {tag!r} for model {model_name!r}: not an existing file, a URL or a shipped "
+        f"tag (shipped for this model: {have or 'none'}); train some with `satsr train`")
+
+
+# --- URL downloads ------------------------------------------------------------------------------
+
+
+def weights_cache() -> Path:
+    """Where downloaded weights are kept: ``satsr.datasets.data_home() / "weights"``."""
+    from satsr.datasets import data_home
+
+    return data_home() / "weights"
+
+
+def _download(url: str, dest: Path) -> None:
+    tmp = dest.parent / f".{dest.name}.part-{uuid.uuid4().hex[:8]}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
+            shutil.copyfileobj(resp, fh)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError) as exc:
+        raise DatasetNotFoundError(f"could not download {url} ({exc}); check the URL and your "
+                                   "connection, or download it by hand and pass the path") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fetch_weights(url: str, *, sha256: str | None = None) -> Path:
+    """Download ``url`` (a ``.safetensors``) and its ``.json`` sidecar into the weights cache.
+
+    The file's sha256 must equal ``sha256`` when given, else the sidecar's. A cached copy with
+    the right checksum is reused; a bad one is replaced.
+    """
+    parsed = urllib.parse.urlparse(url)
+    fname = Path(parsed.path).name or "weights.safetensors"
+    if not fname.endswith(".safetensors"):
+        raise ConfigError(f"weights URL {url} must end in .safetensors (with a .json sidecar "
+                          "next to it)")
+    key = hashlib.sha256(url.encode()).hexdigest()[:12]
+    folder = weights_cache() / key
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / fname
+    side_url = urllib.parse.urlunparse(parsed._replace(path=parsed.path[:-len(".safetensors")]
+                                                       + ".json"))
+    _download(side_url, sidecar_path(dest))
+    expected = sha256 or read_sidecar(dest).get("sha256")
+    if not expected:
+        raise CorruptFileError(f"sidecar of {url} has no sha256; cannot verify the download")
+    if dest.exists() and file_sha256(dest) == expected:
+        return dest
+    _download(url, dest)
+    try:
+        verify_checksum(dest, expected)
+    except CorruptFileError:
+        dest.unlink(missing_ok=True)
+        raise CorruptFileError(f"download of {url} does not match its sha256 {expected[:12]}…; "
+                               "the server copy is corrupt or was replaced") from None
+    return dest
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def resolve_weights(model_name: str, source: str | os.PathLike[str]) -> Path:
+    """A local ``.safetensors`` path for a path, URL or shipped tag."""
+    text = str(source)
+    if text.startswith(("http://", "https://", "file://")):
+        return fetch_weights(text)
+    path = Path(text).expanduser()
+    if path.exists():
+        if path.is_dir():
+            raise ConfigError(f"weights path {path} is a folder; pass the .safetensors file "
+                              "(e.g. best.safetensors of a training run)")
+        return path
+    if os.sep in text or text.endswith(".safetensors"):
+        raise DatasetNotFoundError(f"weights file {path} does not exist; check the path")
+    return _resolve_tag(model_name, text)
+
+
+def check_compatible(model: SRModel, meta: Mapping[str, Any], path: Path) -> None:
+    """Raise :class:`ConfigError` when ``model`` differs from what the weights were trained for."""
+    want_model = str(meta.get("model", ""))
+    name = getattr(model, "model_name", "")
+    if want_model and name and want_model != name:
+        raise ConfigError(f"weights {path.name} are for model {want_model!r}, not {name!r}")
+    for key in ("scale", "in_channels"):
+        if key in meta and int(meta[key]) != int(getattr(model, key)):
+            raise ConfigError(
+                f"weights {path.name} were trained for {key.replace('_', ' ')} {meta[key]}, you "
+                f"asked for {key.replace('_', ' ')} {getattr(model, key)}; pass "
+                f"{key}={meta[key]} or use other weights")
+    trained = dict(meta.get("hparams", {}))
+    asked = _jsonable(getattr(model, "hparams", {}))
+    diff = {k: (trained[k], asked[k]) for k in trained
+            if k in asked and k not in ("scale", "in_channels") and trained[k] != asked[k]}
+    if diff:
+        items = ", ".join(f"{k}={t!r} (you asked {a!r})" for k, (t, a) in sorted(diff.items()))
+        raise ConfigError(f"weights {path.name} were trained with {items}; create the model "
+                          f"with the sidecar's hparams (satsr.models.weights.create_pretrained)")
+
+
+def load_weights(model: SRModel, source: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load weights from a path, URL or shipped tag into ``model`` (in place); return the sidecar.
+
+    Verifies the sha256 and the model/scale/in_channels/hparams recorded in the sidecar; a
+    truncated or corrupt file raises :class:`CorruptFileError`, a mismatch :class:`ConfigError`.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = resolve_weights(getattr(model, "model_name", ""), source)
+    meta = read_sidecar(path)
+    if "sha256" in meta:
+        verify_checksum(path, str(meta["sha256"]))
+    check_compatible(model, meta, path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CorruptFileError(f"weights file {path} cannot be read ({exc}); re-download or "
+                               "re-train it") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or shapes:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+                  if unexpected else f"shape mismatch at {shapes[:3]}")
+        raise ConfigError(f"weights {path.name} do not fit model {model.model_name!r} "
+                          f"({detail}); create the model with the sidecar's hparams")
+    model.load_state_dict(state)
+    return meta
+
+
+def create_pretrained(name: str, dataset: str = "sample", band: str | None = None,
+                      **overrides: Any) -> SRModel | None:
+    """Build ``name`` with the hyper-parameters recorded next to its shipped weights and load them.
+
+    Returns None when no weights are shipped for this model/dataset/band.
+    """
+    from satsr.models import create_model
+
+    path = pretrained(name, dataset, band)
+    if path is None:
+        return None
+    meta = read_sidecar(path)
+    hparams = dict(meta.get("hparams", {}))
+    kwargs = {k: hparams.pop(k) for k in _DATA_KEYS if k in hparams}
+    kwargs.update(hparams)
+    kwargs.update(overrides)
+    return create_model(name, weights=path, **kwargs)

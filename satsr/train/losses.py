@@ -1,0 +1,360 @@
+"""Training losses on (B, C, H, W) tensors with an optional clear mask ``hr_mask`` (B, H, W) bool.
+
+Every loss is an ``nn.Module`` called as ``loss(sr, hr, hr_mask=None) -> scalar``; ``sr`` and
+``hr`` are on the dataset's value scale (``data_range`` is its peak, 1.0 for PROBA-V's
+uint16/65535). Masked losses average over clear pixels only. ``get_loss(name, **kw)`` builds one
+by name; losses with ``needs_mask = True`` (the PROBA-V cMSE/cL1) refuse data without masks.
+
+- ``l1``, ``mse``: masked mean absolute / squared error.
+- ``cmse``, ``cl1``: PROBA-V corrected losses: SR cropped by ``border`` px, for each of the
+  (2·border+1)² shifts of HR the brightness bias (mean clear HR − SR) is removed, the error is
+  averaged over clear pixels, and the minimum over shifts is taken per image.
+- ``sobel-l1``: L1 plus a weighted L1 between Sobel gradient magnitudes.
+- ``l1-ssim``, ``l1-msssim``: ``alpha·(1 − (MS-)SSIM) + (1 − alpha)·L1`` (Gaussian window 11,
+  σ 1.5, K = (0.01, 0.03), differentiable).
+- ``perceptual``, ``texture``: VGG19 feature L1 / Gram-matrix L1 (needs ImageNet VGG19 weights,
+  see :mod:`satsr.train.vgg`).
+- adversarial losses live in :mod:`satsr.train.gan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from satsr.errors import ConfigError, InputValueError
+
+
+def _check(sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None) -> None:
+    if sr.dim() != 4 or sr.shape != hr.shape:
+        raise InputValueError(f"loss inputs must both be (B, C, H, W) of the same shape; got sr "
+                              f"{tuple(sr.shape)} and hr {tuple(hr.shape)}")
+    if hr_mask is not None and (hr_mask.dim() != 3 or hr_mask.shape != (hr.shape[0],
+                                                                         *hr.shape[2:])):
+        raise InputValueError(f"hr_mask must be (B, H, W) = {(hr.shape[0], *hr.shape[2:])}; got "
+                              f"{tuple(hr_mask.shape)}")
+
+
+def masked_mean(err: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``err`` (B, C, H, W) over clear pixels of ``mask`` (B, H, W) (all when None)."""
+    if mask is None:
+        return err.mean()
+    w = mask.unsqueeze(1).to(err.dtype).expand_as(err)
+    return (err * w).sum() / w.sum().clamp(min=1.0)
+
+
+class SRLoss(nn.Module):
+    """Base class: ``forward(sr, hr, hr_mask=None)`` → scalar; ``needs_mask`` for cMSE-like."""
+
+    needs_mask: bool = False
+    name: str = ""
+
+    def __call__(self, sr: torch.Tensor, hr: torch.Tensor,  # type: ignore[override]
+                 hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        _check(sr, hr, hr_mask)
+        if self.needs_mask and hr_mask is None:
+            raise ConfigError(f"loss {self.name!r} needs clear masks (hr_mask) but the data has "
+                              "none; use --loss l1 or mse, or a dataset with masks")
+        out: torch.Tensor = super().__call__(sr, hr, hr_mask)
+        return out
+
+
+class L1Loss(SRLoss):
+    """Masked mean absolute error."""
+
+    name = "l1"
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return masked_mean((sr - hr).abs(), hr_mask)
+
+
+class MSELoss(SRLoss):
+    """Masked mean squared error."""
+
+    name = "mse"
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return masked_mean((sr - hr) ** 2, hr_mask)
+
+
+def corrected_errors(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    hr_mask: torch.Tensor,
+    *,
+    border: int = 3,
+    power: int = 2,
+    detach_bias: bool = False,
+) -> torch.Tensor:
+    """(B, 2·border+1, 2·border+1) bias-corrected masked errors of every shift (PROBA-V).
+
+    For shift (u, v), SR cropped by ``border`` px is compared with HR[u:u+H-2b, v:v+W-2b]; the
+    bias ``mean(clear HR − SR)`` (per image and band, as :func:`satsr.metrics.cmse_per_shift`)
+    is removed and the mean of ``|err|**power`` over all clear pixels is returned (power 2 =
+    cMSE, 1 = cL1). Shifts without a clear pixel are ``+inf``.
+    """
+    b, c, h, w = sr.shape
+    n = 2 * border + 1
+    hc, wc = h - 2 * border, w - 2 * border
+    if hc < 1 or wc < 1:
+        raise InputValueError(f"images of {h}x{w} px are too small for border {border}")
+    sr_c = sr[..., border:border + hc, border:border + wc]
+    out = sr.new_empty(b, n, n)
+    for u in range(n):
+        for v in range(n):
+            hr_s = hr[..., u:u + hc, v:v + wc]
+            m = hr_mask[:, u:u + hc, v:v + wc].unsqueeze(1).to(sr.dtype).expand(b, c, hc, wc)
+            count = m.sum(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
+            diff = hr_s - sr_c
+            bias_src = hr_s - sr_c.detach() if detach_bias else diff
+            bias = (bias_src * m).sum(dim=(2, 3), keepdim=True) / count.clamp(min=1.0)
+            err = (diff - bias).abs()
+            if power == 2:
+                err = err * err
+            total = count.sum(dim=(1, 2, 3))
+            value = (err * m).sum(dim=(1, 2, 3)) / total.clamp(min=1.0)
+            out[:, u, v] = torch.where(total > 0, value, torch.full_like(value, torch.inf))
+    return out
+
+
+class CorrectedLoss(SRLoss):
+    """PROBA-V cMSE (``power=2``) or cL1 (``power=1``): min over shifts, mean over the batch."""
+
+    needs_mask = True
+
+    def __init__(self, power: int = 2, *, border: int = 3, detach_bias: bool = False) -> None:
+        super().__init__()
+        if power not in (1, 2):
+            raise ConfigError(f"corrected loss power must be 1 or 2, got {power}")
+        self.power, self.border, self.detach_bias = power, int(border), bool(detach_bias)
+        self.name = "cmse" if power == 2 else "cl1"
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        assert hr_mask is not None
+        errs = corrected_errors(sr, hr, hr_mask, border=self.border, power=self.power,
+                                detach_bias=self.detach_bias)
+        best = errs.flatten(1).amin(1)
+        best = torch.where(torch.isinf(best), torch.zeros_like(best), best)  # no clear pixel
+        return best.mean()
+
+
+def sobel_magnitude(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """(B, C, H, W) Sobel gradient magnitude (replicate padding keeps the size)."""
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype,
+                      device=x.device)
+    c = x.shape[1]
+    weight = torch.stack([kx, kx.t()]).unsqueeze(1).repeat(c, 1, 1, 1)  # (2C, 1, 3, 3)
+    g = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight, groups=c)
+    gx, gy = g[:, 0::2], g[:, 1::2]
+    return torch.sqrt(gx * gx + gy * gy + eps)
+
+
+class SobelL1Loss(SRLoss):
+    """``L1 + weight · L1(|∇sr|, |∇hr|)`` with Sobel gradients (sharper edges)."""
+
+    name = "sobel-l1"
+
+    def __init__(self, weight: float = 0.1) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        grad = (sobel_magnitude(sr) - sobel_magnitude(hr)).abs()
+        return masked_mean((sr - hr).abs(), hr_mask) + self.weight * masked_mean(grad, hr_mask)
+
+
+def _gaussian_window(size: int, sigma: float, dtype: torch.dtype,
+                     device: torch.device) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+def ssim_maps(
+    x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, win_size: int = 11,
+    sigma: float = 1.5, k: tuple[float, float] = (0.01, 0.03),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable SSIM and contrast-structure maps, valid region (B, C, H−w+1, W−w+1)."""
+    c = x.shape[1]
+    g = _gaussian_window(win_size, sigma, x.dtype, x.device)
+    wy = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+    wx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(t, wy, groups=c), wx, groups=c)
+
+    c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
+    mx, my = blur(x), blur(y)
+    sxx = blur(x * x) - mx * mx
+    syy = blur(y * y) - my * my
+    sxy = blur(x * y) - mx * my
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
+    return lum * cs, cs
+
+
+def _crop_mask(mask: torch.Tensor | None, win: int) -> torch.Tensor | None:
+    """A mask cropped to SSIM's valid region: clear where the whole window is clear."""
+    if mask is None:
+        return None
+    pooled = -F.max_pool2d(-mask.unsqueeze(1).float(), win, stride=1)
+    return pooled.squeeze(1) > 0.5
+
+
+def ssim_value(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None, *,
+               data_range: float = 1.0, win_size: int = 11) -> torch.Tensor:
+    """Mean SSIM over clear windows (differentiable scalar)."""
+    smap, _ = ssim_maps(x, y, data_range=data_range, win_size=win_size)
+    return masked_mean(smap, _crop_mask(mask, win_size))
+
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim_value(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None, *,
+                  data_range: float = 1.0, win_size: int = 11,
+                  weights: Sequence[float] = MS_SSIM_WEIGHTS) -> torch.Tensor:
+    """Multi-scale SSIM (Wang et al. 2003), using as many of the 5 scales as the size allows.
+
+    Training patches are small, so scales whose image would be smaller than the window are
+    dropped and the remaining weights renormalised. Negative contrast terms are clamped at 0
+    (``relu``) so fractional powers stay defined.
+    """
+    side = min(x.shape[-2:])
+    if side < win_size:
+        raise InputValueError(f"MS-SSIM needs images of at least {win_size} px, got {side}")
+    levels = 1
+    while levels < len(weights) and side // 2 >= win_size:
+        side //= 2
+        levels += 1
+    w = torch.tensor(weights[:levels], dtype=x.dtype, device=x.device)
+    w = w / w.sum()
+    values = []
+    for level in range(levels):
+        smap, cs = ssim_maps(x, y, data_range=data_range, win_size=win_size)
+        m = _crop_mask(mask, win_size)
+        term = smap if level == levels - 1 else cs
+        values.append(F.relu(masked_mean(term, m)))
+        if level < levels - 1:
+            x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+            if mask is not None:
+                mask = (-F.max_pool2d(-mask.unsqueeze(1).float(), 2)).squeeze(1) > 0.5
+    stacked = torch.stack(values)
+    return torch.prod(stacked.clamp(min=1e-8) ** w)
+
+
+class L1SSIMLoss(SRLoss):
+    """``alpha·(1 − SSIM) + (1 − alpha)·L1`` (``multiscale=True`` uses MS-SSIM)."""
+
+    def __init__(self, alpha: float = 0.84, *, multiscale: bool = False,
+                 data_range: float = 1.0) -> None:
+        super().__init__()
+        self.alpha, self.multiscale, self.data_range = float(alpha), multiscale, float(data_range)
+        self.name = "l1-msssim" if multiscale else "l1-ssim"
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        fn = ms_ssim_value if self.multiscale else ssim_value
+        s = fn(sr, hr, hr_mask, data_range=self.data_range)
+        return self.alpha * (1 - s) + (1 - self.alpha) * masked_mean((sr - hr).abs(), hr_mask)
+
+
+class PerceptualLoss(SRLoss):
+    """L1 between VGG19 features of SR and HR (Johnson et al.; SRGAN/ESRGAN content loss).
+
+    ``layers`` maps VGG19 layer names (``"conv5_4"``, ``"relu2_2"``, ...) to weights. Inputs are
+    divided by ``data_range``, repeated to 3 channels when single-band, and ImageNet-normalised.
+    """
+
+    name = "perceptual"
+
+    def __init__(self, layers: dict[str, float] | None = None, *, data_range: float = 1.0,
+                 weights_path: str | None = None) -> None:
+        super().__init__()
+        from satsr.train.vgg import VGG19Features
+
+        self.layers = dict(layers or {"conv5_4": 1.0})
+        self.vgg = VGG19Features(list(self.layers), weights_path=weights_path,
+                                 data_range=data_range)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        f_sr = self.vgg(sr)
+        with torch.no_grad():
+            f_hr = self.vgg(hr)
+        total = sr.new_zeros(())
+        for name, weight in self.layers.items():
+            total = total + weight * (f_sr[name] - f_hr[name]).abs().mean()
+        return total
+
+
+def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features → (B, C, C) Gram matrices normalised by C·H·W."""
+    b, c, h, w = feat.shape
+    f = feat.reshape(b, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+class TextureLoss(SRLoss):
+    """L1 between Gram matrices of VGG19 features (EnhanceNet/Gatys-style texture loss)."""
+
+    name = "texture"
+
+    def __init__(self, layers: dict[str, float] | None = None, *, data_range: float = 1.0,
+                 weights_path: str | None = None) -> None:
+        super().__init__()
+        from satsr.train.vgg import VGG19Features
+
+        self.layers = dict(layers or {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0})
+        self.vgg = VGG19Features(list(self.layers), weights_path=weights_path,
+                                 data_range=data_range)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
+                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
+        f_sr = self.vgg(sr)
+        with torch.no_grad():
+            f_hr = self.vgg(hr)
+        total = sr.new_zeros(())
+        for name, weight in self.layers.items():
+            total = total + weight * (gram_matrix(f_sr[name]) - gram_matrix(f_hr[name])).abs().mean()
+        return total
+
+
+LOSSES: dict[str, Callable[..., SRLoss]] = {
+    "l1": L1Loss,
+    "mse": MSELoss,
+    "cmse": lambda **kw: CorrectedLoss(2, **kw),
+    "cl1": lambda **kw: CorrectedLoss(1, **kw),
+    "sobel-l1": SobelL1Loss,
+    "l1-ssim": lambda **kw: L1SSIMLoss(multiscale=False, **kw),
+    "l1-msssim": lambda **kw: L1SSIMLoss(multiscale=True, **kw),
+    "perceptual": PerceptualLoss,
+    "texture": TextureLoss,
+}
+MASK_LOSSES = ("cmse", "cl1")
+
+
+def list_losses() -> list[str]:
+    """Names accepted by :func:`get_loss`."""
+    return sorted(LOSSES)
+
+
+def get_loss(name: str, **kwargs: Any) -> SRLoss:
+    """Build the loss ``name`` (see :data:`LOSSES`) with keyword options."""
+    key = name.lower()
+    if key not in LOSSES:
+        raise ConfigError(f"unknown loss {name!r}; choose one of {list_losses()}")
+    try:
+        loss = LOSSES[key](**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for loss {name!r}: {exc}") from None
+    loss.name = key
+    return loss
