@@ -25,3 +25,183 @@ register_model(ModelInfo(
                 "the most clear pixels, each clipped to its own range.",
     learned=False,
 ))
+
+# ---- single-image networks (adapted to frame stacks by SingleImageSR: clearest/mean/stack) ----
+_SMALL_EDSR = {"n_blocks": 3, "features": 32, "res_scale": 1.0}
+
+register_model(ModelInfo(
+    name="srcnn",
+    entrypoint="satsr.models.srcnn:srcnn",
+    kind="single",
+    paper="Dong et al., Image Super-Resolution Using Deep Convolutional Networks",
+    year=2016,
+    url="https://arxiv.org/abs/1501.00092",
+    description="SRCNN 9-1-5 (64/32 filters) on the Keys-cubic pre-upsampled LR image; "
+                "preset '955' gives 9-5-5.",
+    defaults={"f1": 9, "f2": 1, "f3": 5, "n1": 64, "n2": 32},
+    presets={"small": {}, "955": {"f2": 5}},
+))
+register_model(ModelInfo(
+    name="srcnn-ex",
+    entrypoint="satsr.models.srcnn:srcnn",
+    kind="single",
+    paper="Dong et al., Image Super-Resolution Using Deep Convolutional Networks",
+    year=2016,
+    url="https://arxiv.org/abs/1501.00092",
+    description="SRCNN-Ex: the 9-5-5 SRCNN (64/32 filters, 57,184 weights) trained on ImageNet "
+                "in the TPAMI paper; pre-upsampling.",
+    defaults={"f1": 9, "f2": 5, "f3": 5, "n1": 64, "n2": 32},
+    presets={"small": {}},
+))
+register_model(ModelInfo(
+    name="fsrcnn",
+    entrypoint="satsr.models.fsrcnn:fsrcnn",
+    kind="single",
+    paper="Dong et al., Accelerating the Super-Resolution Convolutional Neural Network",
+    year=2016,
+    url="https://arxiv.org/abs/1608.00367",
+    description="FSRCNN(56, 12, 4): hourglass CNN on the LR image, PReLU, 9×9 deconvolution "
+                "with stride = scale.",
+    defaults={"d": 56, "s": 12, "m": 4},
+    presets={"small": {}},
+))
+
+_STUDY = "Müller et al., Super-resolution of multispectral satellite images using CNNs"
+_STUDY_URL = "https://doi.org/10.5194/isprs-annals-V-1-2020-33-2020"
+for _name, _fw, _map, _desc in (
+    ("srcnn-pre", "pre", "plain", "pre-upsampling (Keys cubic, then 9-5-5 layers at HR)"),
+    ("srcnn-post", "post", "plain", "post-upsampling (layers at LR, sub-pixel convolution)"),
+    ("srcnn-progressive", "progressive", "plain",
+     "progressive up-sampling (one learned sub-pixel stage per prime factor of the scale)"),
+    ("srcnn-iterative", "iterative", "plain",
+     "iterative up-and-down sampling (DBPN-style back-projection units)"),
+    ("srcnn-residual", "post", "residual",
+     "post-upsampling with residual blocks and a global residual to Keys cubic"),
+    ("srcnn-inception", "post", "inception", "post-upsampling with an inception mapping block"),
+):
+    register_model(ModelInfo(
+        name=_name,
+        entrypoint="satsr.models.upsampling_study:upsampling_srcnn",
+        kind="single",
+        paper=_STUDY,
+        year=2020,
+        url=_STUDY_URL,
+        description=f"SRCNN up-sampling study variant: {_desc} (our interpretation).",
+        defaults={"framework": _fw, "mapping": _map, "f1": 9, "f2": 5, "f3": 5, "n1": 64,
+                  "n2": 32, "n_blocks": 2, "n_iter": 2},
+        presets={"small": {"n1": 32, "n2": 16}},
+    ))
+
+register_model(ModelInfo(
+    name="edsr",
+    entrypoint="satsr.models.edsr:edsr",
+    kind="single",
+    paper="Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution",
+    year=2017,
+    url="https://arxiv.org/abs/1707.02921",
+    description="EDSR: 32 residual blocks, 256 features, residual scaling 0.1, sub-pixel "
+                "upsampling (no MeanShift).",
+    defaults={"n_blocks": 32, "features": 256, "res_scale": 0.1},
+    presets={"small": _SMALL_EDSR},
+))
+register_model(ModelInfo(
+    name="edsr-baseline",
+    entrypoint="satsr.models.edsr:edsr",
+    kind="single",
+    paper="Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution",
+    year=2017,
+    url="https://arxiv.org/abs/1707.02921",
+    description="EDSR baseline: 16 residual blocks, 64 features, no residual scaling.",
+    defaults={"n_blocks": 16, "features": 64, "res_scale": 1.0},
+    presets={"small": _SMALL_EDSR},
+))
+register_model(ModelInfo(
+    name="rdn",
+    entrypoint="satsr.models.rdn:rdn",
+    kind="single",
+    paper="Zhang et al., Residual Dense Network for Image Super-Resolution",
+    year=2018,
+    url="https://arxiv.org/abs/1802.08797",
+    description="RDN: 16 residual dense blocks of 8 layers, growth 64, 64 features, global "
+                "feature fusion.",
+    defaults={"D": 16, "C": 8, "G": 64, "G0": 64},
+    presets={"small": {"D": 4, "C": 4, "G": 16, "G0": 16}},
+))
+register_model(ModelInfo(
+    name="rrdn",
+    entrypoint="satsr.models.rrdn:rrdn",
+    kind="single",
+    paper="Wang et al., ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks",
+    year=2018,
+    url="https://arxiv.org/abs/1809.00219",
+    description="ESRGAN generator: 23 residual-in-residual dense blocks (64 features, growth "
+                "32, scaling 0.2), nearest-neighbour + conv upsampling.",
+    defaults={"n_blocks": 23, "features": 64, "growth": 32, "res_scale": 0.2},
+    presets={"small": {"n_blocks": 2, "features": 16, "growth": 8}},
+))
+register_model(ModelInfo(
+    name="srgan",
+    entrypoint="satsr.models.srgan:srgan",
+    kind="single",
+    paper="Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN",
+    year=2017,
+    url="https://arxiv.org/abs/1609.04802",
+    description="SRGAN generator (EDSR-baseline body, 16 blocks, 64 features); the VGG-style "
+                "discriminator is satsr.models.srgan.Discriminator.",
+    defaults={"n_blocks": 16, "features": 64, "res_scale": 1.0},
+    presets={"small": _SMALL_EDSR},
+))
+register_model(ModelInfo(
+    name="wdsr",
+    entrypoint="satsr.models.wdsr:wdsr",
+    kind="single",
+    paper="Yu et al., Wide Activation for Efficient and Accurate Image Super-Resolution",
+    year=2018,
+    url="https://arxiv.org/abs/1808.08718",
+    description="WDSR-B: 16 wide-activation blocks (32 features, ×6 expansion, 0.8 low-rank), "
+                "weight normalisation, pixel shuffle, 5×5 skip branch.",
+    defaults={"n_blocks": 16, "features": 32, "expansion": 6, "low_rank": 0.8,
+              "res_scale": 1.0},
+    presets={"small": {"n_blocks": 8, "features": 24, "expansion": 4}},
+))
+
+# ---- native multi-frame networks ----
+register_model(ModelInfo(
+    name="highres-net",
+    entrypoint="satsr.models.highresnet:highresnet",
+    kind="multi",
+    paper="Deudon et al., HighRes-net: Recursive Fusion for Multi-Frame Super-Resolution of "
+          "Satellite Imagery",
+    year=2020,
+    url="https://arxiv.org/abs/2002.06460",
+    description="Shared encoder of (frame, median reference) pairs, recursive pairwise fusion, "
+                "deconvolution decoder; 591,818 parameters as published (16 frames).",
+    defaults={"channels": 64, "enc_layers": 2, "kernel": 3},
+    presets={"small": {"channels": 32}},
+))
+register_model(ModelInfo(
+    name="rams",
+    entrypoint="satsr.models.rams:rams",
+    kind="multi",
+    paper="Salvetti et al., Multi-Image Super Resolution of Remotely Sensed Images Using "
+          "Residual Attention Deep Neural Networks",
+    year=2020,
+    url="https://doi.org/10.3390/rs12142207",
+    description="3D residual feature-attention blocks, temporal reduction and a temporal-"
+                "attention global residual branch (F=32, R=12, T=9).",
+    defaults={"features": 32, "n_blocks": 12, "reduction": 8},
+    presets={"small": {"features": 16, "n_blocks": 3, "reduction": 4}},
+))
+register_model(ModelInfo(
+    name="wdsr3d",
+    entrypoint="satsr.models.wdsr3d:wdsr3d",
+    kind="multi",
+    paper="Dorr, Satellite Image Multi-Frame Super Resolution Using 3D Wide-Activation "
+          "Neural Networks",
+    year=2020,
+    url="https://doi.org/10.3390/rs12223812",
+    description="3D-WDSR: 3D wide-activation blocks over the frame stack plus a weight-"
+                "normalised 2D branch on the frame mean, pixel shuffle (T=9).",
+    defaults={"features": 32, "n_blocks": 8, "expansion": 6, "low_rank": 0.8},
+    presets={"small": {"features": 24, "n_blocks": 4, "expansion": 4}},
+))

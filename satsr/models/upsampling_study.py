@@ -1,0 +1,148 @@
+"""SRCNN variants of the up-sampling framework study for satellite SR.
+
+Study: Müller, Ekhtiari, Almeida & Rieke, "Super-resolution of multispectral satellite images
+using convolutional neural networks", ISPRS Annals V-1-2020 (https://doi.org/10.5194/
+isprs-annals-V-1-2020-33-2020), which compares SRCNN-like networks on Sentinel-2 imagery
+under the up-sampling frameworks of the SR survey of Wang, Chen & Hoi (pre-, post-,
+progressive and iterative up-and-down up-sampling, learned up-sampling by sub-pixel
+convolution) and with residual and inception blocks. We could not retrieve the paper's layer
+tables, so the networks below are OUR INTERPRETATION, built from the SRCNN 9-5-5 layers
+(feature extraction 9×9/``n1``, mapping 5×5/``n2``, reconstruction 5×5, ReLU):
+
+- ``pre``: Keys cubic ×s, then the three layers at HR resolution (= SRCNN 9-5-5).
+- ``post``: the three layers at LR resolution, the reconstruction conv emits C·s² channels,
+  pixel shuffle ×s (ESPCN-style sub-pixel convolution).
+- ``progressive``: feature extraction at LR, then one learned ×f stage per prime factor f of s
+  (conv 3×3 n1 -> n1·f², shuffle, ReLU: ×4 = ×2 ×2, ×3 = one ×3 stage), then mapping and
+  reconstruction at HR.
+- ``iterative``: feature extraction and a 1×1 reduction to n2 at LR, then ``n_iter``
+  back-projection up-units (DBPN-style: H0 = up(L); e = down(H0) - L; H = H0 + up'(e); the
+  next L = down'(H)); the HR features of every iteration are concatenated, fused by 1×1 and
+  reconstructed by a 5×5 conv. up = conv 3×3 + shuffle + ReLU, down = conv s×s stride s + ReLU.
+
+Mapping blocks (post-upsampling framework):
+
+- ``residual``: the mapping layer becomes a 1×1 reduction to n2 and ``n_blocks`` residual
+  blocks (conv-ReLU-conv + skip), and the network learns the residual to the Keys cubic
+  upscaled input (global skip from the first C input channels = the clearest frame).
+- ``inception``: the mapping layer becomes an inception block — parallel 1×1, 3×3, 5×5 and
+  3×3-max-pool+1×1 branches of n2/2 filters each, concatenated, ReLU, 1×1 to n2.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from satsr.models.base import Adapter, SingleImageSR
+from satsr.models.layers import ResBlock, conv2d, prime_factors
+from satsr.resample import upscale_cubic
+
+Framework = Literal["pre", "post", "progressive", "iterative"]
+Mapping = Literal["plain", "residual", "inception"]
+FRAMEWORKS: tuple[str, ...] = ("pre", "post", "progressive", "iterative")
+MAPPINGS: tuple[str, ...] = ("plain", "residual", "inception")
+
+
+class Inception(nn.Module):
+    """Inception block: 1×1, 3×3, 5×5 and pool+1×1 branches, concatenated, ReLU, 1×1 fusion."""
+
+    def __init__(self, in_ch: int, out_ch: int, branch: int) -> None:
+        super().__init__()
+        self.b1 = conv2d(in_ch, branch, 1)
+        self.b3 = conv2d(in_ch, branch, 3)
+        self.b5 = conv2d(in_ch, branch, 5)
+        self.bp = conv2d(in_ch, branch, 1)
+        self.fuse = conv2d(4 * branch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = F.max_pool2d(x, 3, stride=1, padding=1)
+        cat = torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(pooled)], dim=1)
+        out: torch.Tensor = self.fuse(F.relu(cat))
+        return out
+
+
+def _up(ch: int, factor: int) -> nn.Sequential:
+    """Learned ×factor up-sampling: conv 3×3 ch -> ch·f², pixel shuffle, ReLU."""
+    return nn.Sequential(conv2d(ch, ch * factor * factor), nn.PixelShuffle(factor),
+                         nn.ReLU(inplace=True))
+
+
+def _down(ch: int, factor: int) -> nn.Sequential:
+    """Learned ×1/factor down-sampling: conv factor×factor, stride factor, ReLU."""
+    return nn.Sequential(nn.Conv2d(ch, ch, factor, stride=factor), nn.ReLU(inplace=True))
+
+
+class UpsamplingSRCNN(SingleImageSR):
+    """SRCNN-like network under a chosen up-sampling ``framework`` and ``mapping`` block."""
+
+    def __init__(self, scale: int, in_channels: int, *, framework: Framework = "post",
+                 mapping: Mapping = "plain", f1: int = 9, f2: int = 5, f3: int = 5,
+                 n1: int = 64, n2: int = 32, n_blocks: int = 2, n_iter: int = 2,
+                 adapter: Adapter = "clearest", k: int = 1, with_masks: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
+        if framework not in FRAMEWORKS:
+            raise ValueError(f"unknown framework {framework!r}; choose one of {FRAMEWORKS}")
+        if mapping not in MAPPINGS:
+            raise ValueError(f"unknown mapping {mapping!r}; choose one of {MAPPINGS}")
+        if framework == "iterative" and mapping != "plain":
+            raise ValueError("the iterative framework has its own mapping; use mapping='plain'")
+        self.framework, self.mapping = framework, mapping
+        relu = nn.ReLU(inplace=True)
+        self.extract = nn.Sequential(conv2d(self.net_in_channels, n1, f1), relu)
+        self.ups = nn.ModuleList()
+        self.downs = nn.ModuleList()
+        if framework == "progressive":
+            self.ups.extend(_up(n1, f) for f in prime_factors(scale))
+        self.map: nn.Module
+        if framework == "iterative":
+            self.map = nn.Sequential(conv2d(n1, n2, 1), relu)
+            for _ in range(n_iter):
+                self.ups.extend([_up(n2, scale), _up(n2, scale)])
+                self.downs.extend([_down(n2, scale), _down(n2, scale)])
+            self.fuse = nn.Sequential(conv2d(n_iter * n2, n2, 1), relu)
+        elif mapping == "plain":
+            self.map = nn.Sequential(conv2d(n1, n2, f2), relu)
+        elif mapping == "residual":
+            self.map = nn.Sequential(conv2d(n1, n2, 1), relu,
+                                     *(ResBlock(n2, 3) for _ in range(n_blocks)))
+        else:
+            self.map = nn.Sequential(Inception(n1, n2, max(1, n2 // 2)), relu)
+        out_ch = in_channels * scale * scale if framework == "post" else in_channels
+        self.reconstruct = conv2d(n2, out_ch, f3)
+
+    def _iterate(self, low: torch.Tensor) -> torch.Tensor:
+        highs = []
+        for i in range(len(self.ups) // 2):
+            h0 = self.ups[2 * i](low)
+            err = self.downs[2 * i](h0) - low
+            high = h0 + self.ups[2 * i + 1](err)
+            highs.append(high)
+            low = self.downs[2 * i + 1](high)
+        out: torch.Tensor = self.fuse(torch.cat(highs, dim=1))
+        return out
+
+    def forward_image(self, x: torch.Tensor) -> torch.Tensor:
+        inp = upscale_cubic(x, self.scale).to(x.dtype) if self.framework == "pre" else x
+        feat = self.extract(inp)
+        for up in self.ups if self.framework == "progressive" else ():
+            feat = up(feat)
+        feat = self.map(feat)
+        if self.framework == "iterative":
+            feat = self._iterate(feat)
+        out = self.reconstruct(feat)
+        if self.framework == "post":
+            out = F.pixel_shuffle(out, self.scale)
+        if self.mapping == "residual":
+            base = x[:, : self.in_channels]
+            out = out + upscale_cubic(base, self.scale).to(x.dtype)
+        return out
+
+
+def upsampling_srcnn(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+                     **hparams: Any) -> UpsamplingSRCNN:
+    """Factory for the ``srcnn-pre/post/progressive/iterative/residual/inception`` entries."""
+    return UpsamplingSRCNN(scale, in_channels, **hparams)
