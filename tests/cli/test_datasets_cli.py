@@ -1,0 +1,149 @@
+"""``satsr datasets`` end to end: list, download (loopback server), prepare, info, bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from loopback_http import md5, serve, tiny_probav_zip
+
+from satsr.cli import main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the CLI in-process like the console script; return (exit code, stdout, stderr)."""
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert "Traceback" not in err
+    text = " ".join(err.split())
+    for needle in needles:
+        assert needle in text, text
+
+
+@pytest.fixture()
+def probav_copy(tmp_path: Path, probav_root: Path) -> Path:
+    root = tmp_path / "probav"
+    shutil.copytree(probav_root, root, ignore=shutil.ignore_patterns("PROVENANCE.md", "splits"))
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def test_list(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+              tmp_path: Path) -> None:
+    monkeypatch.setenv("SATSR_DATA", str(tmp_path))
+    code, out, _ = run(["datasets", "list"], capsys)
+    assert code == 0
+    row = next(line for line in out.splitlines() if "probav" in line)
+    assert "no" in row
+    (tmp_path / "probav/train/RED").mkdir(parents=True)
+    code, out, _ = run(["datasets", "list"], capsys)
+    row = next(line for line in out.splitlines() if "probav" in line)
+    assert code == 0 and "yes" in row
+    assert "sample" in out
+
+
+def test_download_prepare_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_probav_zip()
+    root = tmp_path / "probav"
+    with serve(data) as s:
+        code, out, err = run(["datasets", "download", "probav", "--root", str(root), "--url",
+                              s.url, "--md5", md5(data), "--size", str(len(data))], capsys)
+    assert code == 0, err
+    assert "satsr datasets prepare probav" in out
+    assert (root / "train/RED/imgset0000/HR.png").exists() and (root / "probav_data.zip").exists()
+    code, out, err = run(["datasets", "prepare", "probav", "--root", str(root)], capsys)
+    assert code == 0, err
+    assert (root / "satsr/probav_RED.zarr").is_dir() and (root / "satsr/probav_NIR.zarr").is_dir()
+    code, out, err = run(["datasets", "info", str(root)], capsys)
+    assert code == 0, err
+    assert "train 1, val 0, test 0" in out and "train 0, val 0, test 1" in out
+    assert "uint16/65535" in out and "synthetic    False" in out
+
+
+def test_download_checksum_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_probav_zip()
+    root = tmp_path / "probav"
+    with serve(data) as s:
+        code, _, err = run(["datasets", "download", "probav", "--root", str(root), "--url",
+                            s.url, "--md5", "0" * 32], capsys)
+    assert_one_line_error(code, err, "md5", "expected " + "0" * 32)
+    assert not (root / "probav_data.zip").exists() and not (root / "train").exists()
+
+
+def test_download_unknown_dataset(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["datasets", "download", "imagenet"], capsys)
+    assert_one_line_error(code, err, "imagenet", "probav")
+
+
+def test_prepare_and_info_real(probav_copy: Path, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "stores"
+    code, out, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                          str(out_dir)], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["probav_NIR.zarr", "probav_RED.zarr"]
+    code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                        str(out_dir)], capsys)
+    assert_one_line_error(code, err, "already exists", "--overwrite")
+    code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                        str(out_dir), "--overwrite"], capsys)
+    assert code == 0, err
+    code, out, err = run(["datasets", "info", str(out_dir)], capsys)
+    assert code == 0, err
+    assert "probav [RED]" in out and "17..17 per scene" in out and "21..21 per scene" in out
+
+
+def test_prepare_bad_inputs_write_nothing(probav_copy: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    code, _, err = run(["datasets", "prepare", "probav", "--root", str(tmp_path / "nowhere"),
+                        "--out", str(out_dir)], capsys)
+    assert_one_line_error(code, err, "does not exist")
+    bad = probav_copy / "train/NIR/imgset0594/LR007.png"
+    bad.write_bytes(bad.read_bytes()[:500])
+    code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                        str(out_dir)], capsys)
+    assert_one_line_error(code, err, "LR007.png", "not a readable PNG")
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+    (probav_copy / "train/RED/imgset0000/HR.png").unlink()
+    code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                        str(out_dir)], capsys)
+    assert_one_line_error(code, err, "imgset0000 has no HR.png")
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+    code, _, err = run(["datasets", "prepare", "mnist"], capsys)
+    assert_one_line_error(code, err, "mnist")
+
+
+def test_info_bad_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["datasets", "info", str(tmp_path / "nothing")], capsys)
+    assert_one_line_error(code, err, "nothing")
+
+
+def test_console_script_error_is_one_line(tmp_path: Path) -> None:
+    """The installed entry point: exit 2, one line on stderr, no traceback."""
+    env = {**os.environ, "SATSR_DATA": str(tmp_path / "home"), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from satsr.cli import main; main()", "datasets", "prepare",
+         "probav", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
+    assert "satsr datasets download probav" in proc.stderr
+    assert not (tmp_path / "out").exists()
