@@ -1,0 +1,68 @@
+"""mkdocs hook: the model zoo page (``models/zoo.md``), generated from the model registry.
+
+Iterates :func:`satsr.models.list_models`, reads :func:`~satsr.models.model_info` and counts
+parameters of the default configuration with ``count_parameters(create_model(name))``, so a
+newly registered model appears on the next build with no edit to the docs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+
+KIND_LABEL = {"baseline": "interpolation baseline", "single": "single-image",
+              "multi": "multi-frame"}
+
+
+def _config(params: dict[str, Any]) -> str:
+    if not params:
+        return "—"
+    return "<br>".join(f"`{k}={json.dumps(v)}`" for k, v in params.items())
+
+
+def zoo_page() -> str:
+    """The Markdown of the model zoo page."""
+    from satsr.errors import SatsrError
+    from satsr.models import count_parameters, create_model, list_models, model_info
+
+    names = list_models()
+    lines = ["# Model zoo", "",
+             f"{len(names)} models are registered. This page is generated from the registry "
+             "(`satsr.models.list_models()`) at build time; `satsr models` prints the same "
+             "table. Parameters are counted for the default (published) configuration at scale "
+             "×3, one band; presets such as `small` are CPU-sized variants.", "",
+             "```python",
+             "from satsr.models import create_model",
+             "model = create_model(\"mean-bicubic\", scale=3, in_channels=1)",
+             "sr = model(lr, lr_mask)  # lr (B, T, C, h, w) → sr (B, C, 3h, 3w)",
+             "```", "",
+             "| Model | Kind | Parameters | Paper | Year |", "|:---|:---|---:|:---|---:|"]
+    details = []
+    for name in names:
+        info = model_info(name)
+        try:
+            n = f"{count_parameters(create_model(name)):,}"
+        except SatsrError as exc:  # e.g. an optional dependency is missing
+            n = f"n/a ({exc})"
+        paper = f"[{info.paper}]({info.url})" if info.url else info.paper
+        lines.append(f"| [`{name}`](#{name}) | {KIND_LABEL.get(info.kind, info.kind)} | {n} | "
+                     f"{paper} | {info.year} |")
+        details += [f"## {name}", "", info.description or "", "",
+                    f"- **Kind**: {KIND_LABEL.get(info.kind, info.kind)}"
+                    f"{'' if info.learned else ' (not learned)'}",
+                    f"- **Parameters** (default configuration): {n}",
+                    f"- **Paper**: {paper} ({info.year})",
+                    f"- **Default configuration**: {_config(info.defaults)}"]
+        for preset, params in info.presets.items():
+            details.append(f"- **Preset `{preset}`**: {_config(params)}")
+        details += [f"- **Create**: `create_model(\"{name}\")`", ""]
+    return "\n".join(lines + [""] + details)
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Add the generated ``models/zoo.md``."""
+    files.append(File.generated(config, "models/zoo.md", content=zoo_page()))
+    return files
