@@ -276,9 +276,8 @@ def run_bench(config: BenchConfig) -> BenchResult:
                                                      band=config.band, root=config.root)]
     name = str(datasets[0].attrs["dataset"])
     out = Path(config.out) if config.out else Path("satsr-results") / name.replace(":", "_")
-    out.mkdir(parents=True, exist_ok=True)
     run_id = config.run_id or out.name
-    records = res.load_records(out) if config.resume else res.empty_records()
+    records = res.load_records(out) if config.resume and out.exists() else res.empty_records()
     done_keys = set(map(tuple, records[res.RECORD_KEY].astype(str).to_numpy().tolist()))
     models_meta: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
@@ -304,6 +303,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
     if not plan:
         raise ConfigError(f"no model can run on {name!r}: {'; '.join(skipped.values())}")
     total = sum(ds.sizes["scene"] for ds, _ in plan)
+    out.mkdir(parents=True, exist_ok=True)  # only once everything is validated
 
     def save(extra: list[dict[str, Any]]) -> pd.DataFrame:
         nonlocal records

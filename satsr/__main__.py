@@ -1,0 +1,5 @@
+"""``python -m satsr`` runs the command line."""
+
+from satsr.cli import main
+
+main()
