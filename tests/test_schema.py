@@ -125,7 +125,7 @@ def test_select_split_and_band() -> None:
     assert schema.select(ds, band="nir").sizes["band"] == 1
     with pytest.raises(SchemaError, match="unknown split 'dev'"):
         schema.select(ds, split="dev")
-    with pytest.raises(SchemaError, match="unknown band 'swir'.*'red', 'nir'"):
+    with pytest.raises(SchemaError, match=r"unknown band 'swir'.*'red', 'nir'"):
         schema.select(ds, band="swir")
     with pytest.raises(SchemaError, match="no scenes in split 'test'"):
         schema.select(make(n_scene=2), split="test")

@@ -123,7 +123,7 @@ def test_bad_model_names_fail_before_writing(probav_root: Path, tmp_path: Path) 
 
 
 def test_summary_validation_names_file_and_field(tmp_path: Path) -> None:
-    with pytest.raises(res.ResultsSchemaError, match="x.json: field 'schema_version' is 7"):
+    with pytest.raises(res.ResultsSchemaError, match=r"x\.json: field 'schema_version' is 7"):
         res.validate_summary({"kind": res.KIND, "schema_version": 7}, "x.json")
     good: dict[str, Any] = {
         "kind": res.KIND, "schema_version": 1, "run_id": "r", "created": "now",
@@ -133,5 +133,5 @@ def test_summary_validation_names_file_and_field(tmp_path: Path) -> None:
         "tables": [{"dataset": "d", "band": "b", "split": "test", "n_scenes": 1,
                     "rows": [{"model": "m"}]}], "plots": {}}
     with pytest.raises(res.ResultsSchemaError,
-                       match="y.json: field 'tables\\[0\\].rows\\[0\\].n_scenes' is missing"):
+                       match=r"y\.json: field 'tables\[0\]\.rows\[0\]\.n_scenes' is missing"):
         res.validate_summary(good, "y.json")
