@@ -206,15 +206,13 @@ def _decode(files: SceneFiles) -> dict[str, np.ndarray]:
 
 def _scene_arrays(files: SceneFiles, n_frames: int,
                   on_done: Callable[[], None] | None = None) -> tuple[np.ndarray, ...]:
-    """One scene in schema form: lr (1,T,1,h,w) float32, lr_mask, frame_valid, hr, hr_mask."""
+    """One scene in schema form: lr (1,T,1,h,w) float32, lr_mask, hr, hr_mask."""
     raw = _decode(files)
     t = files.n_frames
     lr = np.zeros((1, n_frames, 1, LR_SIZE, LR_SIZE), dtype=np.float32)
     lr[0, :t, 0] = raw["lr"].astype(np.float32) / np.float32(PEAK)
     lr_mask = np.zeros((1, n_frames, LR_SIZE, LR_SIZE), dtype=bool)
     lr_mask[0, :t] = raw["qm"]
-    frame_valid = np.zeros((1, n_frames), dtype=bool)
-    frame_valid[0, :t] = True
     hr = np.zeros((1, 1, HR_SIZE, HR_SIZE), dtype=np.float32)
     hr_mask = np.zeros((1, HR_SIZE, HR_SIZE), dtype=bool)
     if "hr" in raw:
@@ -222,7 +220,7 @@ def _scene_arrays(files: SceneFiles, n_frames: int,
         hr_mask[0] = raw["sm"]
     if on_done is not None:
         on_done()
-    return lr, lr_mask, frame_valid, hr, hr_mask
+    return lr, lr_mask, hr, hr_mask
 
 
 # --------------------------------------------------------------------------- root, splits, norm
@@ -344,11 +342,10 @@ def build_band_dataset(
 ) -> xr.Dataset:
     """A lazy (dask, one task per scene) sample-schema dataset decoding ``scenes`` on demand."""
     n_frames = max(s.n_frames for s in scenes)
-    parts: dict[str, list[Any]] = {k: [] for k in ("lr", "lr_mask", "frame_valid", "hr", "hr_mask")}
+    parts: dict[str, list[Any]] = {k: [] for k in ("lr", "lr_mask", "hr", "hr_mask")}
     shapes = {
         "lr": ((1, n_frames, 1, LR_SIZE, LR_SIZE), np.float32),
         "lr_mask": ((1, n_frames, LR_SIZE, LR_SIZE), bool),
-        "frame_valid": ((1, n_frames), bool),
         "hr": ((1, 1, HR_SIZE, HR_SIZE), np.float32),
         "hr_mask": ((1, HR_SIZE, HR_SIZE), bool),
     }
@@ -358,6 +355,8 @@ def build_band_dataset(
             shape, dtype = shapes[name]
             parts[name].append(da.from_delayed(arrays[i], shape=shape, dtype=dtype))
     data = {name: da.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+    counts = np.array([s.n_frames for s in scenes], dtype=np.int64)
+    frame_valid = np.arange(n_frames)[None, :] < counts[:, None]  # known without decoding
     norm_table = read_norm(root)
     ids = [s.scene for s in scenes]
     norm = np.array([norm_table.get(s, math.nan) for s in ids], dtype=np.float64)
@@ -377,7 +376,7 @@ def build_band_dataset(
         {
             "lr": (schema.LR_DIMS, data["lr"]),
             "lr_mask": (schema.LR_MASK_DIMS, data["lr_mask"]),
-            "frame_valid": (schema.FRAME_VALID_DIMS, data["frame_valid"]),
+            "frame_valid": (schema.FRAME_VALID_DIMS, frame_valid),
             "hr": (schema.HR_DIMS, data["hr"]),
             "hr_mask": (schema.HR_MASK_DIMS, data["hr_mask"]),
             "norm": (("scene",), norm),
@@ -387,7 +386,7 @@ def build_band_dataset(
             "frame": np.arange(n_frames, dtype=np.int64),
             "band": np.array([band], dtype=object),
             "split": ("scene", np.array(split, dtype=object)),
-            "n_frames": ("scene", np.array([s.n_frames for s in scenes], dtype=np.int64)),
+            "n_frames": ("scene", counts),
         },
         attrs={
             "schema_version": schema.SCHEMA_VERSION,
