@@ -73,8 +73,14 @@ def register(app: typer.Typer) -> None:
         if name != "probav":
             raise ConfigError(f"dataset {name!r} cannot be downloaded; `satsr datasets download` "
                               "supports: probav (sample datasets are generated, not downloaded)")
+        from satsr.datasets.download import load_manifest
         from satsr.datasets.probav import download_probav
 
+        manifest = load_manifest(name)
+        if not (md5 or sha256 or (url is None and (manifest.md5 or manifest.sha256))):
+            typer.echo("note: no checksum to verify the archive against (the manifest has none "
+                       "confirmed); only the zip CRCs are checked. Pass --md5 to verify.",
+                       err=True)
         out = download_probav(root, url=url, size=size, md5=md5, sha256=sha256,
                               keep_archive=keep_archive)
         typer.echo(f"PROBA-V is in {out}; next: satsr datasets prepare probav --root {out}")

@@ -147,3 +147,15 @@ def test_console_script_error_is_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
     assert "satsr datasets download probav" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_download_without_checksum_says_so(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_probav_zip(prefix="probav_data/")
+    root = tmp_path / "probav"
+    with serve(data) as s:
+        code, _, err = run(["datasets", "download", "probav", "--root", str(root), "--url", s.url,
+                            "--no-keep-archive"], capsys)
+    assert code == 0, err
+    assert "no checksum" in err
+    assert (root / "norm.csv").exists() and not (root / "probav_data.zip").exists()
