@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
 
 if TYPE_CHECKING:
@@ -184,8 +182,8 @@ def _resolve_tag(model_name: str, tag: str) -> Path:
     """A tag like ``"sample"`` or ``"sample-RED"`` → the shipped weights file."""
     candidates: list[tuple[str, str | None]] = [(tag, None)]
     if "-" in tag:
-        dataset, band = tag.rsplit("-", 1)
-        candidates.append((dataset, band))
+        head, tail = tag.rsplit("-", 1)
+        candidates.append((head, tail))
     for dataset, band in candidates:
         found = pretrained(model_name, dataset, band)
         if found is not None:

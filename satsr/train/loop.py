@@ -190,7 +190,9 @@ def validate(model: nn.Module, scenes: SceneTensors, device: torch.device,
         b = scenes.batch(idx).to(device)
         assert b.hr is not None and b.hr_mask is not None
         sr = _forward(model, b).float()
-        c_all.append(cpsnr(sr, b.hr, b.hr_mask, data_range=scenes.data_range).cpu())
+        c = cpsnr(sr, b.hr, b.hr_mask, data_range=scenes.data_range)
+        assert isinstance(c, torch.Tensor)
+        c_all.append(c.cpu())
         p_all.append(psnr(sr, b.hr, data_range=scenes.data_range, mask=b.hr_mask).cpu())
     model.train(was_training)
     c, p = torch.cat(c_all), torch.cat(p_all)
@@ -226,9 +228,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     val_scenes = load_split(cfg, cfg.val_split)
     if cfg.val_scenes:
         keep = list(range(min(cfg.val_scenes, len(val_scenes))))
-        b = val_scenes.batch(keep)
-        val_scenes = dataclasses.replace(val_scenes, lr=b.lr, lr_mask=b.lr_mask,
-                                         frame_valid=b.frame_valid, hr=b.hr, hr_mask=b.hr_mask)
+        val_scenes = dataclasses.replace(
+            val_scenes, lr=val_scenes.lr[keep], lr_mask=val_scenes.lr_mask[keep],
+            frame_valid=val_scenes.frame_valid[keep], hr=val_scenes.hr[keep],
+            hr_mask=val_scenes.hr_mask[keep])
     if pixel_loss.needs_mask and not train_scenes.has_masks:
         raise ConfigError(f"loss {cfg.loss!r} needs cloud masks but dataset {cfg.dataset!r} has "
                           "none (every HR pixel is clear); use --loss l1 or mse")

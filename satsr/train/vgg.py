@@ -105,7 +105,7 @@ class VGG19Features(nn.Module):
                               f"relu2_2 ({sorted(names)[:6]}...)")
         last = max(names[n] for n in layers)
         state = load_vgg19_state(weights_path)
-        self.features = features[: last + 1]
+        self.features: nn.Sequential = features[: last + 1]  # type: ignore[assignment]
         own = self.features.state_dict()
         missing = [k for k in own if k not in state or state[k].shape != own[k].shape]
         if missing:
@@ -129,10 +129,11 @@ class VGG19Features(nn.Module):
             x = x.repeat(1, 3, 1, 1)
         elif x.shape[1] != 3:
             x = x.mean(1, keepdim=True).repeat(1, 3, 1, 1)
-        x = (x / self.data_range - self.mean) / self.std
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = (x / self.data_range - mean) / std
         wanted = {i: n for n, i in self.index.items()}
         out: dict[str, torch.Tensor] = {}
-        for i, layer in enumerate(self.features):
+        for i, layer in enumerate(list(self.features)):
             x = layer(x)
             if i in wanted:
                 out[wanted[i]] = x

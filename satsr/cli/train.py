@@ -1,0 +1,113 @@
+"""``satsr train``: train a model on a dataset (thin wrapper over :func:`satsr.train.train`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _parse_hparams(items: list[str] | None) -> dict[str, object]:
+    from satsr.errors import ConfigError
+
+    out: dict[str, object] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--hparam {item!r} is not KEY=VALUE (e.g. --hparam n_feats=32)")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _load_recipe(path: Path) -> dict[str, object]:
+    import yaml
+
+    from satsr.errors import ConfigError
+
+    if not path.exists():
+        raise ConfigError(f"recipe {path} does not exist")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ConfigError(f"recipe {path} must be a YAML mapping of train options")
+    return dict(data)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command to ``app``."""
+
+    @app.command("train")
+    def train_cmd(
+        ctx: typer.Context,
+        model: str = typer.Option(None, "--model", "-m", help="Model name (`satsr models`)."),
+        dataset: str = typer.Option("sample", help="sample, probav, or a path to a store."),
+        band: str = typer.Option(None, help="Band to train on (default: all bands pooled)."),
+        root: str = typer.Option(None, help="Root folder of a named dataset."),
+        loss: str = typer.Option("l1", help="Pixel loss: l1, mse, cmse, cl1, sobel-l1, "
+                                 "l1-ssim, l1-msssim, perceptual, texture."),
+        steps: int = typer.Option(None, help="Optimizer steps."),
+        epochs: int = typer.Option(None, help="Epochs (one = LR pixels of the train split)."),
+        patch: int = typer.Option(16, help="LR patch size in px (HR patch = scale x patch)."),
+        frames: int = typer.Option(None, help="Keep the K clearest frames per scene."),
+        batch: int = typer.Option(16, help="Batch size."),
+        lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+        schedule: str = typer.Option("cosine", help="Learning-rate schedule: cosine, constant."),
+        preset: str = typer.Option("small", help="Model preset (small or default)."),
+        hparam: list[str] = typer.Option(None, "--hparam", help="Override KEY=VALUE."),
+        device: str = typer.Option("cpu", help="cpu or cuda."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out."),
+        out: str = typer.Option(None, "--out", help="Run folder (default runs/<model>)."),
+        seed: int = typer.Option(0, help="Random seed."),
+        early_stop: int = typer.Option(None, help="Stop after N validations without gain."),
+        amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA)."),
+        val_every: int = typer.Option(None, help="Validate every N steps (default: 1 epoch)."),
+        threads: int = typer.Option(None, help="CPU threads for torch."),
+        gan: bool = typer.Option(None, "--gan/--no-gan", help="Adversarial training "
+                                 "(default: on for srgan/rrdn)."),
+        gan_loss: str = typer.Option("bce", help="bce, relativistic or wgan-gp."),
+        content_loss: str = typer.Option("auto", help="GAN content loss: auto, perceptual, l1."),
+        recipe: Path = typer.Option(None, help="YAML recipe with these options; command-line "
+                                    "options given explicitly win."),
+        progress: bool = typer.Option(True, help="Show a progress bar."),
+    ) -> None:
+        """Train a model on random patches of a dataset's train split; validate on val."""
+        import logging
+
+        from satsr.errors import ConfigError
+        from satsr.train import TrainConfig, train
+
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+        options: dict[str, object] = _load_recipe(recipe) if recipe else {}
+        given = {
+            "model": model, "dataset": dataset, "band": band, "root": root, "loss": loss,
+            "steps": steps, "epochs": epochs, "patch": patch, "frames": frames, "batch": batch,
+            "lr": lr, "schedule": schedule, "preset": preset, "device": device,
+            "resume": resume, "out": out, "seed": seed, "early_stop": early_stop, "amp": amp,
+            "val_every": val_every, "threads": threads, "gan": gan, "gan_loss": gan_loss,
+            "content_loss": content_loss, "progress": progress,
+        }
+        for key, value in given.items():
+            source = ctx.get_parameter_source(key)
+            explicit = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+            if explicit or key not in options:
+                options[key] = value
+        extra = _parse_hparams(hparam)
+        if extra:
+            options["hparams"] = {**dict(options.get("hparams") or {}), **extra}  # type: ignore[call-overload]
+        if not options.get("model"):
+            raise ConfigError("--model is required (e.g. --model edsr; `satsr models` lists them)")
+        if options.get("out") is None:
+            options["out"] = str(Path("runs") / str(options["model"]))
+        if options.get("preset") == "default":
+            options["preset"] = None
+        known = set(TrainConfig.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown recipe option(s) {unknown}; allowed: {sorted(known)}")
+        result = train(TrainConfig(**options))  # type: ignore[arg-type]
+        typer.echo(f"best val cPSNR {result.best_cpsnr:.3f} dB, PSNR {result.best_psnr:.3f} dB "
+                   f"at step {result.best_step}; weights: {result.best_path}"
+                   + (" (stopped early)" if result.stopped_early else ""))

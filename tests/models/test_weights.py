@@ -1,0 +1,185 @@
+"""Weights: safetensors + sidecar round trip, checks, corruption, URL download, shipped tags."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
+from satsr.models import create_model, list_models, model_info
+from satsr.models import weights as W
+
+NAME = "fsrcnn"  # a small learned model of the zoo
+
+
+def _model(**kw: object) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model(NAME, preset="small", **kw)  # type: ignore[arg-type]
+
+
+def _lr() -> torch.Tensor:
+    return torch.rand(2, 3, 1, 10, 10, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    model = _model()
+    return W.save_weights(model, tmp_path / "w.safetensors",
+                          metadata={"bands": ["RED", "NIR"], "dataset": "sample",
+                                    "metrics": {"val_cpsnr": 40.0}})
+
+
+def test_round_trip_identical_outputs(saved: Path) -> None:
+    ref = _model().eval()
+    torch.manual_seed(123)  # different init: only the loaded weights make outputs equal
+    loaded = create_model(NAME, preset="small", weights=saved).eval()
+    with torch.no_grad():
+        assert torch.equal(ref(_lr()), loaded(_lr()))
+    meta = W.read_sidecar(saved)
+    assert meta["model"] == NAME and meta["scale"] == 3 and meta["in_channels"] == 1
+    assert meta["sha256"] == W.file_sha256(saved)
+    assert meta["bands"] == ["RED", "NIR"] and meta["metrics"]["val_cpsnr"] == 40.0
+    assert meta["hparams"]["d"] == model_info(NAME).presets["small"].get("d", meta["hparams"]["d"])
+    assert not list(saved.parent.glob(".*tmp*"))
+
+
+def test_never_pickled(saved: Path) -> None:
+    assert saved.read_bytes()[8:9] == b"{"  # safetensors: u64 header length, then JSON
+
+
+def test_mismatches_are_clear(saved: Path) -> None:
+    with pytest.raises(ConfigError, match="trained for scale 3, you asked for scale 2"):
+        create_model(NAME, preset="small", scale=2, weights=saved)
+    with pytest.raises(ConfigError, match="trained for in channels 1, you asked for in "
+                       "channels 4"):
+        create_model(NAME, preset="small", in_channels=4, weights=saved)
+    with pytest.raises(ConfigError, match="trained with d=56 \\(you asked 32\\)"):
+        create_model(NAME, preset="small", d=32, weights=saved)
+    with pytest.raises(ConfigError, match="are for model 'fsrcnn'"):
+        create_model("srcnn", preset="small", weights=saved)
+
+
+def test_truncated_and_corrupt(saved: Path) -> None:
+    data = saved.read_bytes()
+    saved.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError, match="corrupt or truncated"):
+        create_model(NAME, preset="small", weights=saved)
+    # a broken file whose checksum was recorded (e.g. a bad save) still fails cleanly
+    meta = W.read_sidecar(saved)
+    meta["sha256"] = W.file_sha256(saved)
+    W.sidecar_path(saved).write_text(json.dumps(meta))
+    with pytest.raises(CorruptFileError, match="cannot be read"):
+        create_model(NAME, preset="small", weights=saved)
+    W.sidecar_path(saved).write_text("{not json")
+    with pytest.raises(CorruptFileError, match="not valid JSON"):
+        create_model(NAME, preset="small", weights=saved)
+    W.sidecar_path(saved).unlink()
+    with pytest.raises(DatasetNotFoundError, match="sidecar"):
+        create_model(NAME, preset="small", weights=saved)
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        create_model(NAME, preset="small", weights=tmp_path / "nope.safetensors")
+    with pytest.raises(ConfigError, match="is a folder"):
+        create_model(NAME, preset="small", weights=tmp_path)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTP server serving ``tmp_path / "www"``."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_url_download_with_checksum(saved: Path, server: tuple[str, Path]) -> None:
+    base, root = server
+    shutil.copy(saved, root / "m.safetensors")
+    shutil.copy(W.sidecar_path(saved), root / "m.json")
+    url = f"{base}/m.safetensors"
+    model = create_model(NAME, preset="small", weights=url)
+    cached = W.fetch_weights(url)
+    assert cached.is_relative_to(W.weights_cache())
+    with torch.no_grad():
+        assert torch.equal(model.eval()(_lr()), _model().eval()(_lr()))
+    # the server copy gets corrupted: the cached good copy is kept and reused
+    (root / "m.safetensors").write_bytes(b"garbage")
+    assert W.fetch_weights(url) == cached
+    # a fresh cache downloads the corrupt copy and refuses it, leaving nothing behind
+    shutil.rmtree(W.weights_cache())
+    with pytest.raises(CorruptFileError, match="does not match its sha256"):
+        W.fetch_weights(url)
+    assert not list(W.weights_cache().rglob("*.safetensors"))
+    with pytest.raises(CorruptFileError, match="does not match"):
+        W.fetch_weights(url, sha256="0" * 64)
+    with pytest.raises(DatasetNotFoundError, match="could not download"):
+        W.fetch_weights(f"{base}/missing.safetensors")
+
+
+def test_shipped_tags(saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = tmp_path / "pretrained"
+    shipped.mkdir()
+    monkeypatch.setattr(W, "PRETRAINED_DIR", shipped)
+    assert W.pretrained(NAME, "sample", "RED") is None
+    shutil.copy(saved, shipped / f"{NAME}__sample.safetensors")
+    shutil.copy(W.sidecar_path(saved), shipped / f"{NAME}__sample.json")
+    path = shipped / f"{NAME}__sample.safetensors"
+    assert W.pretrained(NAME, "sample") == path
+    assert W.pretrained(NAME, "sample", "RED") == path
+    assert W.pretrained(NAME, "sample", "SWIR") is None
+    assert W.pretrained("srcnn", "sample") is None
+    ref = _model().eval()
+    for tag in ("sample", "sample-NIR"):
+        model = create_model(NAME, preset="small", weights=tag).eval()
+        with torch.no_grad():
+            assert torch.equal(model(_lr()), ref(_lr()))
+    built = W.create_pretrained(NAME, "sample", "RED")
+    assert built is not None
+    with torch.no_grad():
+        assert torch.equal(built.eval()(_lr()), ref(_lr()))
+    assert W.create_pretrained(NAME, "probav") is None
+    with pytest.raises(DatasetNotFoundError, match="shipped for this model: \\['sample'\\]"):
+        create_model(NAME, preset="small", weights="probav-RED")
+    assert [r["model"] for r in W.list_pretrained()] == [NAME]
+
+
+@pytest.mark.parametrize("record", W.list_pretrained(), ids=lambda r: r["path"].stem)
+def test_shipped_weights_load(record: dict[str, object]) -> None:
+    path = record["path"]
+    assert isinstance(path, Path)
+    assert path.stat().st_size <= 2 * 1024 * 1024
+    model = W.create_pretrained(str(record["model"]), str(record["dataset"]),
+                                record["band"])  # type: ignore[arg-type]
+    assert model is not None
+    meta = W.read_sidecar(path)
+    assert meta["sha256"] == W.file_sha256(path)
+    assert meta["dataset"] == record["dataset"] and meta["recipe"]
+
+
+def test_every_learned_model_has_shipped_sample_weights() -> None:
+    missing = [n for n in list_models() if model_info(n).learned
+               and W.pretrained(n, "sample", "RED") is None]
+    assert not missing, f"no shipped sample weights for {missing}"

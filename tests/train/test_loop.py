@@ -1,0 +1,99 @@
+"""Training loop: smoke run, checkpoints, exact resume, early stopping, GAN path, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+from safetensors.torch import load_file
+
+from satsr.errors import ConfigError, DatasetNotFoundError
+from satsr.models import create_model
+from satsr.train import TrainConfig, train
+
+
+def _cfg(store: Path, out: Path, **kw: object) -> TrainConfig:
+    base: dict[str, object] = dict(model=TINY, dataset=str(store), steps=12, patch=6, batch=4,
+                                   lr=3e-3, val_every=4, out=str(out), progress=False, seed=1)
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_smoke_loss_decreases_and_checkpoints(tiny_store: Path, tmp_path: Path) -> None:
+    res = train(_cfg(tiny_store, tmp_path / "run", steps=40, val_every=10, lr=1e-2))
+    assert res.steps == 40 and len(res.history) == 4
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+    assert res.history[-1]["cpsnr"] > res.history[0]["cpsnr"]
+    for name in ("best.safetensors", "best.json", "last.safetensors", "last.json",
+                 "state.safetensors", "state.json"):
+        assert (res.out_dir / name).exists(), name
+    meta = json.loads((res.out_dir / "best.json").read_text())
+    assert meta["metrics"]["val_cpsnr"] == pytest.approx(res.best_cpsnr)
+    assert meta["recipe"]["model"] == TINY and meta["bands"] == ["RED"]
+    assert meta["dataset"] == "tiny" and meta["split"] == "train"
+    model = create_model(TINY, preset="small", weights=res.best_path)
+    assert model.scale == 3
+
+
+def test_resume_reproduces_uninterrupted_run(tiny_store: Path, tmp_path: Path) -> None:
+    full = train(_cfg(tiny_store, tmp_path / "full", steps=12, schedule="constant"))
+    train(_cfg(tiny_store, tmp_path / "part", steps=8, schedule="constant"))
+    resumed = train(_cfg(tiny_store, tmp_path / "part", steps=12, schedule="constant",
+                         resume=True))
+    a = load_file(str(full.last_path))
+    b = load_file(str(resumed.last_path))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["cpsnr"] for h in full.history] == [h["cpsnr"] for h in resumed.history]
+
+
+def test_same_seed_same_weights(tiny_store: Path, tmp_path: Path) -> None:
+    r1 = train(_cfg(tiny_store, tmp_path / "a", steps=4))
+    r2 = train(_cfg(tiny_store, tmp_path / "b", steps=4))
+    r3 = train(_cfg(tiny_store, tmp_path / "c", steps=4, seed=2))
+    a, b, c = (load_file(str(r.last_path)) for r in (r1, r2, r3))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_early_stopping(tiny_store: Path, tmp_path: Path) -> None:
+    res = train(_cfg(tiny_store, tmp_path / "run", steps=40, val_every=2, lr=0.0,
+                     early_stop=2))
+    assert res.stopped_early
+    assert res.steps == 6 and res.best_step == 2
+
+
+def test_masked_losses_and_errors(tiny_store: Path, clear_store: Path, tmp_path: Path) -> None:
+    res = train(_cfg(tiny_store, tmp_path / "c", steps=2, loss="cl1"))
+    assert res.steps == 2
+    with pytest.raises(ConfigError, match="needs cloud masks"):
+        train(_cfg(clear_store, tmp_path / "x", loss="cmse"))
+    with pytest.raises(ConfigError, match="unknown loss"):
+        train(_cfg(tiny_store, tmp_path / "x", loss="nope"))
+    with pytest.raises(ConfigError, match="no trainable"):
+        train(_cfg(tiny_store, tmp_path / "x", model="bicubic"))
+    with pytest.raises(ConfigError, match="does not fit"):
+        train(_cfg(tiny_store, tmp_path / "x", patch=50))
+    with pytest.raises(ConfigError, match="--amp needs"):
+        train(_cfg(tiny_store, tmp_path / "x", amp=True))
+    with pytest.raises(DatasetNotFoundError, match="nothing to resume"):
+        train(_cfg(tiny_store, tmp_path / "empty", resume=True))
+
+
+@pytest.mark.parametrize("kind", ["bce", "relativistic", "wgan-gp"])
+def test_gan_training_runs(tiny_store: Path, tmp_path: Path, kind: str,
+                           caplog: pytest.LogCaptureFixture,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SATSR_VGG19_WEIGHTS", str(tmp_path / "absent.pth"))
+    res = train(_cfg(tiny_store, tmp_path / kind, steps=4, gan=True, gan_loss=kind,
+                     pretrain_fraction=0.5, val_every=2))
+    assert res.steps == 4
+    assert "falls back to L1" in caplog.text
+    state = load_file(str(tmp_path / kind / "state.safetensors"))
+    assert any(k.startswith("disc.") for k in state)
+    resumed = train(_cfg(tiny_store, tmp_path / kind, steps=6, gan=True, gan_loss=kind,
+                         pretrain_fraction=0.5, val_every=2, resume=True))
+    assert resumed.steps == 6
