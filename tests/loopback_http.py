@@ -1,7 +1,7 @@
 """Test helpers: a loopback HTTP server with Range support and a tiny PROBA-V-layout zip.
 
-Used by tests/datasets/test_download.py and tests/cli/test_datasets_cli.py (``tests/`` is on
-``sys.path`` because it holds the root conftest.py). Nothing here touches the network beyond
+Used by tests/datasets/test_download.py and tests/cli/test_datasets_cli.py (imported as
+``tests.loopback_http``). Nothing here touches the network beyond
 127.0.0.1.
 """
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from loopback_http import md5, serve, tiny_probav_zip
 
 from satsr.cli import main
+from tests.loopback_http import md5, serve, tiny_probav_zip
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from loopback_http import md5, serve, tiny_probav_zip
 
 from satsr.datasets import probav as pv
 from satsr.datasets.download import (
@@ -20,6 +19,7 @@ from satsr.datasets.download import (
     load_manifest,
 )
 from satsr.errors import CorruptFileError
+from tests.loopback_http import md5, serve, tiny_probav_zip
 
 REPO = Path(__file__).resolve().parents[2]
 
