@@ -139,6 +139,25 @@ def verify_checksum(path: str | os.PathLike[str], expected: str) -> None:
             f"{expected[:12]}…); delete it and download or re-train it")
 
 
+def export_weights(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Copy a weights file and its sidecar to ``dest`` (e.g. into the shipped folder).
+
+    The checksum is verified first and the sidecar's ``file`` field is updated; both files are
+    written atomically.
+    """
+    src, dest = Path(src), Path(dest)
+    if dest.suffix != ".safetensors":
+        dest = dest.with_suffix(".safetensors")
+    meta = read_sidecar(src)
+    verify_checksum(src, str(meta["sha256"]))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    meta["file"] = dest.name
+    _atomic_write_bytes(dest, src.read_bytes())
+    _atomic_write_bytes(sidecar_path(dest), (json.dumps(meta, indent=2, sort_keys=True)
+                                             + "\n").encode())
+    return dest
+
+
 # --- shipped weights and tags -------------------------------------------------------------------
 
 

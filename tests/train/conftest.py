@@ -15,7 +15,7 @@ from satsr.models._registry import ModelInfo, register_model
 TINY = "tiny-test-net"
 
 if TINY not in list_models():
-    register_model(ModelInfo(name=TINY, entrypoint="_tiny_models:tiny", kind="single",
+    register_model(ModelInfo(name=TINY, entrypoint="tests.train._tiny_models:tiny", kind="single",
                              paper="test", year=2024, presets={"small": {"width": 6}}))
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
 from safetensors.torch import load_file
 
 from satsr.errors import ConfigError, DatasetNotFoundError
 from satsr.models import create_model
 from satsr.train import TrainConfig, train
+from tests.train.conftest import TINY
 
 
 def _cfg(store: Path, out: Path, **kw: object) -> TrainConfig:
