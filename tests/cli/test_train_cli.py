@@ -1,0 +1,56 @@
+"""``satsr train`` end to end: a recipe run, and bad input as one line with exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from satsr.cli import main
+from tests.train.conftest import TINY, make_store
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cli-stores")
+    return make_store(root / "masked.zarr"), make_store(root / "clear.zarr", masked=False)
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+def test_recipe_run(stores: tuple[Path, Path], tmp_path: Path,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"model: {TINY}\ndataset: {stores[0]}\nsteps: 3\npatch: 6\nbatch: 2\n"
+                      "val_every: 3\nloss: cl1\n")
+    code, out, err = _run(["train", "--recipe", str(recipe), "--out", str(tmp_path / "run"),
+                           "--no-progress", "--steps", "4"], capsys)
+    assert code == 0, err
+    assert "best val cPSNR" in out and "at step 4" in out
+    assert (tmp_path / "run" / "best.safetensors").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "edsrr"], "unknown model 'edsrr'"),
+    ([], "--model is required"),
+    (["--model", TINY, "--loss", "cmse", "--dataset", "{clear}"], "needs cloud masks"),
+    (["--model", TINY, "--loss", "l9", "--dataset", "{clear}"], "unknown loss"),
+    (["--model", TINY, "--dataset", "/no/such/store"], "neither a known name"),
+    (["--model", TINY, "--hparam", "width"], "is not KEY=VALUE"),
+    (["--model", TINY, "--dataset", "{clear}", "--steps", "1", "--preset", "huge"],
+     "has no preset 'huge'"),
+])
+def test_bad_input_one_line(args: list[str], message: str, stores: tuple[Path, Path],
+                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [a.replace("{clear}", str(stores[1])) for a in args]
+    code, _, err = _run(["train", "--out", str(tmp_path / "x"), "--no-progress", *args], capsys)
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and message in lines[0], err
+    assert not (tmp_path / "x" / "best.safetensors").exists()
