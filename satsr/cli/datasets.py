@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         else:
             raise ConfigError(f"dataset {name!r} cannot be prepared; choose probav or sample")
         for path in paths:
-            typer.echo(f"wrote {path}")
+            typer.echo(f"ready: {path}")
 
     @sub.command("info")
     def info_cmd(

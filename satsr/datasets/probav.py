@@ -26,6 +26,7 @@ the PNGs lazily (dask, one task per scene) otherwise.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -397,17 +398,11 @@ def build_band_dataset(
             "synthetic": False,
             "lr_sensor": "PROBA-V 300m",
             "hr_sensor": "PROBA-V 100m",
-            "provenance": _json(provenance),
+            "provenance": json.dumps(provenance, sort_keys=True, default=str),
         },
     )
     schema.validate(ds)
     return ds
-
-
-def _json(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, sort_keys=True, default=str)
 
 
 def prepared_path(root: str | os.PathLike[str], band: str, out: str | os.PathLike[str] | None
@@ -415,6 +410,17 @@ def prepared_path(root: str | os.PathLike[str], band: str, out: str | os.PathLik
     """Path of the prepared Zarr store of ``band`` (``out`` defaults to ``root/"satsr"``)."""
     base = Path(out) if out is not None else Path(root) / PREPARED_DIR
     return base / f"probav_{band}.zarr"
+
+
+def _store_is_current(target: Path, root: Path, scenes: Sequence[SceneFiles]) -> bool:
+    """True when ``target`` was prepared from exactly ``scenes``; raise when it is stale."""
+    prov = schema.provenance(schema.open(target))
+    want = [str(s.path.relative_to(root)) for s in scenes]
+    if prov.get("files") == want:
+        return True
+    raise SchemaError(f"{target} was prepared from other scenes ({len(prov.get('files', []))} "
+                      f"listed, the folder now has {len(want)}); pass overwrite=True "
+                      "(--overwrite) to rebuild it")
 
 
 def prepare_probav(
@@ -428,7 +434,9 @@ def prepare_probav(
 
     Every scene is checked first (files paired, PNG type/size, chunk CRCs), so a broken archive
     fails before anything is written; each store is written atomically by
-    :func:`satsr.schema.save`, so a failure midway leaves no store behind.
+    :func:`satsr.schema.save`, so a failure midway leaves no store behind. Re-running resumes:
+    a store already prepared from the same scenes is kept; one prepared from other scenes is
+    an error unless ``overwrite``.
     """
     from satsr.progress import make_progress
 
@@ -437,29 +445,28 @@ def prepare_probav(
         raise DatasetNotFoundError(f"{root_path} is not a PROBA-V folder: expected train/RED, "
                                    "train/NIR, test/RED or test/NIR inside; run `satsr datasets "
                                    f"download probav --root {root_path}`")
-    targets = {band: prepared_path(root_path, band, out) for band in BANDS}
-    if not overwrite:
-        for target in targets.values():
-            if target.exists():
-                raise SchemaError(f"{target} already exists; pass overwrite=True (--overwrite) "
-                                  "to rebuild it")
     bands = {band: scan_band(root_path, band) for band in BANDS}
     bands = {band: scenes for band, scenes in bands.items() if scenes}
-    total = sum(len(s) for s in bands.values())
+    targets = {band: prepared_path(root_path, band, out) for band in bands}
+    todo = {band: scenes for band, scenes in bands.items()
+            if overwrite or not targets[band].exists()
+            or not _store_is_current(targets[band], root_path, scenes)}
+    for band in bands.keys() - todo.keys():
+        log.info("%s is already prepared from the same scenes; kept", targets[band])
     with make_progress(disable=not progress) as bar:
-        task = bar.add_task("checking PROBA-V PNGs", total=total, status="")
-        for scenes in bands.values():
+        task = bar.add_task("checking PROBA-V PNGs", total=sum(len(s) for s in todo.values()),
+                            status="")
+        for scenes in todo.values():
             for files in scenes:
                 verify_scene(files, full=True)
                 bar.advance(task)
-        written: list[Path] = []
-        for band, scenes in bands.items():
+        for band, scenes in todo.items():
             task = bar.add_task(f"writing probav_{band}.zarr", total=len(scenes), status="")
             ds = build_band_dataset(root_path, scenes, band,
                                     on_scene=partial(bar.advance, task))
             with dask.config.set(scheduler="threads"):
-                written.append(schema.save(ds, targets[band], overwrite=overwrite))
-    return written
+                schema.save(ds, targets[band], overwrite=overwrite)
+    return [targets[band] for band in bands]
 
 
 # --------------------------------------------------------------------------- frame policies

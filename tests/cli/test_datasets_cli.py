@@ -100,7 +100,12 @@ def test_prepare_and_info_real(probav_copy: Path, tmp_path: Path,
     assert sorted(p.name for p in out_dir.iterdir()) == ["probav_NIR.zarr", "probav_RED.zarr"]
     code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
                         str(out_dir)], capsys)
-    assert_one_line_error(code, err, "already exists", "--overwrite")
+    assert code == 0, err  # up to date: kept
+    shutil.copytree(probav_copy / "train/RED/imgset0000", probav_copy / "train/RED/imgset0001")
+    code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                        str(out_dir)], capsys)
+    assert_one_line_error(code, err, "prepared from other scenes", "--overwrite")
+    shutil.rmtree(probav_copy / "train/RED/imgset0001")
     code, _, err = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
                         str(out_dir), "--overwrite"], capsys)
     assert code == 0, err

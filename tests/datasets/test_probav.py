@@ -167,12 +167,20 @@ def test_prepare_roundtrip_equals_png(probav_copy: Path) -> None:
     assert [str(d["band"].values[0]) for d in opened] == ["NIR", "RED"]
 
 
-def test_prepare_refuses_to_overwrite(probav_copy: Path, tmp_path: Path) -> None:
+def test_prepare_resumes_and_detects_stale(probav_copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "stores"
+    red = out / "probav_RED.zarr"
+    nir = out / "probav_NIR.zarr"
     pv.prepare_probav(probav_copy, out, progress=False)
-    with pytest.raises(SchemaError, match="already exists"):
+    shutil.rmtree(nir)  # as if interrupted before the NIR store was renamed into place
+    stamp = red.stat().st_mtime_ns
+    assert pv.prepare_probav(probav_copy, out, progress=False) == [red, nir]
+    assert red.stat().st_mtime_ns == stamp and nir.is_dir()  # RED kept, NIR written
+    shutil.copytree(probav_copy / RED0, probav_copy / "train/RED/imgset0001")
+    with pytest.raises(SchemaError, match=r"probav_RED\.zarr was prepared from other scenes"):
         pv.prepare_probav(probav_copy, out, progress=False)
     assert len(pv.prepare_probav(probav_copy, out, overwrite=True, progress=False)) == 2
+    assert list(schema.open(red)["scene"].values) == ["imgset0000", "imgset0001"]
 
 
 def test_prepared_split_selection_trims_padding(probav_copy: Path) -> None:
