@@ -281,7 +281,7 @@ def dataset_page(state: Leaderboard, dataset: str) -> str:
     runs = [r for r in state.runs
             if any(str(t["dataset"]) == dataset for t in r.summary["tables"])]
     synthetic = any(r.summary["dataset"].get("synthetic") for r in runs)
-    lines = [f"# Leaderboard: {dataset}", ""]
+    lines = ["---", "hide:", "  - toc", "---", "", f"# Leaderboard: {dataset}", ""]
     if synthetic:
         lines += ['!!! warning "SYNTHETIC data"',
                   "    These numbers come from simulated scenes. They test the pipeline; they "
@@ -291,8 +291,10 @@ def dataset_page(state: Leaderboard, dataset: str) -> str:
         slug = table_slug({"dataset": dataset, "band": band, "split": split})
         n = sorted({int(t["n_scenes"]) for r in runs for t in r.summary["tables"]
                     if table_slug(t) == slug})
+        n_runs = len({r.key for r, _ in entries})
         lines += [f"## {band} · {split}", "",
-                  f"{', '.join(map(str, n))} scenes · {len({r.key for r, _ in entries})} run(s).",
+                  f"{', '.join(map(str, n))} scene{'s' if n != [1] else ''} · {n_runs} "
+                  f"run{'s' if n_runs != 1 else ''}.",
                   "", leaderboard_table(entries, slug)]
         for run in runs:
             plots = [p for p in _plots(run) if Path(p).name == f"scatter_{slug}.png"]

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 import satsr
+from satsr.bench.report import write_report
 from satsr.bench.results import write_records, write_summary
 from satsr.metrics import cpsnr, probav_score, psnr, ssim
 from satsr.models import count_parameters, create_model, model_info
@@ -136,6 +137,11 @@ def make_results(
         "tables": tables,
         "plots": {"scatter": [], "strips": []},
     }
+    write_summary(summary, out_dir)
+    # like `satsr bench`: tables and scatter plots via satsr.bench.report, listed in the summary
+    written = write_report(out_dir)
+    summary["plots"]["scatter"] = sorted(str(p.relative_to(out_dir)) for p in written
+                                         if p.name.startswith("scatter_"))
     write_summary(summary, out_dir)
     return out_dir
 
