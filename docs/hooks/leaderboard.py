@@ -254,8 +254,8 @@ def leaderboard_table(entries: list[tuple[Run, dict[str, Any]]], slug: str) -> s
 def _order(entry: tuple[Run, dict[str, Any]]) -> tuple[float, str, str]:
     """Best mean cPSNR first (PSNR where there is no cPSNR), missing last."""
     run, row = entry
-    value = row.get("cpsnr") if not is_missing(row.get("cpsnr")) else row.get("psnr")
-    key = -float(value) if not is_missing(value) else float("inf")
+    value: Any = row.get("cpsnr") if not is_missing(row.get("cpsnr")) else row.get("psnr")
+    key = float("inf") if is_missing(value) else -float(value)
     return key, str(row["model"]), run.key
 
 
@@ -332,7 +332,7 @@ def index_page(state: Leaderboard) -> str:
                         if r.summary["dataset"]["name"] == ds)
         label = f"[{ds}]({_slug(ds)}.md)" + (" (SYNTHETIC)" if synthetic else "")
         for (band, split), entries in _tables_of(state, ds).items():
-            best_run, best = entries[0]
+            _, best = entries[0]
             lines.append(f"| {label} | {band} · {split} | {len({r.key for r, _ in entries})} | "
                          f"{len(entries)} | `{best['model']}` "
                          f"{format_value('cpsnr', best.get('cpsnr'))} |")

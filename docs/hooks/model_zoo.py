@@ -59,7 +59,7 @@ def zoo_page() -> str:
         for preset, params in info.presets.items():
             details.append(f"- **Preset `{preset}`**: {_config(params)}")
         details += [f"- **Create**: `create_model(\"{name}\")`", ""]
-    return "\n".join(lines + [""] + details)
+    return "\n".join([*lines, "", *details])
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

@@ -7,7 +7,6 @@ computations of the baselines on synthetic scenes).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,21 +14,10 @@ import sys
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "benchmarks" / "results"
-
-
-def results_fixture() -> ModuleType:
-    """``tests/bench/results_fixture.py`` as a module (tests/ is not a package)."""
-    path = REPO / "tests" / "bench" / "results_fixture.py"
-    spec = importlib.util.spec_from_file_location("satsr_results_fixture", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build_site(site: Path, roots: Sequence[Path] = ()) -> subprocess.CompletedProcess[str]:

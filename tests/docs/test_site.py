@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docs_site_helpers import (
-    COMMITTED,
-    build_site,
-    leaderboard_rows,
-    results_fixture,
-    summaries,
-)
 
 from satsr.bench.report import COLUMNS, format_value, table_slug
 from satsr.models import list_models
+from tests.bench.results_fixture import make_results
+from tests.docs.docs_site_helpers import (
+    COMMITTED,
+    build_site,
+    leaderboard_rows,
+    summaries,
+)
 
 METRIC_KEYS = [c.key for c in COLUMNS[1:]]
 
@@ -93,7 +93,7 @@ def test_plots_are_copied_into_the_site(site: Path, generated_results: Path) -> 
 
 def test_a_new_results_folder_adds_its_rows(tmp_path: Path, generated_results: Path) -> None:
     root = tmp_path / "more"
-    results_fixture().make_results(root / "fixture-b", run_id="fixture-b", seed=2)
+    make_results(root / "fixture-b", run_id="fixture-b", seed=2)
     proc = build_site(tmp_path / "site", [generated_results, root])
     assert proc.returncode == 0, proc.stderr
     rows = leaderboard_rows(tmp_path / "site")
@@ -154,7 +154,7 @@ def test_literature_needs_a_source_for_every_number(tmp_path: Path) -> None:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
 
