@@ -23,9 +23,9 @@ project=...)``. It implements what satsr uses:
   than or equal to 50331648 bytes.`` and ``Pixel grid dimensions (WxH) must be less than or
   equal to 32768.`` Requests above ``assert_max_bytes`` (32 MiB) are served but recorded in
   :attr:`EEEmulator.oversized`.
-* ``POST /token`` — an OAuth2 token endpoint (refresh-token and JWT-bearer grants) so real
-  google-auth credentials files (``authorized_user``/``service_account`` with ``token_uri``
-  pointing here) work end to end.
+* ``POST /token`` — an OAuth2 token endpoint (JWT-bearer grant) so a real service-account key
+  file whose ``token_uri`` points here (:meth:`EEEmulator.write_service_account_file`) works end
+  to end through google-auth.
 
 Every API call needs ``Authorization: Bearer <token>``. :class:`Faults` injects 429/500
 answers (a rate or a deterministic schedule), delays and malformed bodies. Every request is
@@ -127,10 +127,12 @@ class RequestRecord:
     method: str
     endpoint: str          # discovery | algorithms | getAsset | listAssets | listImages | getPixels | token
     path: str
+    query: dict[str, str] = field(default_factory=dict)
     status: int = 0
     asset: str | None = None
     width: int | None = None
     height: int | None = None
+    origin: tuple[float, float] | None = None   # (translateX, translateY) of a getPixels grid
     bands: list[str] | None = None
     request_bytes: int | None = None
     response_bytes: int = 0
@@ -320,10 +322,14 @@ def _read_band_on_grid(path: Path, crs: str, transform: tuple[float, ...], width
         col_off, row_off = (c - src.c) / src.a, (f - src.f) / src.e
         aligned = (same_crs and b == 0 and d == 0 and math.isclose(a, src.a) and math.isclose(e, src.e)
                    and abs(col_off - round(col_off)) < 1e-6 and abs(row_off - round(row_off)) < 1e-6)
-        if aligned:
-            window = Window(round(col_off), round(row_off), width, height)
-            return ds.read(1, window=window, boundless=True, fill_value=0)  # type: ignore[no-any-return]
         out = np.zeros((height, width), dtype=ds.dtypes[0])
+        if aligned:  # a window of the native grid: copy the overlap, 0 elsewhere
+            c0, r0 = round(col_off), round(row_off)
+            rs, re_ = max(0, r0), min(ds.height, r0 + height)
+            cs, ce = max(0, c0), min(ds.width, c0 + width)
+            if rs < re_ and cs < ce:
+                out[rs - r0:re_ - r0, cs - c0:ce - c0] = ds.read(1, window=Window(cs, rs, ce - cs, re_ - rs))
+            return out
         reproject(source=rasterio.band(ds, 1), destination=out, src_transform=src, src_crs=ds.crs,
                   src_nodata=ds.nodata, dst_transform=Affine(*transform), dst_crs=crs, dst_nodata=0,
                   resampling=Resampling.nearest)
@@ -347,9 +353,6 @@ class EEEmulator:
                  assert_max_bytes: int = SATSR_MAX_REQUEST_BYTES, page_size: int = 1000):
         self.store = AssetStore(assets_dir)
         self.token = token or "emu-" + secrets.token_urlsafe(24)
-        self.refresh_token = "emu-refresh-" + secrets.token_urlsafe(16)
-        self.client_id = "satsr-emulator.apps.example"
-        self.client_secret = "emu-secret-" + secrets.token_urlsafe(16)
         self.service_account_email = "satsr-test@emulator.iam.gserviceaccount.com"
         self.faults = faults or Faults()
         self.project = project
@@ -367,6 +370,7 @@ class EEEmulator:
         self._thread: threading.Thread | None = None
         self._discovery: dict[str, bytes] = {}
         self._algorithms: bytes | None = None
+        self._service_account: dict[str, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> EEEmulator:
@@ -408,15 +412,29 @@ class EEEmulator:
 
         return Credentials(token=self.token)
 
-    def authorized_user_info(self) -> dict[str, Any]:
-        """An ADC ``authorized_user`` file's content whose refresh goes to this emulator."""
-        return {"type": "authorized_user", "client_id": self.client_id,
-                "client_secret": self.client_secret, "refresh_token": self.refresh_token,
-                "token_uri": f"{self.url}/token"}
+    def service_account_info(self) -> dict[str, Any]:
+        """A service-account key (JSON content) whose token exchange goes to this emulator.
 
-    def write_authorized_user_file(self, path: str | Path) -> Path:
+        The RSA key is generated once per emulator. (google-auth ignores ``token_uri`` in
+        ``authorized_user`` files, so service-account keys are the file-based way in.)"""
+        if self._service_account is None:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+            self._service_account = {
+                "type": "service_account", "project_id": self.project or "test-project",
+                "private_key_id": secrets.token_hex(20), "private_key": pem,
+                "client_email": self.service_account_email, "client_id": "1234567890",
+                "auth_uri": f"{self.url}/auth", "token_uri": f"{self.url}/token"}
+        return dict(self._service_account)
+
+    def write_service_account_file(self, path: str | Path) -> Path:
+        """Write :meth:`service_account_info` to ``path`` (what ``--credentials``/ADC read)."""
         path = Path(path)
-        path.write_text(json.dumps(self.authorized_user_info()))
+        path.write_text(json.dumps(self.service_account_info()))
         return path
 
     # -- log queries -----------------------------------------------------------------------------
@@ -542,6 +560,7 @@ class EEEmulator:
         height = int(grid["dimensions"].get("height", 0))
         transform = _affine(grid)
         rec.width, rec.height, rec.bands = width, height, band_ids
+        rec.origin = (transform[2], transform[5])
         import rasterio
 
         dtypes = []
@@ -585,22 +604,20 @@ class EEEmulator:
             return mem.read(), "image/tiff"
 
     def token_grant(self, form: Mapping[str, str]) -> dict[str, Any]:
-        grant = form.get("grant_type", "")
-        if grant == "refresh_token":
-            if (form.get("refresh_token") != self.refresh_token or form.get("client_id") != self.client_id
-                    or form.get("client_secret") != self.client_secret):
-                raise _ApiError(400, "invalid_grant", "INVALID_ARGUMENT")
-        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            parts = form.get("assertion", "").split(".")
-            if len(parts) != 3:
-                raise _ApiError(400, "invalid_grant", "INVALID_ARGUMENT")
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-            if claims.get("iss") != self.service_account_email:
-                raise _ApiError(400, "invalid_grant", "INVALID_ARGUMENT")
-        else:
+        """OAuth2 JWT-bearer grant: a service-account assertion issued by our account -> token."""
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             raise _ApiError(400, "unsupported_grant_type", "INVALID_ARGUMENT")
-        return {"access_token": self.token, "expires_in": 3600, "token_type": "Bearer",
-                "scope": form.get("scope", "")}
+        parts = form.get("assertion", "").split(".")
+        if len(parts) != 3:
+            raise _ApiError(400, "invalid_grant", "INVALID_ARGUMENT")
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except ValueError:
+            raise _ApiError(400, "invalid_grant", "INVALID_ARGUMENT") from None
+        if claims.get("iss") != self.service_account_email or claims.get("aud") not in (
+                f"{self.url}/token", "https://oauth2.googleapis.com/token"):
+            raise _ApiError(400, "invalid_grant", "INVALID_ARGUMENT")
+        return {"access_token": self.token, "expires_in": 3600, "token_type": "Bearer"}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -657,7 +674,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         counted = endpoint not in ("discovery", "token", "unknown")
-        rec = RequestRecord(seq=0, method=method, endpoint=endpoint, path=parsed.path,
+        rec = RequestRecord(seq=0, method=method, endpoint=endpoint, path=parsed.path, query=query,
                             asset=info.get("asset"), user_project=self.headers.get("X-Goog-User-Project"),
                             started=time.monotonic())
         emu._begin(rec, counted)
@@ -739,6 +756,7 @@ def ee_session(emu: EEEmulator, project: str = "test-project") -> Iterator[None]
     import ee
 
     ee.Initialize(emu.credentials(), url=emu.url, project=project)
+    ee.data.setMaxRetries(0)    # let faults surface instead of googleapiclient's slow retries
     try:
         yield
     finally:

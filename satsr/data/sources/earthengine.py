@@ -5,10 +5,10 @@
 matched with its Cloud Score+ image ``GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/<index>``) with
 ``ee.data.listImages``, and reads pixels with ``ee.data.getPixels`` on an explicit grid.
 
-* Credentials: ``credentials=None`` uses the persistent Earth Engine credentials
-  (``earthengine authenticate``) or Application Default Credentials
-  (``GOOGLE_APPLICATION_CREDENTIALS``); a path names a service-account key or an
-  ``authorized_user`` JSON file; a google-auth credentials object is used as is.
+* Credentials: a path names a service-account key (or an ``authorized_user`` JSON file); a
+  google-auth credentials object is used as is; ``None`` uses ``$SATSR_EE_CREDENTIALS`` (a key
+  file path) if set, else the persistent Earth Engine credentials (``earthengine
+  authenticate``), else Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``).
 * Project: ``project``, else ``$EE_PROJECT``, else ``$GOOGLE_CLOUD_PROJECT``, else the quota
   project stored with the credentials.
 * Endpoint (testing/advanced): ``url`` or ``$SATSR_EE_API_URL`` replaces the Earth Engine REST
@@ -58,6 +58,7 @@ CLOUD_PROPERTY = {"landsat": "CLOUD_COVER", "sentinel2": "CLOUDY_PIXEL_PERCENTAG
 #: reference band whose grid is the acquisition's native grid
 REFERENCE_BAND = {"landsat": "SR_B2", "sentinel2": "B2"}
 API_URL_ENV = "SATSR_EE_API_URL"
+CREDENTIALS_ENV = "SATSR_EE_CREDENTIALS"
 PROJECT_ENVS = ("EE_PROJECT", "GOOGLE_CLOUD_PROJECT")
 SEMAPHORE_NAME = "satsr-ee-requests"
 EE_MAX_REQUEST_BYTES = 48 * 2**20
@@ -316,6 +317,11 @@ class EarthEngineSource:
         import ee
 
         cred = self.credentials
+        if cred is None and os.environ.get(CREDENTIALS_ENV):
+            cred = Path(os.environ[CREDENTIALS_ENV]).expanduser()
+            if not cred.is_file():
+                raise EarthEngineError(f"${CREDENTIALS_ENV} names {cred}, which does not exist; "
+                                       "point it at a service-account key (JSON) or unset it")
         if cred is None:
             try:
                 cred = ee.data.get_persistent_credentials()
@@ -422,7 +428,7 @@ class EarthEngineSource:
                     continue
                 status = _http_status(exc)
                 hint = ""
-                if status == 401:
+                if type(exc).__name__ == "RefreshError" or status == 401:
                     hint = "; the credentials were refused: run `earthengine authenticate` again"
                 elif status == 403:
                     hint = ("; check that the project is registered for Earth Engine and that "
@@ -651,5 +657,13 @@ class EarthEngineSource:
         return out
 
 
-__all__ = ["API_URL_ENV", "CLOUD_SCORE_COLLECTION", "COLLECTIONS", "SEMAPHORE_NAME",
-           "EarthEngineError", "EarthEngineSource", "scrub"]
+__all__ = [
+    "API_URL_ENV",
+    "CLOUD_SCORE_COLLECTION",
+    "COLLECTIONS",
+    "CREDENTIALS_ENV",
+    "SEMAPHORE_NAME",
+    "EarthEngineError",
+    "EarthEngineSource",
+    "scrub",
+]
