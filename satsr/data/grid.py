@@ -106,15 +106,12 @@ def chips_covering(geom_utm: shapely.Geometry, crs: str, spec: ChipSpec) -> list
     s, side = spec.stride_m, spec.lr_size * spec.lr_res
     j0, j1 = math.floor((minx - side) / s), math.ceil(maxx / s)
     i0, i1 = math.floor(-maxy / s), math.ceil((side - miny) / s)
-    prepared = shapely.prepare(geom_utm) or geom_utm
     out = []
     for i in range(i0, i1 + 1):
         for j in range(j0, j1 + 1):
             chip = chip_at(i, j, crs, spec)
-            if shapely.intersects(prepared, chip.lr.footprint()):
-                inter = shapely.intersection(geom_utm, chip.lr.footprint()).area
-                if inter > 0:
-                    out.append(chip)
+            if shapely.intersection(geom_utm, chip.lr.footprint()).area > 0:
+                out.append(chip)
     return out
 
 
