@@ -481,7 +481,10 @@ class EarthEngineSource:
             sensor = ("landsat8" if "/LC08/" in asset_id else "landsat9" if "/LC09/" in asset_id
                       else {"S2B": "sentinel2b", "S2C": "sentinel2c"}.get(product, "sentinel2a"))
         extra: dict[str, Any] = {"band_dtypes": self._band_dtypes(image),
+                                 "bands": [b["id"] for b in bands],
                                  "index": asset_id.rsplit("/", 1)[-1]}
+        if asset_id.startswith("COPERNICUS/S2_SR_HARMONIZED/"):
+            extra["harmonized"] = True      # EE removed the baseline-04.00 offset (DN/10000)
         if "PROCESSING_BASELINE" in props:
             extra["processing_baseline"] = str(props["PROCESSING_BASELINE"])
         return Acquisition(
@@ -520,6 +523,8 @@ class EarthEngineSource:
                 if score is not None:
                     acq = acq.with_properties(
                         cloud_score_id=score["id"],
+                        bands=acq.properties["bands"] + [b for b in CLOUD_SCORE_BANDS
+                                                         if b in self._band_dtypes(score)],
                         band_dtypes={**acq.properties["band_dtypes"], **self._band_dtypes(score)})
                 matched.append(acq)
             acqs = matched

@@ -106,6 +106,9 @@ def test_search_landsat_and_sentinel2(assets):
         assert s.properties["cloud_score_id"] == real["cloud_score"]
         assert s.properties["processing_baseline"] == "05.09"
         assert s.properties["band_dtypes"]["cs"] == "float32"
+        assert s.properties["harmonized"] is True          # S2_SR_HARMONIZED: DN/10000, no offset
+        assert s.properties["bands"] == ["B2", "B3", "B4", "B8", "SCL", "cs", "cs_cdf"]
+        assert "harmonized" not in acq.properties
         assert src.search(ALASKA, date(2023, 10, 10), date(2023, 12, 1), "sentinel2") == []
 
 
