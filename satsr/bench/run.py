@@ -322,6 +322,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
         "n_scenes": {band_label(ds): int(ds.sizes["scene"]) for ds in datasets},
         "lr_sensor": datasets[0].attrs.get("lr_sensor", ""),
         "hr_sensor": datasets[0].attrs.get("hr_sensor", ""),
+        "multi_frame": any(ds.sizes["frame"] > 1 for ds in datasets),  # leaderboard: mean-bicubic row required
     }
     plots: dict[str, list[str]] = {"scatter": [], "strips": []}
     with make_progress(disable=not config.progress) as progress:
