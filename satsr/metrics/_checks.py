@@ -133,10 +133,14 @@ def check_finite(x: torch.Tensor, name: str, metric: str, *, fix: str,
     with torch.no_grad():
         if not x.is_floating_point():
             return
+        masked = x if where is None else torch.where(where, x, torch.zeros((), dtype=x.dtype,
+                                                                             device=x.device))
+        if bool(torch.isfinite(masked.sum())):  # one pass: any NaN/inf makes the sum non-finite
+            return
         finite = torch.isfinite(x)
         bad = ~finite if where is None else (~finite) & where
         if not bool(bad.any()):
-            return
+            return  # the sum overflowed, but every value is finite
         nan = torch.isnan(x) & bad
         kind = "NaN" if bool(nan.any()) else "inf"
         i, count = _first_bad(nan if kind == "NaN" else bad)

@@ -19,8 +19,8 @@ is NaN and a :class:`RuntimeWarning` is issued (PSNR/SSIM raise instead, since t
 shift to fall back on).
 
 Implementation: the 49 masked sums are cross-correlations of the (zero-filled, centred) HR,
-mask and SR planes, computed for the whole batch at once with real FFTs and integral images in
-float64; ``cmse_per_shift`` returns that grid (differentiable; absolute error ~1e-13 of the
+mask and SR planes, computed for the whole batch at once in float64 with real FFTs (and a
+partial inverse DFT, as only 49 lags are needed) and window sums; ``cmse_per_shift`` returns that grid (differentiable; absolute error ~1e-13 of the
 images' mean square). ``cpsnr`` then re-evaluates, straight from the definition (two-pass
 masked mean), every shift whose grid value lies within a generous error bound of the grid's
 minimum — usually just one — so it returns the exact minimum, matching a per-shift reference
@@ -62,19 +62,51 @@ def _prepare(
         m = check_mask(hr_mask, sr.shape, sr.device, name, name="hr_mask")
     src = crop_hw(sr, border)
     check_finite(src, "SR", name, fix=SR_FIX, what="scored (border-cropped) ")
-    check_finite(hr, "HR", name, fix=HR_FIX, where=m, what="clear ")
-    zero = torch.zeros((), dtype=_F64, device=sr.device)
-    return to_float64(src), torch.where(m, to_float64(hr), zero), m, border
+    hr0 = torch.where(m, to_float64(hr), torch.zeros((), dtype=_F64, device=sr.device))
+    check_finite(hr0, "HR", name, fix=HR_FIX, what="clear ")  # concealed pixels are 0 now
+    return to_float64(src), hr0, m, border
 
 
-def _box_sums(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Sums of ``x`` (P, H, W) over every h×w window: (P, H-h+1, W-w+1), via integral images."""
-    p, hh, ww = x.shape
-    integral = torch.zeros((p, hh + 1, ww + 1), dtype=x.dtype, device=x.device)
-    integral[:, 1:, 1:] = x.cumsum(1).cumsum(2)
-    su, sv = hh - h + 1, ww - w + 1
-    return (integral[:, h:h + su, w:w + sv] - integral[:, :su, w:w + sv]
-            - integral[:, h:h + su, :sv] + integral[:, :su, :sv])
+def _window_sums(x: torch.Tensor, count: int) -> torch.Tensor:
+    """Sums of ``x`` (..., L) over its ``count`` windows of length L − count + 1: (..., count).
+
+    Each window sum is the total minus the few values left out on either side.
+    """
+    size = x.shape[-1]
+    length = size - count + 1
+    zero = x.new_zeros((*x.shape[:-1], 1))
+    left = torch.cat([zero, x[..., :count - 1].cumsum(-1)], dim=-1)
+    right = torch.cat([x[..., length:].flip(-1).cumsum(-1).flip(-1), zero], dim=-1)
+    return x.sum(-1, keepdim=True) - left - right
+
+
+def _box_sums(x: torch.Tensor, su: int, sv: int) -> torch.Tensor:
+    """Sums of ``x`` (P, H, W) over its (H−su+1)×(W−sv+1) windows at every shift: (P, su, sv)."""
+    rows = _window_sums(x, sv)  # (P, H, sv)
+    return _window_sums(rows.transpose(1, 2), su).transpose(1, 2)
+
+
+def _first_lags(spectrum: torch.Tensor, size: tuple[int, int], su: int, sv: int) -> torch.Tensor:
+    """The first su×sv values of ``irfft2(spectrum, s=size)`` (P, su, sv), by two small DFTs.
+
+    Only 49 lags of each correlation are needed, so a partial inverse transform (two complex
+    matrix products) replaces the full one.
+    """
+    hh, ww = size
+    dev = spectrum.device
+    f = torch.arange(hh, dtype=torch.int64, device=dev)
+    u = torch.arange(su, dtype=torch.int64, device=dev)
+    eu = torch.polar(torch.ones((), dtype=_F64, device=dev),
+                     (2 * torch.pi / hh) * ((u[:, None] * f[None, :]) % hh).to(_F64))
+    g = torch.arange(spectrum.shape[-1], dtype=torch.int64, device=dev)
+    v = torch.arange(sv, dtype=torch.int64, device=dev)
+    weight = torch.full(g.shape, 2.0, dtype=_F64, device=dev)
+    weight[0] = 1.0
+    if ww % 2 == 0:
+        weight[-1] = 1.0  # the Nyquist column appears once in the full spectrum
+    ev = torch.polar(weight[:, None],
+                     (2 * torch.pi / ww) * ((g[:, None] * v[None, :]) % ww).to(_F64))
+    return (eu @ spectrum @ ev).real / (hh * ww)
 
 
 def _shift_stats(
@@ -86,39 +118,34 @@ def _shift_stats(
     ``m`` (N, 1|C, H, W) bool. Returns four (N, C, S, S) float64 tensors, S = H − h + 1; the
     last, Σ HR² + Σ SR², bounds the magnitude of the expanded terms (for error estimates).
     Both images are centred per band first, which leaves every bias-corrected cMSE unchanged
-    and keeps the expanded sums well conditioned.
+    and keeps the expanded sums well conditioned. Σ M·HR·SR, Σ M·SR and Σ M·SR² are
+    cross-correlations, computed with real FFTs.
     """
     n_img, c, hh, ww = hr0.shape
     h, w = src.shape[-2:]
-    mf = m.expand(n_img, c, hh, ww).to(_F64)
-    count_all = mf.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
-    hr_c = (hr0 - mf * (hr0.sum(dim=(2, 3), keepdim=True) / count_all)) * mf
-    sr_c = src - src.mean(dim=(2, 3), keepdim=True)
-
-    flat = (n_img * c, hh, ww)
-    n = _box_sums(mf.reshape(flat), h, w)
-    s_hr = _box_sums(hr_c.reshape(flat), h, w)
-    s_hr2 = _box_sums(hr_c.square().reshape(flat), h, w)
-
-    size = (hh, ww)
-    f_hr = torch.fft.rfft2(hr_c.reshape(flat), s=size)
-    f_m = torch.fft.rfft2(mf.reshape(flat), s=size)
-    sr_flat = sr_c.reshape(n_img * c, h, w)
-    f_sr = torch.fft.rfft2(sr_flat, s=size).conj()
-    f_sr2 = torch.fft.rfft2(sr_flat.square(), s=size).conj()
     su, sv = hh - h + 1, ww - w + 1
+    flat, size = (n_img * c, hh, ww), (hh, ww)
+    mf = m.expand(n_img, c, hh, ww).to(_F64).reshape(flat)
+    hr0 = hr0.reshape(flat)
+    sr = src.reshape(n_img * c, h, w)
+    mean_hr = hr0.sum(dim=(1, 2), keepdim=True) / mf.sum(dim=(1, 2), keepdim=True).clamp(min=1.0)
+    hr_c = torch.addcmul(hr0, mf, mean_hr, value=-1.0)  # centred, still 0 where concealed
+    sr_c = sr - sr.mean(dim=(1, 2), keepdim=True)
+    sr_c2 = sr_c.square()
+    hr_c2 = hr_c.square()
 
-    def corr(fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
-        return torch.fft.irfft2(fa * fb, s=size)[:, :su, :sv]
-
-    x_hr_sr = corr(f_hr, f_sr)  # Σ M·HR·SR
-    x_m_sr = corr(f_m, f_sr)  # Σ M·SR
-    x_m_sr2 = corr(f_m, f_sr2)  # Σ M·SR²
-    s1 = s_hr - x_m_sr
-    s2 = s_hr2 - 2.0 * x_hr_sr + x_m_sr2
+    n = _box_sums(mf, su, sv)
+    s_hr = _box_sums(hr_c, su, sv)
+    s_hr2 = _box_sums(hr_c2, su, sv)
+    f_hr = torch.fft.rfft2(hr_c)
+    f_m = torch.fft.rfft2(mf)
+    f_sr = torch.fft.rfft2(sr_c, s=size).conj()
+    f_sr2 = torch.fft.rfft2(sr_c2, s=size).conj()
+    s1 = s_hr - _first_lags(f_m * f_sr, size, su, sv)  # Σ M·HR − Σ M·SR
+    s2 = s_hr2 + _first_lags((f_m * f_sr2).sub_(f_hr * f_sr, alpha=2.0), size, su, sv)
+    scale = s_hr2 + sr_c2.sum(dim=(1, 2), keepdim=True)
     shape = (n_img, c, su, sv)
-    return (n.reshape(shape), s1.reshape(shape), s2.reshape(shape),
-            (s_hr2 + x_m_sr2.abs()).reshape(shape))
+    return n.reshape(shape), s1.reshape(shape), s2.reshape(shape), scale.reshape(shape)
 
 
 def _cmse_grid(
