@@ -93,16 +93,21 @@ class UpsamplingSRCNN(SingleImageSR):
         self.framework, self.mapping = framework, mapping
         relu = nn.ReLU(inplace=True)
         self.extract = nn.Sequential(conv2d(self.net_in_channels, n1, f1), relu)
-        self.ups = nn.ModuleList()
-        self.downs = nn.ModuleList()
+        self.ups = nn.ModuleList()  # progressive stages, or H0 = up(L) of each iteration
+        self.err_ups = nn.ModuleList()  # iterative: up'(e)
+        self.err_downs = nn.ModuleList()  # iterative: down(H0)
+        self.next_downs = nn.ModuleList()  # iterative: L = down'(H), all but the last
         if framework == "progressive":
             self.ups.extend(_up(n1, f) for f in prime_factors(scale))
         self.map: nn.Module
         if framework == "iterative":
             self.map = nn.Sequential(conv2d(n1, n2, 1), relu)
-            for _ in range(n_iter):
-                self.ups.extend([_up(n2, scale), _up(n2, scale)])
-                self.downs.extend([_down(n2, scale), _down(n2, scale)])
+            for i in range(n_iter):
+                self.ups.append(_up(n2, scale))
+                self.err_ups.append(_up(n2, scale))
+                self.err_downs.append(_down(n2, scale))
+                if i < n_iter - 1:
+                    self.next_downs.append(_down(n2, scale))
             self.fuse = nn.Sequential(conv2d(n_iter * n2, n2, 1), relu)
         elif mapping == "plain":
             self.map = nn.Sequential(conv2d(n1, n2, f2), relu)
@@ -116,12 +121,13 @@ class UpsamplingSRCNN(SingleImageSR):
 
     def _iterate(self, low: torch.Tensor) -> torch.Tensor:
         highs = []
-        for i in range(len(self.ups) // 2):
-            h0 = self.ups[2 * i](low)
-            err = self.downs[2 * i](h0) - low
-            high = h0 + self.ups[2 * i + 1](err)
+        for i, (up, err_up, err_down) in enumerate(
+                zip(self.ups, self.err_ups, self.err_downs, strict=True)):
+            h0 = up(low)
+            high = h0 + err_up(err_down(h0) - low)
             highs.append(high)
-            low = self.downs[2 * i + 1](high)
+            if i < len(self.next_downs):
+                low = self.next_downs[i](high)
         out: torch.Tensor = self.fuse(torch.cat(highs, dim=1))
         return out
 
