@@ -18,7 +18,6 @@ from typing import Any
 
 import shapely
 import shapely.geometry
-import shapely.ops
 import shapely.validation
 
 from satsr.errors import SatsrError
@@ -71,7 +70,7 @@ def project(geom: shapely.Geometry, src_crs: str, dst_crs: str) -> shapely.Geome
     from pyproj import Transformer
 
     tr = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
-    return shapely.ops.transform(tr.transform, geom)
+    return shapely.transform(geom, tr.transform, interleaved=False)
 
 
 def _load(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
@@ -188,9 +187,8 @@ def load_aoi(
 
 
 def _check_part(geom: shapely.Geometry) -> None:
-    if geom.is_empty or geom.area == 0:
-        raise AOIError("AOI geometry is empty (no area); draw a polygon with at least three "
-                       "distinct corners")
+    if geom.is_empty:
+        raise AOIError("AOI geometry is empty; draw a polygon with at least three distinct corners")
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         raise AOIError(f"AOI coordinates {geom.bounds} are outside longitude/latitude range; the "
@@ -202,6 +200,9 @@ def _check_part(geom: shapely.Geometry) -> None:
         reason = shapely.validation.explain_validity(geom)
         raise AOIError(f"AOI geometry is invalid: {reason}; fix it (e.g. shapely make_valid or "
                        "QGIS 'Fix geometries')")
+    if geom.area == 0:
+        raise AOIError("AOI geometry is empty (no area); draw a polygon with at least three "
+                       "distinct corners")
 
 
 __all__ = ["AOI", "DEFAULT_MAX_AREA_KM2", "AOIError", "load_aoi", "parse_bbox", "project",

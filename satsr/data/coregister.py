@@ -299,6 +299,9 @@ def estimate_shifts(
     mov_t = torch.as_tensor(np.asarray(mov_pad) if not isinstance(mov_pad, torch.Tensor) else mov_pad
                             ).to(torch.float64)
     b, h, w = ref_t.shape
+    if b == 0:
+        e = np.zeros(0)
+        return ShiftResult(e, e, e, e, e, e, np.zeros(0, dtype=object))
     rm = (torch.ones_like(ref_t, dtype=torch.bool) if ref_mask is None
           else torch.as_tensor(np.asarray(ref_mask, dtype=bool)))
     mm = (torch.ones_like(mov_t, dtype=torch.bool) if mov_mask_pad is None
