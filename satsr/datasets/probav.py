@@ -9,6 +9,10 @@ Official layout (``satsr datasets download probav`` produces it)::
         HR.png                   384x384 uint16    100 m target (train only)
         SM.png                   384x384 1-bit     True = clear HR pixel (train only)
 
+Sizes: every LR/QM of a scene must have the scene's LR size (the most common one among its LR
+frames: 128 in the official data; satsr's synthetic sample uses 32) and HR/SM exactly 3x that;
+a PNG of another size or pixel type is reported by name.
+
 Values are uint16 scaled by 65535 (``value_scale="uint16/65535"``, never 16383). Clear pixels
 fit in 14 bits; concealed LR pixels can be brighter and may hold the fill value 65520: they are
 kept as they are and marked False in ``lr_mask``. Official test scenes have no HR: their ``hr``
@@ -77,6 +81,7 @@ class SceneFiles:
     qm: tuple[Path, ...]
     hr: Path | None
     sm: Path | None
+    lr_size: int = LR_SIZE  # 128 officially (synthetic sample: 32); HR is SCALE x this
 
     @property
     def n_frames(self) -> int:
@@ -116,8 +121,10 @@ def _check_png(path: Path, mode: str, shape: tuple[int, int], *, size: int, kind
         raise CorruptFileError(f"{path} has PNG mode {mode!r}, expected a {what} PNG as in the "
                                "official PROBA-V release; replace it with the original file")
     if shape != (size, size):
+        role = (f"{SCALE} x the {size // SCALE}x{size // SCALE} LR frames"
+                if path.name in ("HR.png", "SM.png") else "the size of the scene's LR frames")
         raise CorruptFileError(f"{path} is {shape[0]}x{shape[1]} pixels, expected {size}x{size}"
-                               "; replace it with the original PROBA-V file")
+                               f" ({role}); replace it with the original PROBA-V file")
 
 
 def _verify_png(path: Path, *, size: int, kind: str, full: bool) -> None:
@@ -171,24 +178,44 @@ def scan_scene(path: str | os.PathLike[str], *, band: str | None = None,
     if (hr is None) != (sm is None):
         raise DatasetNotFoundError(f"scene {path} has only one of HR.png / SM.png; "
                                    "re-extract the PROBA-V archive")
-    return SceneFiles(path, path.name, band, official_split, lr, qm, hr, sm)
+    return SceneFiles(path, path.name, band, official_split, lr, qm, hr, sm, _lr_side(lr))
+
+
+def _lr_side(lr: Sequence[Path]) -> int:
+    """The LR side of a scene: the most common width among its square LR frames (headers only;
+    128 in the official data, 32 in satsr's synthetic sample). Frames of another size, and an
+    HR.png that is not 3x this side, are then reported by name by the regular checks."""
+    sizes: list[int] = []
+    for path in lr:
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except Exception:  # unreadable: the regular checks name the file
+            continue
+        if w == h and w > 0:
+            sizes.append(w)
+    if not sizes:
+        return LR_SIZE
+    values, counts = np.unique(np.array(sizes), return_counts=True)
+    best = values[counts == counts.max()]
+    return sizes[0] if sizes[0] in best else int(best[0])
 
 
 def verify_scene(files: SceneFiles, *, full: bool = True) -> None:
     """Check every PNG of a scene (pixel type, size and, with ``full``, chunk CRCs)."""
     for lr_file, qm_file in zip(files.lr, files.qm, strict=True):
-        _verify_png(lr_file, size=LR_SIZE, kind="uint16", full=full)
-        _verify_png(qm_file, size=LR_SIZE, kind="mask", full=full)
+        _verify_png(lr_file, size=files.lr_size, kind="uint16", full=full)
+        _verify_png(qm_file, size=files.lr_size, kind="mask", full=full)
     if files.hr is not None and files.sm is not None:
-        _verify_png(files.hr, size=HR_SIZE, kind="uint16", full=full)
-        _verify_png(files.sm, size=HR_SIZE, kind="mask", full=full)
+        _verify_png(files.hr, size=files.lr_size * SCALE, kind="uint16", full=full)
+        _verify_png(files.sm, size=files.lr_size * SCALE, kind="mask", full=full)
 
 
 def read_scene(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Decode one scene folder into raw numpy arrays (no scaling).
 
-    Returns ``lr`` (T, 128, 128) uint16, ``qm`` (T, 128, 128) bool (True = clear) and, when the
-    scene has a target, ``hr`` (384, 384) uint16 and ``sm`` (384, 384) bool.
+    Returns ``lr`` (T, h, w) uint16, ``qm`` (T, h, w) bool (True = clear) and, when the scene
+    has a target, ``hr`` (3h, 3w) uint16 and ``sm`` (3h, 3w) bool; h = w = 128 officially.
     """
     files = scan_scene(path)
     return _decode(files)
@@ -196,12 +223,12 @@ def read_scene(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 def _decode(files: SceneFiles) -> dict[str, np.ndarray]:
     out = {
-        "lr": np.stack([_read_png(p, size=LR_SIZE, kind="uint16") for p in files.lr]),
-        "qm": np.stack([_read_png(p, size=LR_SIZE, kind="mask") for p in files.qm]),
+        "lr": np.stack([_read_png(p, size=files.lr_size, kind="uint16") for p in files.lr]),
+        "qm": np.stack([_read_png(p, size=files.lr_size, kind="mask") for p in files.qm]),
     }
     if files.hr is not None and files.sm is not None:
-        out["hr"] = _read_png(files.hr, size=HR_SIZE, kind="uint16")
-        out["sm"] = _read_png(files.sm, size=HR_SIZE, kind="mask")
+        out["hr"] = _read_png(files.hr, size=files.lr_size * SCALE, kind="uint16")
+        out["sm"] = _read_png(files.sm, size=files.lr_size * SCALE, kind="mask")
     return out
 
 
@@ -210,12 +237,13 @@ def _scene_arrays(files: SceneFiles, n_frames: int,
     """One scene in schema form: lr (1,T,1,h,w) float32, lr_mask, hr, hr_mask."""
     raw = _decode(files)
     t = files.n_frames
-    lr = np.zeros((1, n_frames, 1, LR_SIZE, LR_SIZE), dtype=np.float32)
+    lr_size, hr_size = files.lr_size, files.lr_size * SCALE
+    lr = np.zeros((1, n_frames, 1, lr_size, lr_size), dtype=np.float32)
     lr[0, :t, 0] = raw["lr"].astype(np.float32) / np.float32(PEAK)
-    lr_mask = np.zeros((1, n_frames, LR_SIZE, LR_SIZE), dtype=bool)
+    lr_mask = np.zeros((1, n_frames, lr_size, lr_size), dtype=bool)
     lr_mask[0, :t] = raw["qm"]
-    hr = np.zeros((1, 1, HR_SIZE, HR_SIZE), dtype=np.float32)
-    hr_mask = np.zeros((1, HR_SIZE, HR_SIZE), dtype=bool)
+    hr = np.zeros((1, 1, hr_size, hr_size), dtype=np.float32)
+    hr_mask = np.zeros((1, hr_size, hr_size), dtype=bool)
     if "hr" in raw:
         hr[0, 0] = raw["hr"].astype(np.float32) / np.float32(PEAK)
         hr_mask[0] = raw["sm"]
@@ -344,11 +372,17 @@ def build_band_dataset(
     """A lazy (dask, one task per scene) sample-schema dataset decoding ``scenes`` on demand."""
     n_frames = max(s.n_frames for s in scenes)
     parts: dict[str, list[Any]] = {k: [] for k in ("lr", "lr_mask", "hr", "hr_mask")}
+    ls = scenes[0].lr_size
+    if any(s.lr_size != ls for s in scenes):
+        sizes = sorted({s.lr_size for s in scenes})
+        raise SchemaError(f"PROBA-V {band} scenes under {root} mix LR sizes {sizes}; keep one "
+                          "size per band (official: 128x128)")
+    hs = ls * SCALE
     shapes = {
-        "lr": ((1, n_frames, 1, LR_SIZE, LR_SIZE), np.float32),
-        "lr_mask": ((1, n_frames, LR_SIZE, LR_SIZE), bool),
-        "hr": ((1, 1, HR_SIZE, HR_SIZE), np.float32),
-        "hr_mask": ((1, HR_SIZE, HR_SIZE), bool),
+        "lr": ((1, n_frames, 1, ls, ls), np.float32),
+        "lr_mask": ((1, n_frames, ls, ls), bool),
+        "hr": ((1, 1, hs, hs), np.float32),
+        "hr_mask": ((1, hs, hs), bool),
     }
     for files in scenes:
         arrays = dask.delayed(_scene_arrays, pure=True)(files, n_frames, on_scene)

@@ -334,3 +334,32 @@ def test_failure_during_write_leaves_nothing(probav_copy: Path, monkeypatch: pyt
     out = probav_copy / "satsr"
     assert not (out / "probav_NIR.zarr").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_wrong_hr_size_is_blamed_on_hr(probav_copy: Path) -> None:
+    Image.fromarray(np.zeros((300, 300), dtype=np.uint16)).save(probav_copy / RED0 / "HR.png")
+    with pytest.raises(CorruptFileError, match=r"HR\.png is 300x300 pixels, expected 384x384"):
+        pv.read_scene(probav_copy / RED0)
+
+
+def test_other_consistent_sizes_and_mixed_sizes(tmp_path: Path, probav_root: Path) -> None:
+    """A smaller layout (satsr's synthetic sample: 32 -> 96) reads; mixing sizes in a band fails."""
+    root = tmp_path / "small"
+    scene = root / "train/RED/imgset0000"
+    scene.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.integers(0, 1024, (32, 32)) * 16).astype(np.uint16)).save(
+            scene / f"LR{i:03d}.png")
+        Image.fromarray(rng.random((32, 32)) > 0.2).save(scene / f"QM{i:03d}.png")
+    Image.fromarray((rng.integers(0, 1024, (96, 96)) * 16).astype(np.uint16)).save(
+        scene / "HR.png")
+    Image.fromarray(np.ones((96, 96), dtype=bool)).save(scene / "SM.png")
+    ds = pv.load_probav(root=root)[0]
+    assert (ds.sizes["y"], ds.sizes["Y"]) == (32, 96)
+    np.testing.assert_array_equal(np.rint(ds["lr"].values[0, :, 0] * 65535),
+                                  pv.read_scene(scene)["lr"])
+    shutil.copytree(probav_root / RED0, root / "train/RED/imgset0001")
+    with pytest.raises(SchemaError, match=r"mix LR sizes \[32, 128\]"):
+        pv.load_probav(root=root)
+
