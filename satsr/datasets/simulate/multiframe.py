@@ -27,12 +27,12 @@ from satsr.datasets.simulate.sensor import (
 #: LR sensor: 300 m PROBA-V-like frames.
 PROBAV_LR_SENSOR = SensorModel(
     psf_sigma_hr=1.0,
-    max_shift=0.5,
+    max_shift=0.4,
     gain_std=0.01,
     offset_std=0.003,
-    noise_add=0.006,
-    noise_signal=0.0002,
-    p_clear=0.5,
+    noise_add=0.012,
+    noise_signal=0.0006,
+    p_clear=0.6,
     cloud_cover=(0.02, 0.5),
     p_concealed=0.08,
 )
