@@ -30,8 +30,8 @@ RECIPES = REPO / "benchmarks" / "recipes"
 def _recipes(models: str | None) -> list[Path]:
     paths = sorted(RECIPES.glob("*.yaml"))
     if models:
-        wanted = models.split(",")
-        paths = [p for p in paths if p.stem in wanted]
+        by_name = {p.stem: p for p in paths}
+        paths = [by_name[m] for m in models.split(",") if m in by_name]
     return paths
 
 

@@ -1,8 +1,9 @@
 """Trained weights: safetensors files with a JSON sidecar, shipped weights, URL downloads.
 
 A weights file ``NAME.safetensors`` always travels with ``NAME.json`` (the sidecar) holding the
-model name, its hyper-parameters, ``scale``, ``in_channels``, bands, value scale and
-normalisation, the dataset/split it was trained on, the training recipe, validation metrics and
+model name, its hyper-parameters, ``scale``, ``in_channels``, bands, value scale, the input
+normalisation (``{"type": "affine", "offset", "scale"}`` applied by hooks, see
+:func:`set_normalisation`; null when none), the dataset/split it was trained on, the training recipe, validation metrics and
 the ``sha256`` of the ``.safetensors`` file. Loading verifies the checksum and that the model
 matches the sidecar. Weights are never unpickled: safetensors only.
 
@@ -76,6 +77,38 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def set_normalisation(model: SRModel, offset: float, scale: float) -> None:
+    """Make ``model`` see ``(lr − offset) / scale`` and return ``sr · scale + offset``.
+
+    Networks learn much faster on standardised inputs, but satsr's forward contract takes and
+    returns values on the dataset's value scale. This wraps any model with forward hooks (no
+    new parameters, so the state dict is unchanged); the values go into the weights sidecar as
+    ``normalisation`` and :func:`load_weights` re-applies them. Calling it again replaces them.
+    """
+    if not scale > 0:
+        raise ConfigError(f"normalisation scale must be > 0, got {scale}")
+    for handle in getattr(model, "_satsr_norm_handles", ()):
+        handle.remove()
+    off, sc = float(offset), float(scale)
+
+    def pre(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+            ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if args:
+            args = ((args[0] - off) / sc, *args[1:])
+        elif "lr" in kwargs:
+            kwargs = {**kwargs, "lr": (kwargs["lr"] - off) / sc}
+        return args, kwargs
+
+    def post(module: Any, args: Any, output: Any) -> Any:
+        return output * sc + off
+
+    model._satsr_norm_handles = (  # type: ignore[assignment]
+        model.register_forward_pre_hook(pre, with_kwargs=True),
+        model.register_forward_hook(post),
+    )
+    model.satsr_normalisation = {"type": "affine", "offset": off, "scale": sc}  # type: ignore[assignment]
+
+
 def save_weights(
     model: SRModel, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None
 ) -> Path:
@@ -102,6 +135,7 @@ def save_weights(
         "scale": int(model.scale),
         "in_channels": int(model.in_channels),
         "hparams": hparams,
+        "normalisation": _jsonable(getattr(model, "satsr_normalisation", None)),
         **_jsonable(dict(metadata or {})),
         "sha256": hashlib.sha256(data).hexdigest(),
         "size_bytes": len(data),
@@ -340,6 +374,9 @@ def load_weights(model: SRModel, source: str | os.PathLike[str]) -> dict[str, An
         raise ConfigError(f"weights {path.name} do not fit model {model.model_name!r} "
                           f"({detail}); create the model with the sidecar's hparams")
     model.load_state_dict(state)
+    norm = meta.get("normalisation")
+    if isinstance(norm, dict) and norm.get("type") == "affine":
+        set_normalisation(model, float(norm["offset"]), float(norm["scale"]))
     return meta
 
 

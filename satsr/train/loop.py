@@ -42,7 +42,6 @@ from satsr.train.losses import SRLoss, get_loss
 log = logging.getLogger(__name__)
 
 GAN_MODELS = ("srgan", "rrdn", "esrgan")
-NORMALISATION = "none: the model sees and returns values on the dataset's value scale"
 
 
 @dataclass
@@ -80,6 +79,7 @@ class TrainConfig:
     val_split: str = "val"
     val_scenes: int | None = None
     augment: bool = True
+    normalise: bool = True
     threads: int | None = None
     progress: bool = True
     # GAN (None = on for srgan / rrdn / esrgan)
@@ -171,6 +171,17 @@ def _lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
     raise ConfigError(f"unknown schedule {cfg.schedule!r}; use cosine or constant")
 
 
+def input_statistics(scenes: SceneTensors) -> tuple[float, float]:
+    """(mean, std) of the clear LR pixels of valid frames: the input normalisation."""
+    clear = scenes.lr_mask & scenes.frame_valid[..., None, None]
+    values = scenes.lr.transpose(1, 2)[:, :, ...]  # (S, C, T, h, w)
+    sel = values[clear.unsqueeze(1).expand_as(values)].double()
+    if sel.numel() < 2:
+        return 0.0, 1.0
+    std = float(sel.std())
+    return float(sel.mean()), std if std > 0 else 1.0
+
+
 def _forward(model: nn.Module, b: Batch) -> torch.Tensor:
     out: torch.Tensor = model(b.lr, b.lr_mask, b.frame_valid)
     return out
@@ -242,6 +253,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     in_channels = int(train_scenes.lr.shape[2])
     model = create_model(cfg.model, scale=train_scenes.scale, in_channels=in_channels,
                          num_frames=cfg.frames, preset=cfg.preset, **cfg.hparams).to(device)
+    if cfg.normalise and not cfg.resume:
+        from satsr.models.weights import set_normalisation
+
+        set_normalisation(model, *input_statistics(train_scenes))
     gen_seed = cfg.seed * 1000 + rank
     sampler = PatchSampler(train_scenes, patch=cfg.patch, batch_size=cfg.batch,
                            frames=cfg.frames, augment=cfg.augment,
@@ -303,7 +318,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     recipe = cfg.to_dict()
     sidecar_meta = {"bands": train_scenes.bands, "value_scale": train_scenes.value_scale,
-                    "data_range": train_scenes.data_range, "normalisation": NORMALISATION,
+                    "data_range": train_scenes.data_range,
                     "dataset": train_scenes.dataset, "split": "train", "recipe": recipe}
 
     def checkpoint(step: int, metrics: dict[str, float], is_best: bool) -> None:

@@ -183,3 +183,22 @@ def test_every_learned_model_has_shipped_sample_weights() -> None:
     missing = [n for n in list_models() if model_info(n).learned
                and W.pretrained(n, "sample", "RED") is None]
     assert not missing, f"no shipped sample weights for {missing}"
+
+
+def test_normalisation_hooks_round_trip(tmp_path: Path) -> None:
+    model = _model().eval()
+    lr = _lr() * 0.01 + 0.02
+    with torch.no_grad():
+        raw = model((lr - 0.02) / 0.01) * 0.01 + 0.02
+        W.set_normalisation(model, 0.02, 0.01)
+        W.set_normalisation(model, 0.02, 0.01)  # replaces, never stacks
+        assert torch.allclose(model(lr), raw)
+        assert torch.allclose(model(lr=lr), raw)
+    path = W.save_weights(model, tmp_path / "n.safetensors")
+    assert W.read_sidecar(path)["normalisation"] == {"type": "affine", "offset": 0.02,
+                                                     "scale": 0.01}
+    loaded = create_model(NAME, preset="small", weights=path).eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(lr), raw)
+    with pytest.raises(ConfigError, match="scale must be > 0"):
+        W.set_normalisation(model, 0.0, 0.0)
