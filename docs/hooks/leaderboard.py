@@ -229,7 +229,7 @@ def _provenance(run: Run) -> dict[str, str]:
 def leaderboard_table(entries: list[tuple[Run, dict[str, Any]]], slug: str) -> str:
     """One sortable HTML table (tablesort) of summary rows from one or more runs."""
     metric_cols = COLUMNS[1:]
-    head = ['<th data-sort-method="default">Model</th>', '<th>Kind</th>']
+    head = ['<th>Model</th>', '<th>Kind</th>']
     head += [f'<th data-sort-method="number">{_esc(c.header)}</th>' for c in metric_cols]
     head += [f"<th>{_esc(h)}</th>" for _, h in PROVENANCE_COLUMNS]
     lines = [f'<table data-satsr-table="{_esc(slug)}">', "<thead><tr>" + "".join(head)

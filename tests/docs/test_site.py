@@ -200,7 +200,8 @@ def test_leaderboard_in_chromium(served: tuple[str, Path, list[Path]], tmp_path:
     external: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = os.environ.get("SATSR_CHROMIUM", "/usr/bin/chromium")  # Debian `chromium`
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
 
         def route(r: Any) -> None:
