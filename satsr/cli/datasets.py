@@ -131,32 +131,10 @@ def _present(name: str) -> bool:
 
 
 def _prepare_sample(root: Path | None, out: Path | None, overwrite: bool) -> list[Path]:
-    """Generate the synthetic sample through ``satsr.datasets.sample`` when it offers a
-    generator (``generate_sample``)."""
-    import importlib
-    import inspect
+    """Generate the SYNTHETIC PROBA-V-layout sample (``satsr.datasets.sample.generate_sample``)
+    into ``--out``/``--root`` (default: its cache folder in the data home)."""
+    from satsr.datasets.sample import default_root, generate_sample
 
-    from satsr.errors import ConfigError
-
-    try:
-        module = importlib.import_module("satsr.datasets.sample")
-    except ModuleNotFoundError:
-        raise ConfigError("the sample generator (satsr.datasets.sample) is not available in "
-                          "this satsr build; use `satsr datasets prepare probav`") from None
-    generate = getattr(module, "generate_sample", None)
-    if generate is None:
-        raise ConfigError("satsr.datasets.sample has no generate_sample(); the sample is "
-                          "generated on first use by `satsr datasets info sample`")
-    params = inspect.signature(generate).parameters
-    kwargs: dict[str, object] = {}
     target = out if out is not None else root
-    for key in ("out", "root", "path"):
-        if key in params and target is not None:
-            kwargs[key] = target
-            break
-    if "overwrite" in params:
-        kwargs["overwrite"] = overwrite
-    result = generate(**kwargs)
-    if isinstance(result, list | tuple):
-        return [Path(p) for p in result]
-    return [Path(result)]
+    return [generate_sample(target if target is not None else default_root(),
+                            overwrite=overwrite)]

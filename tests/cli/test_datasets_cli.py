@@ -164,3 +164,17 @@ def test_download_without_checksum_says_so(tmp_path: Path,
     assert code == 0, err
     assert "no checksum" in err
     assert (root / "norm.csv").exists() and not (root / "probav_data.zip").exists()
+
+
+@pytest.mark.slow  # generates the whole synthetic sample (112 scenes)
+def test_prepare_sample_generates_synthetic_layout(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sample"
+    code, stdout, err = run(["datasets", "prepare", "sample", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert f"ready: {out}" in stdout
+    code, stdout, err = run(["datasets", "info", str(out)], capsys)
+    assert code == 0, err
+    assert "128x128" not in stdout and "32x32 / 96x96" in stdout
+    code, _, err = run(["datasets", "prepare", "sample", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "already exists", "--overwrite")
