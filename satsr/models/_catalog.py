@@ -89,7 +89,8 @@ for _name, _fw, _map, _desc in (
         description=f"SRCNN up-sampling study variant: {_desc} (our interpretation).",
         defaults={"framework": _fw, "mapping": _map, "f1": 9, "f2": 5, "f3": 5, "n1": 64,
                   "n2": 32, "n_blocks": 2, "n_iter": 2},
-        presets={"small": {"n1": 32, "n2": 16}},
+        # the iterative variant's ×s sub-pixel convs grow with s²: narrower mapping features
+        presets={"small": {"n1": 32, "n2": 12 if _fw == "iterative" else 16}},
     ))
 
 register_model(ModelInfo(
@@ -177,7 +178,7 @@ register_model(ModelInfo(
     description="Shared encoder of (frame, median reference) pairs, recursive pairwise fusion, "
                 "deconvolution decoder; 591,818 parameters as published (16 frames).",
     defaults={"channels": 64, "enc_layers": 2, "kernel": 3},
-    presets={"small": {"channels": 32}},
+    presets={"small": {"channels": 30}},
 ))
 register_model(ModelInfo(
     name="rams",

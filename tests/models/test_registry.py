@@ -1,0 +1,89 @@
+"""Registry behaviour: wildcards, kinds, errors with close matches, lazy imports, presets."""
+
+from __future__ import annotations
+
+import pytest
+
+from satsr.errors import ConfigError, ModelNotFoundError, SatsrError
+from satsr.models import (
+    ModelInfo,
+    _registry,
+    create_model,
+    list_models,
+    model_info,
+    register_model,
+)
+
+
+def test_wildcards() -> None:
+    assert list_models("edsr*") == ["edsr", "edsr-baseline"]
+    assert set(list_models("srcnn*")) >= {"srcnn", "srcnn-ex", "srcnn-pre", "srcnn-post"}
+    assert list_models("EDSR") == ["edsr"]
+    assert list_models("no-such-*") == []
+    assert list_models() == sorted(list_models())
+
+
+def test_kind_filter() -> None:
+    multi = list_models(kind="multi")
+    assert {"highres-net", "rams", "wdsr3d"} <= set(multi)
+    assert all(model_info(n).multi_frame for n in multi)
+    assert "edsr" in list_models(kind="single")
+    assert set(list_models(kind="baseline")) == {"bicubic", "mean-bicubic"}
+
+
+def test_unknown_name_suggests_close_matches() -> None:
+    with pytest.raises(ModelNotFoundError, match=r"did you mean.*edsr") as exc:
+        create_model("edrs")
+    assert isinstance(exc.value, SatsrError)
+    assert "`satsr models`" in str(exc.value)
+    with pytest.raises(ModelNotFoundError) as exc2:
+        model_info("zzzzzzzz")
+    assert "did you mean" not in str(exc2.value)
+
+
+def test_names_are_case_insensitive_on_lookup() -> None:
+    assert model_info("RDN").name == "rdn"
+
+
+def test_broken_module_does_not_break_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Modules load lazily: a model whose module cannot be imported is still listed, and only
+    creating it fails, with a one-line SatsrError."""
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    register_model(ModelInfo(name="broken-net", entrypoint="satsr.models.no_such_module:net",
+                             kind="single", paper="none", year=2024))
+    assert "broken-net" in list_models()
+    assert "edsr" in list_models()
+    with pytest.raises(ConfigError, match="broken-net"):
+        create_model("broken-net")
+    assert create_model("srcnn", scale=2) is not None
+
+
+def test_register_rejects_duplicates_and_upper_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    with pytest.raises(ValueError, match="twice"):
+        register_model(model_info("edsr"))
+    with pytest.raises(ValueError, match="lower-case"):
+        register_model(ModelInfo(name="Net", entrypoint="x:y", kind="single", paper="p",
+                                 year=2024))
+
+
+def test_presets_and_overrides() -> None:
+    small = create_model("edsr", preset="small", scale=2)
+    assert small.hparams["n_blocks"] == model_info("edsr").presets["small"]["n_blocks"]
+    over = create_model("edsr", preset="small", scale=2, n_blocks=1)
+    assert over.hparams["n_blocks"] == 1
+    assert over.model_name == "edsr" and over.scale == 2
+    default = create_model("edsr-baseline", preset="default", scale=2)
+    assert default.hparams["features"] == 64
+
+
+def test_bad_preset_and_hparam_give_config_errors() -> None:
+    with pytest.raises(ConfigError, match="no preset 'huge'"):
+        create_model("edsr", preset="huge")
+    with pytest.raises(ConfigError, match="bad hyper-parameters"):
+        create_model("edsr", preset="small", not_a_param=3)
+
+
+def test_rams_rejects_even_frame_counts() -> None:
+    with pytest.raises(ConfigError, match="odd num_frames"):
+        create_model("rams", preset="small", num_frames=8)
