@@ -94,7 +94,13 @@ def check_mask(mask: Any, shape: torch.Size, device: torch.device, metric: str,
 
     Accepted shapes: (N, H, W), (N, 1, H, W), (N, C, H, W).
     """
-    mask = as_tensor(mask, name, metric) if not isinstance(mask, torch.Tensor) else mask
+    if isinstance(mask, np.ndarray):
+        mask = torch.from_numpy(mask)
+    if not isinstance(mask, torch.Tensor):
+        raise InputValueError(
+            f"{metric}: {name} must be a bool torch.Tensor or numpy array, got "
+            f"{type(mask).__name__}"
+        )
     n, c, h, w = (int(s) for s in shape)
     if mask.dtype != torch.bool:
         raise InputValueError(

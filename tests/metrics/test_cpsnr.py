@@ -106,6 +106,21 @@ def test_no_mask_equals_all_clear_mask(scenes):
                                         abs=1e-9)
 
 
+def test_batch_equals_single_images(scenes):
+    """Scoring in a batch changes nothing (imgset0000's SM is fully clear, imgset0594's not)."""
+    assert scenes[0].sm.all() and not scenes[1].sm.all()
+    sr, hr = t4(*(s.sr for s in scenes)), t4(*(s.hr for s in scenes))
+    sm = masks(*(s.sm for s in scenes))
+    batch = cpsnr(sr, hr, sm)
+    grid = cmse_per_shift(sr, hr, sm)
+    for i in range(2):
+        one = slice(i, i + 1)
+        assert float(cpsnr(sr[one], hr[one], sm[one])[0]) == pytest.approx(float(batch[i]),
+                                                                           abs=1e-12)
+        np.testing.assert_allclose(cmse_per_shift(sr[one], hr[one], sm[one]).numpy(),
+                                   grid[one].numpy(), rtol=1e-10)
+
+
 def test_float32_inputs(scenes):
     """float32 inputs are scored in float64: only their own rounding error remains (<1e-5 dB)."""
     sr, hr = t4(*(s.sr for s in scenes)), t4(*(s.hr for s in scenes))

@@ -73,10 +73,15 @@ def test_rejects_non_images(name):
 
 def test_accepts_numpy_and_float32(name):
     sr, hr = images()
-    a = METRICS[name](sr.numpy(), hr.numpy())
-    b = METRICS[name](sr.float(), hr.float())
+    mask = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0)) > 0.1
+    kw = {MASK_ARG[name]: mask}
+    a = METRICS[name](sr.numpy(), hr.numpy(), **{MASK_ARG[name]: mask.numpy()})
+    b = METRICS[name](sr.float(), hr.float(), **kw)
     assert a.dtype == b.dtype == torch.float64
+    assert torch.equal(a, METRICS[name](sr, hr, **kw))
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4)
+    with raises(f"{MASK_ARG[name]} must be a bool torch.Tensor or numpy array, got list"):
+        METRICS[name](sr, hr, **{MASK_ARG[name]: mask.tolist()})
 
 
 @pytest.mark.parametrize(("value", "kind"), [(float("nan"), "NaN"), (float("inf"), "inf"),
