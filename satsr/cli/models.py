@@ -11,19 +11,39 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_cmd(
         pattern: str = typer.Argument(None, help="Wildcard filter, e.g. 'edsr*'."),
-        params: bool = typer.Option(True, help="Count parameters (instantiates each model)."),
+        kind: str = typer.Option(None, help="Only this kind: baseline, single or multi."),
+        params: bool = typer.Option(True, help="Count parameters (builds each model on the "
+                                               "meta device: no memory, no weights)."),
+        preset: str = typer.Option("small", help="Preset of the second parameter column "
+                                                 "(e.g. 'small')."),
+        scale: int = typer.Option(3, min=1, help="Scale factor for the parameter counts."),
+        in_channels: int = typer.Option(1, "--in-channels", min=1,
+                                        help="Bands for the parameter counts."),
     ) -> None:
-        """List every registered model: name, kind, parameters, paper."""
+        """List every registered model: name, kind, parameters (published and preset), paper."""
+        import torch
         from rich.console import Console
         from rich.table import Table
 
+        from satsr.errors import ConfigError
         from satsr.models import count_parameters, create_model, list_models, model_info
 
-        table = Table(title="satsr model zoo")
-        for col in ("name", "kind", "params", "paper", "year"):
-            table.add_column(col, justify="right" if col in ("params", "year") else "left")
-        for name in list_models(pattern):
+        if kind and kind not in ("baseline", "single", "multi"):
+            raise ConfigError(f"unknown kind {kind!r}; use baseline, single or multi")
+
+        def n_params(name: str, which: str | None) -> str:
+            if not params or (which and which not in model_info(name).presets):
+                return "-" if params else ""
+            with torch.device("meta"):
+                model = create_model(name, scale=scale, in_channels=in_channels, preset=which)
+            return f"{count_parameters(model):,}"
+
+        table = Table(title=f"satsr model zoo (parameters at ×{scale}, {in_channels} band(s))")
+        for col in ("name", "kind", "params", f"params ({preset})", "paper", "year"):
+            table.add_column(col, justify="right" if "params" in col or col == "year"
+                             else "left", no_wrap=col != "paper")
+        for name in list_models(pattern, kind=kind):
             info = model_info(name)
-            n = f"{count_parameters(create_model(name)):,}" if params else ""
-            table.add_row(name, info.kind, n, info.paper, str(info.year))
+            table.add_row(name, info.kind, n_params(name, None), n_params(name, preset),
+                          info.paper, str(info.year))
         Console().print(table)
