@@ -11,6 +11,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,7 @@ from satsr.models import list_models
 from tests.bench.results_fixture import make_results
 from tests.docs.docs_site_helpers import (
     COMMITTED,
+    REPO,
     build_site,
     leaderboard_rows,
     summaries,
@@ -101,6 +104,25 @@ def test_a_new_results_folder_adds_its_rows(tmp_path: Path, generated_results: P
     expected = _expected_rows([root])
     assert set(new) == set(expected) and len(new) == 4  # 2 bands x 2 baselines
     assert any(k[1] == "fixture-a" for k in rows)
+
+
+def test_a_folder_dropped_into_benchmarks_results_adds_rows(tmp_path: Path) -> None:
+    """Literally: a copy of the docs project whose benchmarks/results/ gains one folder."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "docs", project / "docs")
+    shutil.copy(REPO / "mkdocs.yml", project / "mkdocs.yml")
+    shutil.copytree(REPO / "benchmarks" / "literature", project / "benchmarks" / "literature")
+    make_results(project / "benchmarks" / "results" / "dropped-run", run_id="dropped-run", seed=5)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(project / "mkdocs.yml"),
+         "-d", str(tmp_path / "site")], capture_output=True, text=True, timeout=600,
+        cwd=REPO, env={**os.environ, "SATSR_LEADERBOARD_RESULTS": "", "NO_MKDOCS_2_WARNING": "1"})
+    assert proc.returncode == 0, proc.stderr
+    rows = leaderboard_rows(tmp_path / "site")
+    expected = _expected_rows([project / "benchmarks" / "results"])
+    assert set(rows) == set(expected) and len(rows) == 4
+    for key, cells in expected.items():
+        assert all(rows[key][f] == text for f, text in cells.items())
 
 
 def _broken_copy(src: Path, dst: Path, edit: Any) -> Path:
