@@ -25,8 +25,18 @@ def _config(params: dict[str, Any]) -> str:
 
 def zoo_page() -> str:
     """The Markdown of the model zoo page."""
+    import torch
+
     from satsr.errors import SatsrError
     from satsr.models import count_parameters, create_model, list_models, model_info
+
+    def n_params(name: str, preset: str | None = None) -> str:
+        """Parameters at ×3, one band; built on the meta device (no memory, no weights)."""
+        try:
+            with torch.device("meta"):
+                return f"{count_parameters(create_model(name, preset=preset)):,}"
+        except SatsrError as exc:  # e.g. an optional dependency is missing
+            return f"n/a ({exc})"
 
     names = list_models()
     lines = ["# Model zoo", "",
@@ -39,17 +49,16 @@ def zoo_page() -> str:
              "model = create_model(\"mean-bicubic\", scale=3, in_channels=1)",
              "sr = model(lr, lr_mask)  # lr (B, T, C, h, w) → sr (B, C, 3h, 3w)",
              "```", "",
-             "| Model | Kind | Parameters | Paper | Year |", "|:---|:---|---:|:---|---:|"]
+             "| Model | Kind | Parameters | Parameters (`small`) | Paper | Year |",
+             "|:---|:---|---:|---:|:---|---:|"]
     details = []
     for name in names:
         info = model_info(name)
-        try:
-            n = f"{count_parameters(create_model(name)):,}"
-        except SatsrError as exc:  # e.g. an optional dependency is missing
-            n = f"n/a ({exc})"
+        n = n_params(name)
+        small = n_params(name, "small") if "small" in info.presets else "—"
         paper = f"[{info.paper}]({info.url})" if info.url else info.paper
         lines.append(f"| [`{name}`](#{name}) | {KIND_LABEL.get(info.kind, info.kind)} | {n} | "
-                     f"{paper} | {info.year} |")
+                     f"{small} | {paper} | {info.year} |")
         details += [f"## {name}", "", info.description or "", "",
                     f"- **Kind**: {KIND_LABEL.get(info.kind, info.kind)}"
                     f"{'' if info.learned else ' (not learned)'}",
@@ -57,7 +66,8 @@ def zoo_page() -> str:
                     f"- **Paper**: {paper} ({info.year})",
                     f"- **Default configuration**: {_config(info.defaults)}"]
         for preset, params in info.presets.items():
-            details.append(f"- **Preset `{preset}`**: {_config(params)}")
+            details.append(f"- **Preset `{preset}`** ({n_params(name, preset)} parameters): "
+                           f"{_config(params)}")
         details += [f"- **Create**: `create_model(\"{name}\")`", ""]
     return "\n".join([*lines, "", *details])
 

@@ -81,9 +81,18 @@ def test_format_matches_the_raw_numbers(site: Path, generated_results: Path) -> 
 
 
 def test_model_zoo_lists_every_registered_model(site: Path) -> None:
+    import torch
+
+    from satsr.models import count_parameters, create_model
+
     page = (site / "models" / "zoo" / "index.html").read_text(encoding="utf-8")
     for name in list_models():
         assert f"<code>{name}</code>" in page
+        with torch.device("meta"):
+            n = count_parameters(create_model(name))
+        assert f'<a href="#{name}"><code>{name}</code></a></td>' in page
+        row = page.split(f'<a href="#{name}"><code>{name}</code></a></td>', 1)[1].split("</tr>")[0]
+        assert f">{n:,}</td>" in row, (name, n)
 
 
 def test_plots_are_copied_into_the_site(site: Path, generated_results: Path) -> None:
