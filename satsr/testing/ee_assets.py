@@ -194,21 +194,26 @@ def build_l8s2_assets(l8s2_dir: str | Path, root: str | Path) -> dict[str, str]:
 
 
 def synthetic_reflectance(x: np.ndarray, y: np.ndarray, band: int, seed: int = 0) -> np.ndarray:
-    """A smooth, aperiodic reflectance field (0.02-0.5) at map coordinates ``x``, ``y`` (metres).
+    """A broadband, aperiodic reflectance field (about 0.02-0.5) at map coordinates ``x``, ``y``
+    (metres), defined everywhere so it can be sampled on any grid and at any shift.
 
-    A sum of 12 plane waves with wavelengths 250-1500 m (well resolved at 30 m) and band-specific
-    gains, so every band is informative for phase correlation."""
+    A sum of 160 plane waves with wavelengths 90-2000 m (above Landsat's 60 m Nyquist limit),
+    random directions and phases, amplitudes ∝ wavelength^0.8 (a natural-image-like spectrum),
+    plus a band-specific gain and offset."""
     rng = np.random.default_rng(seed)
-    field = np.zeros(np.broadcast(x, y).shape, dtype=np.float64)
-    for _ in range(12):
-        wavelength = rng.uniform(250.0, 1500.0)
-        theta = rng.uniform(0, 2 * np.pi)
-        phase = rng.uniform(0, 2 * np.pi)
-        k = 2 * np.pi / wavelength
-        field += np.cos(k * (np.cos(theta) * x + np.sin(theta) * y) + phase)
-    field /= 12 ** 0.5 * 2.5
+    n = 160
+    wavelength = np.exp(rng.uniform(np.log(90.0), np.log(2000.0), n))
+    theta = rng.uniform(0, 2 * np.pi, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    amp = (wavelength / 2000.0) ** 0.8
+    amp /= np.sqrt(np.sum(amp ** 2) / 2)
+    x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    field = np.zeros(x.shape, dtype=np.float64)
+    for k in range(n):
+        kx, ky = 2 * np.pi * np.cos(theta[k]) / wavelength[k], 2 * np.pi * np.sin(theta[k]) / wavelength[k]
+        field += amp[k] * np.cos(kx * x + ky * y + phase[k])
     gain = (0.6, 0.8, 1.0, 1.4)[band % 4]
-    return np.clip(0.15 + 0.1 * gain * field + 0.05 * band, 0.02, 0.5)
+    return np.clip(0.15 + 0.04 * gain * field + 0.05 * band, 0.02, 0.5)
 
 
 def build_synthetic_assets(root: str | Path, *, shift_m: tuple[float, float] = (12.0, -7.0),

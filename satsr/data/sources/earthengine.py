@@ -128,7 +128,7 @@ _ACTIVE_KEY: tuple[Any, ...] | None = None
 _ACTIVE_CREDENTIALS: Any = None
 _ACTIVE_PROJECT: str | None = None
 _LOCAL_SEMAPHORES: dict[int, threading.BoundedSemaphore] = {}
-_DIST_SEMAPHORES: dict[tuple[str, int], Any] = {}
+_DIST_SEMAPHORES: dict[tuple[str, int, str], Any] = {}
 _SEM_LOCK = threading.Lock()
 
 
@@ -146,10 +146,11 @@ def _distributed_semaphore(limit: int) -> Any | None:
     except ImportError:
         return None
     try:
-        get_worker()
+        worker = get_worker()
     except ValueError:
         return None
-    key = (SEMAPHORE_NAME, limit)
+    # one semaphore object per cluster: a process may serve several clusters one after another
+    key = (SEMAPHORE_NAME, limit, str(worker.scheduler.address))
     with _SEM_LOCK:
         if key not in _DIST_SEMAPHORES:
             _DIST_SEMAPHORES[key] = Semaphore(max_leases=limit, name=SEMAPHORE_NAME)

@@ -440,3 +440,55 @@ def test_grid_type_is_the_shared_one(assets):
     with EEEmulator(root) as emu:
         l9 = _l9(_source(emu))
         assert isinstance(l9.grid, Grid) and l9.grid.resolution == (30.0, 30.0)
+
+
+def test_sequential_in_process_clusters_get_fresh_semaphores(assets):
+    """A process that runs two dask clusters one after the other (two fetches in one notebook)
+    must not reuse the first cluster's distributed.Semaphore."""
+    import distributed
+
+    root, real, _ = assets
+    with EEEmulator(root) as emu:
+        src = _source(emu, max_concurrent=2)
+        l9 = _l9(src)
+        for _ in range(2):
+            with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                          dashboard_address=None) as cluster, \
+                    distributed.Client(cluster) as client:
+                parts = client.gather(client.map(lambda g: src.read(l9, ["SR_B4"], g),
+                                                 [l9.grid.window(0, 0, 20, 20),
+                                                  l9.grid.window(20, 0, 20, 20)], pure=False))
+            np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]),
+                                          _tif(root, real["landsat"], "SR_B4")[:40, :20])
+
+
+def test_synthetic_assets_read_through_the_source_carry_the_known_shift(tmp_path):
+    """Landsat read through EE equals the synthetic field displaced by the declared shift: the
+    S2 image, cubic-sampled at the Landsat pixel centres minus the shift, matches best."""
+    from scipy.ndimage import map_coordinates
+
+    info = build_synthetic_assets(tmp_path, shift_m=(45.0, -30.0))
+    dx, dy = info["shift_m"]
+    with EEEmulator(tmp_path) as emu:
+        src = _source(emu)
+        box = shapely.box(15.51, 45.08, 15.54, 45.10)
+        s2 = src.search(box, date(2023, 7, 1), date(2023, 7, 31), "sentinel2")[0]
+        ls = src.search(box, date(2023, 7, 1), date(2023, 7, 31), "landsat")[0]
+        assert ls.sensor == "landsat8" and s2.properties["cloud_score_id"] == info["cloud_score"]
+        s = src.read(s2, ["B4"], s2.grid)[0].astype(np.float64) / 1e4
+        lv = src.read(ls, ["SR_B4"], ls.grid)[0] * 2.75e-5 - 0.2
+    a, _, c, _, e, f = ls.transform
+    n = ls.width
+    cx, cy = np.meshgrid(c + a * (np.arange(n) + 0.5), f + e * (np.arange(n) + 0.5))
+    inner = (slice(10, n - 10),) * 2
+    sa, _, sc, _, se, sf = s2.transform
+
+    def ncc(sx: float, sy: float) -> float:
+        cols = (cx - sx - sc) / sa - 0.5
+        rows = (cy - sy - sf) / se - 0.5
+        v = map_coordinates(s, [rows[inner].ravel(), cols[inner].ravel()], order=3)
+        return float(np.corrcoef(v, lv[inner].ravel())[0, 1])
+
+    assert ncc(dx, dy) > 0.999
+    assert ncc(dx, dy) > max(ncc(dx + ox, dy + oy) for ox, oy in ((10, 0), (-10, 0), (0, 10), (0, -10)))
+    assert ncc(0.0, 0.0) < ncc(dx, dy) - 0.01
