@@ -69,22 +69,30 @@ def _prepare(
     return to_float64(src), hr0, m, border
 
 
-def _window_sums(x: torch.Tensor, count: int) -> torch.Tensor:
-    """Sums of ``x`` (..., L) over its ``count`` windows of length L − count + 1: (..., count).
+def _window_sums(x: torch.Tensor, count: int, *, square: bool = False) -> torch.Tensor:
+    """Sums of ``x`` (or ``x²``) (..., L) over its ``count`` windows of length L − count + 1.
 
-    Each window sum is the total minus the few values left out on either side.
+    Returns (..., count). Each window sum is the total minus the few values left out on either
+    side; with ``square`` the total is a fused dot product (no squared copy of ``x``).
     """
     size = x.shape[-1]
     length = size - count + 1
+    if square:
+        flat = x.reshape(-1, 1, size)
+        total = torch.bmm(flat, flat.transpose(1, 2)).reshape(*x.shape[:-1], 1)
+        head, tail = x[..., :count - 1].square(), x[..., length:].square()
+    else:
+        total = x.sum(-1, keepdim=True)
+        head, tail = x[..., :count - 1], x[..., length:]
     zero = x.new_zeros((*x.shape[:-1], 1))
-    left = torch.cat([zero, x[..., :count - 1].cumsum(-1)], dim=-1)
-    right = torch.cat([x[..., length:].flip(-1).cumsum(-1).flip(-1), zero], dim=-1)
-    return x.sum(-1, keepdim=True) - left - right
+    left = torch.cat([zero, head.cumsum(-1)], dim=-1)
+    right = torch.cat([tail.flip(-1).cumsum(-1).flip(-1), zero], dim=-1)
+    return total - left - right
 
 
-def _box_sums(x: torch.Tensor, su: int, sv: int) -> torch.Tensor:
-    """Sums of ``x`` (P, H, W) over its (H−su+1)×(W−sv+1) windows at every shift: (P, su, sv)."""
-    rows = _window_sums(x, sv)  # (P, H, sv)
+def _box_sums(x: torch.Tensor, su: int, sv: int, *, square: bool = False) -> torch.Tensor:
+    """Sums of ``x`` (or ``x²``) (P, H, W) over its (H−su+1)×(W−sv+1) windows: (P, su, sv)."""
+    rows = _window_sums(x, sv, square=square)  # (P, H, sv)
     return _window_sums(rows.transpose(1, 2), su).transpose(1, 2)
 
 
@@ -134,11 +142,10 @@ def _shift_stats(
     hr_c = torch.addcmul(hr0, mf, mean_hr, value=-1.0)  # centred, still 0 where concealed
     sr_c = sr - sr.mean(dim=(1, 2), keepdim=True)
     sr_c2 = sr_c.square()
-    hr_c2 = hr_c.square()
 
     n = _box_sums(mf, su, sv)
     s_hr = _box_sums(hr_c, su, sv)
-    s_hr2 = _box_sums(hr_c2, su, sv)
+    s_hr2 = _box_sums(hr_c, su, sv, square=True)
     f_hr = torch.fft.rfft2(hr_c)
     f_sr = torch.fft.rfft2(sr_c, s=size).conj()
     sum_sr2 = sr_c2.sum(dim=(1, 2), keepdim=True)
@@ -201,14 +208,18 @@ def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, img: torch.T
              u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Two-pass cMSE of image ``img[k]`` at shift (u[k], v[k]), straight from the definition."""
     h, w = src.shape[-2:]
-    hr_win = hr0.unfold(2, h, 1).unfold(3, w, 1)[img, :, u, v]  # (K, C, h, w)
-    m_win = m.unfold(2, h, 1).unfold(3, w, 1)[img, :, u, v].expand(hr_win.shape)
+    d = hr0.unfold(2, h, 1).unfold(3, w, 1)[img, :, u, v]  # (K, C, h, w), a fresh copy
+    m_win = m.unfold(2, h, 1).unfold(3, w, 1)[img, :, u, v]
+    same = img.numel() == src.shape[0] and bool((img == torch.arange(
+        src.shape[0], device=img.device)).all())
+    d = d.sub_(src if same else src[img])
     zero = torch.zeros((), dtype=_F64, device=src.device)
-    d = torch.where(m_win, hr_win - src[img], zero)
-    n = m_win.sum(dim=(2, 3), keepdim=True).to(_F64)
+    d = torch.where(m_win, d, zero)
+    n = m_win.expand(d.shape).sum(dim=(2, 3), keepdim=True).to(_F64)
     bias = d.sum(dim=(2, 3), keepdim=True) / n.clamp(min=1.0)
-    sq = torch.where(m_win, d - bias, zero).square()
-    return sq.sum(dim=(1, 2, 3)) / n.sum(dim=(1, 2, 3)).clamp(min=1.0)
+    r = torch.where(m_win, d.sub_(bias), zero).flatten(1)
+    sq = torch.bmm(r[:, None, :], r[:, :, None]).flatten()  # Σ r², one fused pass
+    return sq / n.sum(dim=(1, 2, 3)).clamp(min=1.0)
 
 
 def _best_exact(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, grid: torch.Tensor,

@@ -205,3 +205,14 @@ def test_device_mismatch(name):
     mask = torch.ones(3, 16, 16, dtype=torch.bool, device="meta")
     with raises(r"is on meta but the images are on cpu"):
         METRICS[name](sr, hr, **{MASK_ARG[name]: mask})
+
+
+def test_huge_finite_values_are_not_mistaken_for_inf():
+    """The one-pass finite check sums the image; an overflowing sum falls back to isfinite."""
+    sr, hr = images()
+    sr[0, 0, :2] = 1e308  # the sum overflows to inf, yet every value is finite
+    assert torch.isinf(sr.sum())
+    assert psnr(sr, hr, data_range=1.0).shape == (3,)
+    sr[0, 0, 5, 5] = float("inf")
+    with raises("SR contains inf at 1 pixels of image 0"):
+        psnr(sr, hr, data_range=1.0)
