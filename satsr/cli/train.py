@@ -80,6 +80,8 @@ def register(app: typer.Typer) -> None:
         from satsr.train import TrainConfig, train
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+        if not progress:  # no bar: log each validation instead
+            logging.getLogger("satsr.train").setLevel(logging.INFO)
         options: dict[str, object] = _load_recipe(recipe) if recipe else {}
         given = {
             "model": model, "dataset": dataset, "band": band, "root": root, "loss": loss,
