@@ -150,7 +150,7 @@ def test_load_sample_schema_and_labels(loaded: dict[str, xr.Dataset]) -> None:
         assert n_frames.min() >= 9 and n_frames.max() <= 14 and len(set(n_frames)) > 2
         lr = ds["lr"].values[:, :, 0]
         mask = ds["lr_mask"].values & ds["frame_valid"].values[:, :, None, None]
-        assert 0 <= lr[mask].min() and lr[mask].max() <= 16368 / 65535
+        assert lr[mask].min() >= 0 and lr[mask].max() <= 16368 / 65535
         clear_lr = ds["lr_mask"].values[ds["frame_valid"].values].mean()
         assert 0.7 < clear_lr < 0.97
         assert 0.9 < ds["hr_mask"].values.mean() < 1.0
@@ -255,7 +255,7 @@ def test_chips_schema_shapes_and_labels(chips_path: Path) -> None:
     assert ds.attrs["lr_sensor"] == "synthetic Landsat-like 30 m"
     assert ds.attrs["hr_sensor"] == "synthetic Sentinel-2-like 10 m"
     for name in ("lr", "hr"):
-        assert 0.0 <= float(ds[name].min()) and float(ds[name].max()) <= 1.0
+        assert float(ds[name].min()) >= 0.0 and float(ds[name].max()) <= 1.0
     assert 0.75 < float(ds["lr_mask"].mean()) < 0.99
     assert 0.85 < float(ds["hr_mask"].mean()) < 1.0
     prov = schema.provenance(ds)

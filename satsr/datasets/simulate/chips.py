@@ -9,7 +9,8 @@ Two sensors image every chip (reflectance 0-1, bands blue/green/red/nir):
 - **HR, "Sentinel-2-like 10 m"**: Gaussian PSF σ = 0.5 HR px, 10 m box, noise σ ≈ 0.003,
   clouds in 30 % of chips (hr_mask False there), quantised to 1e-4 (L2A DN / 10000).
 - **LR, "Landsat-like 30 m"**: wider PSF σ = 1.5 HR px on top of the 30 m box; a residual
-  misregistration N(0, 0.15²) LR px per axis (clipped to ±0.5, stored in provenance); sensor
+  misregistration N(0, 0.15²) LR px per axis and region (a scene-wide co-registration
+  residual, clipped to ±0.5, stored per chip in provenance); sensor
   spectral differences (per-band gain/offset, :data:`LANDSAT_GAIN`/:data:`LANDSAT_OFFSET`)
   plus a small per-chip drift; noise; clouds in 40 % of chips; quantised to the Collection 2
   L2 step (2.75e-5 reflectance).
@@ -118,8 +119,14 @@ def simulate_chips(seed: int, config: ChipConfig | None = None,
     for region in range(cfg.regions):
         rng = np.random.default_rng([seed, 7, region])
         fine = render_scene(rng, (fine_side, fine_side), cfg.landscape, bands=BANDS)
-        hr_region = observe(fine, factor=cfg.fine_per_hr,
+        spectrum = np.fft.fft2(fine.astype(np.float64))
+        hr_region = observe(fine, factor=cfg.fine_per_hr, spectrum=spectrum,
                             sigma_fine=cfg.hr_sensor.psf_sigma_hr * cfg.fine_per_hr)[0]
+        # the Landsat scene's residual co-registration error: one shift per region
+        shift = np.clip(MISREGISTRATION_STD * rng.standard_normal((1, 2)), -0.5, 0.5)
+        lr_region = observe(fine, factor=f_lr, spectrum=spectrum, shifts=shift,
+                            sigma_fine=cfg.lr_sensor.psf_sigma_hr * cfg.fine_per_hr)
+        lr_region = lr_region * gain + offset
         for cy in range(n_side):
             for cx in range(n_side):
                 crng = np.random.default_rng([seed, 7, region, cy, cx])
@@ -127,14 +134,8 @@ def simulate_chips(seed: int, config: ChipConfig | None = None,
                 hr = hr_region[None, :, y0:y0 + hr_size, x0:x0 + hr_size]
                 hr, _, _ = radiometry(crng, hr, cfg.hr_sensor)
                 hr, hr_clear, hr_cover = clouds(crng, hr, cfg.hr_sensor)
-                # LR: a window with margin around the chip, shifted by the misregistration
-                shift = np.clip(MISREGISTRATION_STD * crng.standard_normal((1, 2)), -0.5, 0.5)
-                fy, fx = cy * h * f_lr, cx * h * f_lr
-                window = fine[:, fy:fy + (h + 2 * m) * f_lr, fx:fx + (h + 2 * m) * f_lr]
-                lr = observe(window, factor=f_lr,
-                             sigma_fine=cfg.lr_sensor.psf_sigma_hr * cfg.fine_per_hr,
-                             shifts=shift)[:, :, m:m + h, m:m + h]
-                lr = lr * gain + offset
+                ly, lx = m + cy * h, m + cx * h
+                lr = lr_region[:, :, ly:ly + h, lx:lx + h]
                 lr, gains, offs = radiometry(crng, lr, cfg.lr_sensor)
                 lr, lr_clear, lr_cover = clouds(crng, lr, cfg.lr_sensor)
                 scene = f"chip_r{region}_y{cy}_x{cx}"

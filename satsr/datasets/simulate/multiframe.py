@@ -97,7 +97,8 @@ def simulate_scene(
 
     m_hr = cfg.margin_lr * cfg.scale
     hr_size = cfg.lr_size * cfg.scale
-    hr = observe(fine, factor=cfg.fine_per_hr,
+    spectrum = np.fft.fft2(fine.astype(np.float64))
+    hr = observe(fine, factor=cfg.fine_per_hr, spectrum=spectrum,
                  sigma_fine=cfg.hr_sensor.psf_sigma_hr * cfg.fine_per_hr)
     hr = hr[:, :, m_hr:m_hr + hr_size, m_hr:m_hr + hr_size]
     hr, _, _ = radiometry(rng, hr, cfg.hr_sensor)
@@ -106,7 +107,7 @@ def simulate_scene(
     t = int(rng.integers(cfg.n_frames[0], cfg.n_frames[1] + 1))
     shifts = rng.uniform(-cfg.lr_sensor.max_shift, cfg.lr_sensor.max_shift, (t, 2))
     lr = observe(fine, factor=f_lr, sigma_fine=cfg.lr_sensor.psf_sigma_hr * cfg.fine_per_hr,
-                 shifts=shifts)
+                 shifts=shifts, spectrum=spectrum)
     m = cfg.margin_lr
     lr = lr[:, :, m:m + cfg.lr_size, m:m + cfg.lr_size]
     lr, gains, offsets = radiometry(rng, lr, cfg.lr_sensor)

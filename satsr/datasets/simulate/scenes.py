@@ -20,6 +20,7 @@ and Sentinel-2-like (10 m) landscapes. Everything is vectorised numpy, seeded by
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -92,13 +93,21 @@ def _band_table(bands: Sequence[str]) -> dict[str, np.ndarray]:
     return {name: np.asarray(vals, dtype=np.float32)[idx] for name, vals in REFLECTANCE.items()}
 
 
+@functools.lru_cache(maxsize=4)
+def _grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Centred pixel coordinates (y, x) of a (H, W) grid, as read-only float32 (1, W)/(H, 1)."""
+    h, w = shape
+    y = (np.arange(h, dtype=np.float32) - (h - 1) / 2)[:, None]
+    x = (np.arange(w, dtype=np.float32) - (w - 1) / 2)[None, :]
+    y.flags.writeable = False
+    x.flags.writeable = False
+    return y, x
+
+
 def _rotated(shape: tuple[int, int], theta: float) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre coordinates (u, v) of a (H, W) grid rotated by ``theta`` about its centre."""
-    h, w = shape
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    y -= (h - 1) / 2
-    x -= (w - 1) / 2
-    c, s = np.float32(np.cos(theta)), np.float32(np.sin(theta))
+    y, x = _grid(shape)
+    c, s = float(np.cos(theta)), float(np.sin(theta))
     return x * c + y * s, -x * s + y * c
 
 
@@ -130,14 +139,14 @@ def _voronoi_parcels(
     side = 2 * half
     mean_side = float(np.mean(size_px))
     n_seeds = max(4, int(side * side / (mean_side * mean_side)))
-    seeds = np.zeros((side, side), dtype=bool)
-    seeds[rng.integers(0, side, n_seeds), rng.integers(0, side, n_seeds)] = True
+    sy, sx = rng.integers(0, side, n_seeds), rng.integers(0, side, n_seeds)
+    seed_id = np.full((side, side), -1, dtype=np.int64)
+    seed_id[sy, sx] = np.arange(n_seeds)
     iy, ix = ndimage.distance_transform_edt(
-        ~seeds, sampling=(1.0, 1.0 / aspect), return_distances=False, return_indices=True)
-    label = iy * side + ix
+        seed_id < 0, sampling=(1.0, 1.0 / aspect), return_distances=False, return_indices=True)
     ui = np.clip(np.round(u + half).astype(np.int64), 0, side - 1)
     vi = np.clip(np.round(v + half).astype(np.int64), 0, side - 1)
-    return np.asarray(label[vi, ui], dtype=np.int64)
+    return seed_id[iy[vi, ui], ix[vi, ui]]
 
 
 def _line_coverage(
@@ -204,8 +213,6 @@ def render_scene(
         label = _strip_parcels(rng, u, v, size_px)
     else:
         label = _voronoi_parcels(rng, u, v, size_px)
-    _, label = np.unique(label, return_inverse=True)
-    label = label.reshape(shape)
     n_parcels = int(label.max()) + 1
     cls = rng.choice(len(PARCEL_CLASSES), size=n_parcels, p=PARCEL_PROBS)
     base = np.stack([table[c] for c in PARCEL_CLASSES])[cls]  # (P, B)

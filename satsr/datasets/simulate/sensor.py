@@ -73,27 +73,16 @@ def _box_transfer(freq: np.ndarray, factor: int) -> np.ndarray:
     return out / factor
 
 
-def _kernels(n: int, factor: int, sigma_fine: float, shifts: np.ndarray) -> np.ndarray:
-    """(T, n) circular 1-D kernels ``κ_t = IDFT(transfer · exp(2πi f·factor·s_t))``."""
-    freq = np.fft.fftfreq(n)
-    transfer = np.exp(-2 * np.pi**2 * sigma_fine**2 * freq**2) * _box_transfer(freq, factor)
-    phase = np.exp(2j * np.pi * freq[None, :] * (np.asarray(shifts, float)[:, None] * factor))
-    return np.fft.ifft(transfer[None, :] * phase, axis=1).real
+def axis_transfer(n: int, factor: int, sigma_fine: float, shifts: np.ndarray) -> np.ndarray:
+    """(T, n) transfer functions of the 1-D imaging chain along one axis, one per shift.
 
-
-def imaging_operator(n: int, factor: int, sigma_fine: float, shifts: np.ndarray) -> np.ndarray:
-    """(T, n/factor, n) real matrices of the 1-D imaging chain, one per shift (output px).
-
-    Row ``i`` of matrix ``t`` maps a periodic fine signal of length ``n`` to output sample ``i``
-    after a translation by ``shifts[t]``, the Gaussian PSF (σ in fine px) and ``factor``-box
-    integration: ``A[t, i, j] = κ_t((factor·i − j) mod n)`` with the circular kernel
-    ``κ_t = IDFT(transfer · exp(2πi f·factor·s_t))``. Exact for the periodic fine signal, and
-    sampling keeps the aliasing of a real detector.
+    ``exp(-2π²σ²f²)`` (Gaussian PSF, σ in fine px) × the ``factor``-box integration ×
+    ``exp(2πi f·factor·s_t)`` (translation by ``s_t`` output px), at the DFT frequencies ``f``.
     """
-    kernel = _kernels(n, factor, sigma_fine, shifts)
-    rows = np.arange(n // factor)[:, None] * factor
-    idx = (rows - np.arange(n)[None, :]) % n
-    return kernel[:, idx]
+    freq = np.fft.fftfreq(n)
+    base = np.exp(-2 * np.pi**2 * sigma_fine**2 * freq**2) * _box_transfer(freq, factor)
+    phase = np.exp(2j * np.pi * freq[None, :] * (np.asarray(shifts, float)[:, None] * factor))
+    return base[None, :] * phase
 
 
 def observe(
@@ -102,6 +91,7 @@ def observe(
     factor: int,
     sigma_fine: float,
     shifts: np.ndarray | None = None,
+    spectrum: np.ndarray | None = None,
 ) -> np.ndarray:
     """Image a fine scene: shift, Gaussian blur, ``factor``-area integration and sampling.
 
@@ -109,20 +99,25 @@ def observe(
     in fine pixels; ``shifts`` (T, 2) are (dy, dx) in *output* pixels (frame ``t`` pixel
     ``(i, j)`` integrates the scene around ``(i + dy, j + dx)``). Returns (T, B, H/factor,
     W/factor) float32 (T = 1 without shifts). Output pixel ``(i, j)`` covers fine pixels
-    ``factor·i … factor·i + factor - 1`` when unshifted. The chain is separable, so it runs as
-    ``A_y[t] @ fine @ A_x[t].T`` with the matrices of :func:`imaging_operator`.
+    ``factor·i … factor·i + factor - 1`` when unshifted. Pass ``spectrum = np.fft.fft2(fine)``
+    to reuse it when imaging one scene with several sensors.
+
+    Exact for the periodic fine grid: the spectrum is multiplied by the separable transfer
+    functions of :func:`axis_transfer`, and sampling every ``factor``-th pixel is done by
+    folding the spectrum (summing its ``factor`` aliases per axis), which keeps the aliasing a
+    real detector has and needs only a small inverse FFT.
     """
     b, h, w = fine.shape
     if h % factor or w % factor:
         raise ValueError(f"fine grid {h}x{w} is not divisible by factor {factor}")
     shifts = np.zeros((1, 2)) if shifts is None else np.asarray(shifts, dtype=np.float64)
-    ay = imaging_operator(h, factor, sigma_fine, shifts[:, 0])  # (T, h/f, H)
-    ax = imaging_operator(w, factor, sigma_fine, shifts[:, 1])  # (T, w/f, W)
-    t, wo = len(shifts), w // factor
-    # contract x for all frames in one BLAS call, then y per frame (contiguous stacks)
-    ax_all = np.ascontiguousarray(ax.transpose(2, 0, 1).reshape(w, t * wo))
-    tmp = (fine.astype(np.float64).reshape(b * h, w) @ ax_all).reshape(b, h, t, wo)
-    out = ay[:, None] @ np.ascontiguousarray(tmp.transpose(2, 0, 1, 3))
+    t, ho, wo = len(shifts), h // factor, w // factor
+    ty = axis_transfer(h, factor, sigma_fine, shifts[:, 0])  # (T, H)
+    tx = axis_transfer(w, factor, sigma_fine, shifts[:, 1])  # (T, W)
+    spec = np.fft.fft2(fine.astype(np.float64)) if spectrum is None else spectrum  # (B, H, W)
+    along_y = (spec[None] * ty[:, None, :, None]).reshape(t, b, factor, ho, w).sum(axis=2)
+    both = (along_y * tx[:, None, None, :]).reshape(t, b, ho, factor, wo).sum(axis=3)
+    out = np.fft.ifft2(both).real / (factor * factor)
     return out.astype(np.float32)
 
 
