@@ -99,7 +99,8 @@ def main() -> None:
         "png_s": [round(x, 4) for x in png],
         "zarr_s": [round(x, 4) for x in zarr],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(),
+                    "load_average_1min": round(os.getloadavg()[0], 2)},
         "satsr_version": __version__,
     }
     print(f"PROBA-V loading, {n} scenes (2 real scenes x {args.repeat}), median of "
