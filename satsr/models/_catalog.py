@@ -201,8 +201,8 @@ register_model(ModelInfo(
           "Neural Networks",
     year=2020,
     url="https://doi.org/10.3390/rs12223812",
-    description="3D-WDSR: 3D wide-activation blocks over the frame stack plus a weight-"
-                "normalised 2D branch on the frame mean, pixel shuffle (T=9).",
-    defaults={"features": 32, "n_blocks": 8, "expansion": 6, "low_rank": 0.8},
+    description="3D-WDSR: 3D wide-activation blocks over the frame stack, temporal reduction, "
+                "plus a weight-normalised 2D branch on the frame mean, pixel shuffle (T=9).",
+    defaults={"features": 32, "n_blocks": 8, "expansion": 8, "low_rank": 0.8},
     presets={"small": {"features": 24, "n_blocks": 4, "expansion": 4}},
 ))

@@ -190,6 +190,10 @@ class WideActivationBlock(nn.Module):
         return x + self.body(x) * self.res_scale
 
 
-def pixel_shuffle_3d_to_2d(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """(B, C·s², 1, h, w) -> (B, C, s·h, s·w): drop a unit time axis and pixel-shuffle."""
-    return nn.functional.pixel_shuffle(x.squeeze(2), scale)
+def reflect_pad_hw(x: torch.Tensor, pad: int = 1) -> torch.Tensor:
+    """Reflection-pad the last two axes (H, W) by ``pad`` of a 4D or 5D tensor (T untouched)."""
+    if x.dim() == 5:
+        b, c, t, h, w = x.shape
+        flat = nn.functional.pad(x.reshape(b, c * t, h, w), (pad,) * 4, mode="reflect")
+        return flat.reshape(b, c, t, h + 2 * pad, w + 2 * pad)
+    return nn.functional.pad(x, (pad,) * 4, mode="reflect")

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from satsr.errors import ConfigError
 from satsr.models._multiframe import prepare_frames
 from satsr.models.base import SRModel
-from satsr.models.layers import ChannelAttention, wn_conv2d, wn_conv3d
+from satsr.models.layers import ChannelAttention, reflect_pad_hw, wn_conv2d, wn_conv3d
 
 
 class RFAB(nn.Module):
@@ -58,15 +58,6 @@ class RTAB(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
-
-
-def _pad_hw(x: torch.Tensor) -> torch.Tensor:
-    """Reflection-pad H and W by one pixel (5D: (B, C, T, H, W) or 4D)."""
-    if x.dim() == 5:
-        b, c, t, h, w = x.shape
-        return F.pad(x.reshape(b, c * t, h, w), (1, 1, 1, 1), mode="reflect").reshape(
-            b, c, t, h + 2, w + 2)
-    return F.pad(x, (1, 1, 1, 1), mode="reflect")
 
 
 class RAMS(SRModel):
@@ -106,11 +97,11 @@ class RAMS(SRModel):
         feat = self.head(x)
         feat = feat + self.blocks(feat)
         for rfab, conv in zip(self.reduce_att, self.reduce_conv, strict=True):
-            feat = F.relu(conv(_pad_hw(rfab(feat))))
-        main = self.up(_pad_hw(feat))  # (B, C·s², 1, h, w)
+            feat = F.relu(conv(reflect_pad_hw(rfab(feat))))
+        main = self.up(reflect_pad_hw(feat))  # (B, C·s², 1, h, w)
         main = F.pixel_shuffle(main.squeeze(2), self.scale)
         stack = frames.reshape(b, t * c, h, w)
-        glob = self.global_conv(_pad_hw(self.global_att(stack)))
+        glob = self.global_conv(reflect_pad_hw(self.global_att(stack)))
         return main + F.pixel_shuffle(glob, self.scale)
 
 
