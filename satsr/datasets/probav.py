@@ -470,7 +470,8 @@ def prepare_probav(
     fails before anything is written; each store is written atomically by
     :func:`satsr.schema.save`, so a failure midway leaves no store behind. Re-running resumes:
     a store already prepared from the same scenes is kept; one prepared from other scenes is
-    an error unless ``overwrite``.
+    an error unless ``overwrite``. :func:`load_probav` finds stores in the default ``out``
+    (``root/"satsr"``); open stores written elsewhere with ``satsr.datasets.load_datasets(out)``.
     """
     from satsr.progress import make_progress
 
