@@ -128,6 +128,7 @@ class RequestRecord:
     endpoint: str          # discovery | algorithms | getAsset | listAssets | listImages | getPixels | token
     path: str
     query: dict[str, str] = field(default_factory=dict)
+    method_override: bool = False   # a POST carrying X-HTTP-Method-Override: GET
     status: int = 0
     asset: str | None = None
     width: int | None = None
@@ -673,8 +674,16 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint, info = self._classify(method, parsed.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        override = False
+        if method == "POST" and self.headers.get("X-HTTP-Method-Override", "").upper() == "GET":
+            # googleapiclient turns GETs with URLs over 2 kB into such POSTs (Google APIs accept them)
+            method, override = "GET", True
+            query = {**query, **{k: v[-1] for k, v in urllib.parse.parse_qs(raw.decode()).items()}}
+            raw = b""
+            endpoint, info = self._classify(method, parsed.path)
         counted = endpoint not in ("discovery", "token", "unknown")
         rec = RequestRecord(seq=0, method=method, endpoint=endpoint, path=parsed.path, query=query,
+                            method_override=override,
                             asset=info.get("asset"), user_project=self.headers.get("X-Goog-User-Project"),
                             started=time.monotonic())
         emu._begin(rec, counted)

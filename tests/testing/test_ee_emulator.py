@@ -231,3 +231,18 @@ def test_npy_body_is_a_structured_array(assets):
                                  "grid": _grid(root, asset, "B2")})
     arr = np.load(io.BytesIO(raw))
     assert arr.dtype.names == ("B2", "SCL") and arr.dtype["SCL"] == np.uint8
+
+
+def test_long_list_queries_arrive_as_method_override_posts(assets):
+    """googleapiclient sends GETs with URLs over 2 kB as POST + X-HTTP-Method-Override."""
+    root, real, _ = assets
+    import shapely
+    import shapely.geometry
+
+    ring = shapely.Point(-160.8, 63.88).buffer(0.02, quad_segs=100)
+    with EEEmulator(root) as emu, ee_session(emu):
+        hit = ee.data.listImages({"parent": "LANDSAT/LC09/C02/T1_L2",
+                                  "region": shapely.geometry.mapping(ring)})
+        assert [i["id"] for i in hit["images"]] == [real["landsat"]]
+        rec = emu.records("listAssets")[0]
+        assert rec.method_override and "intersects(" in rec.query["filter"]

@@ -67,9 +67,10 @@ EE_MAX_CONCURRENT = 40
 
 _SENSORS = {"LANDSAT_8": "landsat8", "LANDSAT_9": "landsat9", "SENTINEL-2A": "sentinel2a",
             "SENTINEL-2B": "sentinel2b", "SENTINEL-2C": "sentinel2c"}
-_SIZE_ERRORS = re.compile(r"Total request size|must be less than or equal to|User memory limit "
-                          r"exceeded|Pixel grid dimensions|too many pixels|Request payload size",
-                          re.IGNORECASE)
+_SIZE_ERRORS = re.compile(r"Total request size|User memory limit exceeded|Pixel grid dimensions|"
+                          r"too many pixels|Request payload size", re.IGNORECASE)
+#: listImages sends the region inside the query: larger outlines are replaced by their bbox
+MAX_REGION_VERTICES = 200
 _TRANSIENT_ERRORS = re.compile(r"Too Many Requests|rate limit|concurrency limit|Quota exceeded|"
                                r"internal error|Service unavailable|backend error|deadline exceeded|"
                                r"timed out|try again", re.IGNORECASE)
@@ -500,6 +501,7 @@ class EarthEngineSource:
         """Acquisitions of ``collection`` over ``geometry`` (WGS84) with start <= date <= end
         (UTC, inclusive) and scene cloud cover <= ``max_cloud`` %, sorted by time. Sentinel-2
         acquisitions carry ``properties["cloud_score_id"]`` when Cloud Score+ has the image."""
+        import shapely
         import shapely.geometry
 
         if collection not in COLLECTIONS:
@@ -508,6 +510,8 @@ class EarthEngineSource:
         if end < start:
             raise ConfigError(f"the end date {end} is before the start date {start}; swap them")
         self._ensure_initialized()
+        if shapely.get_num_coordinates(geometry) > MAX_REGION_VERTICES:
+            geometry = geometry.envelope          # a superset: the pipeline clips to the AOI
         region = json.dumps(shapely.geometry.mapping(geometry))
         prop = CLOUD_PROPERTY[collection]
         flt = f"properties.{prop} <= {float(max_cloud)}" if max_cloud < 100 else None

@@ -492,3 +492,13 @@ def test_synthetic_assets_read_through_the_source_carry_the_known_shift(tmp_path
     assert ncc(dx, dy) > 0.999
     assert ncc(dx, dy) > max(ncc(dx + ox, dy + oy) for ox, oy in ((10, 0), (-10, 0), (0, 10), (0, -10)))
     assert ncc(0.0, 0.0) < ncc(dx, dy) - 0.01
+
+
+def test_detailed_aoi_outline_is_sent_as_its_bbox(assets):
+    root, real, _ = assets
+    wiggly = shapely.Point(-160.8, 63.88).buffer(0.02, quad_segs=200)    # 800 vertices
+    with EEEmulator(root) as emu:
+        acqs = _source(emu).search(wiggly, date(2023, 6, 30), date(2023, 6, 30), "landsat")
+        assert [a.id for a in acqs] == [real["landsat"]]
+        flt = emu.records("listAssets")[0].query["filter"]
+        assert len(flt) < 1000 and "intersects(" in flt
