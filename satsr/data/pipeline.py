@@ -144,18 +144,35 @@ def _validate(cfg: FetchConfig) -> tuple[AOI, ChipSpec, SplitSpec]:
     return aoi, spec, split
 
 
+def _probe(address: str, timeout: float = 2.0) -> None:
+    """Fail fast (one line) when a tcp:// scheduler address does not accept connections."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname:
+        return
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 8786), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise SatsrError(f"cannot reach the dask scheduler at {address} ({exc.strerror or exc}); "
+                         "check the address or drop --scheduler to run locally") from None
+
+
 def _connect(cfg: FetchConfig) -> Any:
     """A dask.distributed Client: the given scheduler (5 s timeout) or an in-process LocalCluster."""
     from distributed import Client, LocalCluster
 
     if cfg.scheduler:
+        _probe(cfg.scheduler)
         try:
             return Client(cfg.scheduler, timeout="5s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise SatsrError(f"cannot reach the dask scheduler at {cfg.scheduler} ({type(exc).__name__}); "
                              "check the address or drop --scheduler to run locally") from None
     cluster = LocalCluster(n_workers=1, threads_per_worker=cfg.workers or 2, processes=False,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     return Client(cluster, set_as_default=False)
 
 

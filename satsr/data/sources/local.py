@@ -176,8 +176,14 @@ class LocalSource:
                 row = (grid.transform[5] - native.transform[5]) / native.transform[4]
                 aligned = abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6
             if aligned:
-                win = Window(round(col), round(row), grid.width, grid.height)
-                return np.asarray(ds.read(indexes, window=win, boundless=True, fill_value=fill))
+                r0, c0 = round(row), round(col)
+                out = np.full((len(indexes), grid.height, grid.width), fill, dtype=ds.dtypes[0])
+                rs, cs = max(0, r0), max(0, c0)
+                re_, ce = min(ds.height, r0 + grid.height), min(ds.width, c0 + grid.width)
+                if re_ > rs and ce > cs:
+                    out[:, rs - r0:re_ - r0, cs - c0:ce - c0] = ds.read(
+                        indexes, window=Window(cs, rs, ce - cs, re_ - rs))
+                return out
             out = np.full((len(indexes), grid.height, grid.width), fill, dtype=ds.dtypes[0])
             for k, idx in enumerate(indexes):
                 reproject(rasterio.band(ds, idx), out[k], dst_transform=grid.to_affine(),

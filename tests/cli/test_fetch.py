@@ -1,0 +1,140 @@
+"""``satsr fetch --source local`` end to end on the REAL Unalakleet pair: the store, dry run,
+bad input (one line, exit 2, nothing written) and resumption after SIGKILL (byte-identical)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from satsr import schema
+from satsr.cli import app, main
+from satsr.datasets import open_dataset
+from tests.data.sources.test_local import write_real_manifest
+
+REPO = Path(__file__).resolve().parents[2]
+AOI = REPO / "datasets" / "aoi" / "unalakleet.geojson"
+
+
+def _args(src: Path, out: Path, *extra: str) -> list[str]:
+    return ["fetch", "--source", "local", "--local-dir", str(src), "--aoi", str(AOI),
+            "--start", "2023-10-01", "--end", "2023-10-31", "--pair-days", "120",
+            "--chip", "32", "--out", str(out), "--no-progress", *extra]
+
+
+@pytest.fixture(scope="module")
+def local_src(tmp_path_factory: pytest.TempPathFactory, l8s2_dir: Path) -> Path:
+    return write_real_manifest(tmp_path_factory.mktemp("local") / "src", l8s2_dir)
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_fetch_local_end_to_end(tmp_path: Path, local_src: Path) -> None:
+    out = tmp_path / "chips"
+    res = CliRunner().invoke(app, _args(local_src, out, "--tile-chips", "2"))
+    if res.exc_info is not None and res.exit_code:
+        import traceback
+        traceback.print_exception(*res.exc_info)
+    assert res.exit_code == 0, res.output
+    ds = open_dataset(out)
+    schema.validate(ds, check_values=True)
+    assert ds.sizes["y"] == 32 and ds.sizes["Y"] == 96 and ds.sizes["scene"] >= 4
+    assert ds.attrs["value_scale"] == "reflectance" and ds.attrs["scale"] == 3
+    assert [str(b) for b in ds["band"].values] == ["blue", "green", "red", "nir"]
+    assert {str(v) for v in ds["crs"].values} == {"EPSG:32604"}
+    hr = ds["hr"].values
+    lr = ds["lr"].values[:, 0]
+    assert 0 < float(np.median(hr[ds["hr_mask"].values[:, None].repeat(4, 1)])) < 0.5
+    assert 0 < float(np.median(lr[ds["lr_mask"].values[:, 0, None].repeat(4, 1)])) < 0.5
+    # chips lie on the nested lattice: LR transform x3 finer = HR transform
+    t_hr, t_lr = ds["hr_transform"].values, ds["lr_transform"].values
+    np.testing.assert_allclose(t_lr[:, [0, 4]], 3 * t_hr[:, [0, 4]])
+    np.testing.assert_allclose(t_lr[:, [2, 5]], t_hr[:, [2, 5]])
+    assert np.all(np.mod(t_lr[:, [2, 5]], 30) == 0)
+    assert ds["dt_days"].values[0, 0] == pytest.approx(-101.02, abs=0.01)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["source"] == "local" and prov["crs"] == "EPSG:32604"
+    assert prov["coregistration"]["status_counts"]
+    assert len(prov["chips"]) == ds.sizes["scene"]
+    feats = json.loads((out / "footprints.geojson").read_text())["features"]
+    assert len(feats) == ds.sizes["scene"]
+    assert not (out / ".work").exists()
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, local_src: Path) -> None:
+    out = tmp_path / "dry"
+    res = CliRunner().invoke(app, _args(local_src, out, "--dry-run"))
+    assert res.exit_code == 0, res.output
+    assert "S2_20231009" in res.output and "L9_20230630" in res.output
+    assert "requests:" in res.output and "Δt -101.0 d" in res.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    (["--start", "2023-10-31", "--end", "2023-10-01"], "before --start"),
+    (["--start", "2024-01-01", "--end", "2024-01-31"], "no Sentinel-2 acquisitions"),
+    (["--start", "2023-06-01", "--pair-days", "3"], "raise --pair-days"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach the dask scheduler"),
+    (["--max-area-km2", "5"], "more than the limit"),
+    (["--bands", "red,swir"], "unknown band"),
+    (["--start", "2023-13-01"], "not a date"),
+])
+def test_bad_input_one_line_nothing_written(tmp_path: Path, local_src: Path, extra: list[str],
+                                            match: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as info:
+        main([*_args(local_src, out), *extra])
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and match in lines[0], err
+    assert not out.exists()
+
+
+def test_bad_aoi_files(tmp_path: Path, local_src: Path) -> None:
+    bad = tmp_path / "bowtie.geojson"
+    bad.write_text(json.dumps({"type": "Polygon", "coordinates": [
+        [[-160.8, 63.86], [-160.76, 63.89], [-160.76, 63.86], [-160.8, 63.89], [-160.8, 63.86]]]}))
+    out = tmp_path / "never"
+    args = _args(local_src, out)
+    args[args.index("--aoi") + 1] = str(bad)
+    proc = subprocess.run([sys.executable, "-c", "from satsr.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Self-intersection" in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_is_byte_identical(tmp_path: Path, local_src: Path) -> None:
+    cmd = [sys.executable, "-c", "from satsr.cli import main; main()"]
+    full = tmp_path / "full"
+    subprocess.run([*cmd, *_args(local_src, full, "--tile-chips", "1")], check=True,
+                   capture_output=True, timeout=600)
+    part = tmp_path / "part"
+    proc = subprocess.Popen([*cmd, *_args(local_src, part, "--tile-chips", "1")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tiles = part / ".work" / "tiles"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(tiles.glob("*.json")):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(tiles.glob("*.json")), "no tile finished before the kill"
+    assert not (part / "chips.zarr").exists(), "the run finished before it could be killed"
+    done_before = {p.name for p in tiles.glob("*.json")}
+    res = subprocess.run([*cmd, *_args(local_src, part, "--tile-chips", "1")], check=True,
+                         capture_output=True, text=True, timeout=600)
+    reused = int(" ".join(res.stdout.split()).split("(")[1].split(" of")[0])
+    assert reused >= len(done_before)
+    assert _tree(part / "chips.zarr") == _tree(full / "chips.zarr")
+    assert (part / "provenance.json").read_bytes() == (full / "provenance.json").read_bytes()
