@@ -78,24 +78,20 @@ def _slug(text: str) -> str:
 def result_roots(config_dir: Path) -> list[Path]:
     """``benchmarks/results`` next to mkdocs.yml plus the entries of ``$SATSR_LEADERBOARD_RESULTS``."""
     roots = [config_dir / "benchmarks" / "results"]
-    extra = os.environ.get(ENV_VAR, "")
-    roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
-    return roots
-
-
-def _multi_frame(dataset: dict[str, Any]) -> bool:
-    for key in ("multi_frame",):
-        if key in dataset:
-            return bool(dataset[key])
-    for key in ("frames", "max_frames", "n_frames"):
-        if isinstance(dataset.get(key), int):
-            return int(dataset[key]) > 1
-    return False
+    extra = [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep)
+             if p.strip()]
+    for path in extra:
+        if not path.is_dir():
+            raise PluginError(f"${ENV_VAR} names {path}, which is not a folder")
+    return roots + extra
 
 
 def check_run(run: Run) -> None:
-    """Leaderboard rules on top of the schema: baseline rows present, listed plots exist."""
-    multi = _multi_frame(run.summary["dataset"])
+    """Leaderboard rules on top of the schema: baseline rows present, listed plots exist.
+
+    ``mean-bicubic`` is required when the summary marks the dataset ``multi_frame``.
+    """
+    multi = bool(run.summary["dataset"].get("multi_frame", False))
     for i, table in enumerate(run.summary["tables"]):
         models = {str(r["model"]) for r in table["rows"]}
         where = f"{table['dataset']}/{table['band']}/{table['split']}"
@@ -133,6 +129,10 @@ def load_runs(roots: list[Path]) -> list[Run]:
             keys.add(key)
             run = Run(folder=folder, summary=summary, key=key)
             check_run(run)
+            same = [r for r in runs if r.summary["run_id"] == summary["run_id"]]
+            if same:
+                raise PluginError(f"{run.source}: field 'run_id' is {summary['run_id']!r}, "
+                                  f"already used by {same[0].source}; run ids must be unique")
             runs.append(run)
     return runs
 

@@ -170,6 +170,13 @@ def test_bad_results_fail_the_build_naming_file_and_field(
     assert "Traceback" not in proc.stderr
 
 
+def test_duplicate_run_ids_fail_the_build(tmp_path: Path, generated_results: Path) -> None:
+    shutil.copytree(generated_results / "fixture-a", tmp_path / "dup" / "copy-of-a")
+    proc = build_site(tmp_path / "site", [generated_results, tmp_path / "dup"])
+    assert proc.returncode != 0
+    assert "field 'run_id' is 'fixture-a'" in proc.stderr and "must be unique" in proc.stderr
+
+
 def test_literature_needs_a_source_for_every_number(tmp_path: Path) -> None:
     import yaml
 
