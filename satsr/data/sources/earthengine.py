@@ -358,15 +358,15 @@ class EarthEngineSource:
         """``ee.Initialize`` once per process and configuration (lazily, also on dask workers)."""
         global _ACTIVE_KEY, _ACTIVE_CREDENTIALS, _ACTIVE_PROJECT
         key = self._key()
-        if key == _ACTIVE_KEY:
-            return
         try:
             import ee
         except ImportError:
             raise ConfigError("the Earth Engine source needs earthengine-api; install it with "
                               "`pip install 'satsr[ee]'`") from None
+        if key == _ACTIVE_KEY and ee.data.is_initialized():
+            return
         with _INIT_LOCK:
-            if key == _ACTIVE_KEY:
+            if key == _ACTIVE_KEY and ee.data.is_initialized():
                 return
             cred = self._resolve_credentials()
             project = self.project or getattr(cred, "quota_project_id", None)

@@ -502,3 +502,14 @@ def test_detailed_aoi_outline_is_sent_as_its_bbox(assets):
         assert [a.id for a in acqs] == [real["landsat"]]
         flt = emu.records("listAssets")[0].query["filter"]
         assert len(flt) < 1000 and "intersects(" in flt
+
+
+def test_reinitialises_when_someone_reset_the_ee_client(assets):
+    import ee
+
+    root, _, _ = assets
+    with EEEmulator(root) as emu:
+        src = _source(emu)
+        l9 = _l9(src)
+        ee.data.reset()                      # e.g. user code in the same notebook
+        assert src.read(l9, ["SR_B2"], l9.grid.window(0, 0, 4, 4)).shape == (1, 4, 4)
