@@ -2,13 +2,15 @@
 Remotely Sensed Images Using Residual Attention Deep Neural Networks"
 (https://doi.org/10.3390/rs12142207).
 
-Main branch on the frame stack (B, C, T, h, w): weight-normalised conv3d 3×3×3 to F ->
-``R`` residual feature-attention blocks (conv3d-ReLU-conv3d, 3D squeeze-and-excitation with
-reduction ``r``, skip) -> conv3d -> long skip -> temporal reduction: (T-3)/2 times [spatial
-reflection padding, RFAB, valid conv3d 3×3×3 + ReLU] (T shrinks by 2 each) -> valid conv3d
-3×3×3 to C·s² (T: 3 -> 1) -> pixel shuffle. Global residual branch: the T frames as channels
--> residual temporal-attention block (2D) -> reflection-padded conv 3×3 to C·s² -> pixel
-shuffle; the two branches are added. All convolutions are weight-normalised, as published.
+Main branch on the frame stack (B, C, T, h, w), reflection-padded by one pixel in H and W:
+weight-normalised conv3d 3×3×3 to F -> ``R`` residual feature-attention blocks
+(conv3d-ReLU-conv3d, 3D squeeze-and-excitation with reduction ``r``, skip) -> conv3d -> long
+skip -> temporal reduction: (T-3)/2 times [spatial reflection padding, RFAB, valid conv3d
+3×3×3 + ReLU] (T shrinks by 2 each) -> valid conv3d 3×3×3 to C·s² (T: 3 -> 1, removing the
+initial padding) -> pixel shuffle. Global residual branch: the reflection-padded T frames as
+channels -> residual temporal-attention block (2D) -> valid conv 3×3 to C·s² -> pixel
+shuffle; the two branches are added. All convolutions are weight-normalised, as in the
+authors' network definition.
 
 Published configuration: F = 32, R = 12, r = 8, T = 9 clearest frames, ×3 (defaults).
 ``num_frames`` must be odd and >= 3. Changed: the per-dataset mean/std normalisation of the
@@ -94,14 +96,14 @@ class RAMS(SRModel):
         frames, _, _ = prepare_frames(lr, lr_mask, frame_valid, self.num_frames)
         b, t, c, h, w = frames.shape
         x = frames.permute(0, 2, 1, 3, 4)  # (B, C, T, h, w)
-        feat = self.head(x)
+        feat = self.head(reflect_pad_hw(x))  # (B, F, T, h+2, w+2) from here on
         feat = feat + self.blocks(feat)
         for rfab, conv in zip(self.reduce_att, self.reduce_conv, strict=True):
-            feat = F.relu(conv(reflect_pad_hw(rfab(feat))))
-        main = self.up(reflect_pad_hw(feat))  # (B, C·s², 1, h, w)
+            feat = F.relu(conv(rfab(reflect_pad_hw(feat))))  # T -> T-2
+        main = self.up(feat)  # (B, C·s², 1, h, w)
         main = F.pixel_shuffle(main.squeeze(2), self.scale)
-        stack = frames.reshape(b, t * c, h, w)
-        glob = self.global_conv(reflect_pad_hw(self.global_att(stack)))
+        stack = reflect_pad_hw(frames.reshape(b, t * c, h, w))
+        glob = self.global_conv(self.global_att(stack))
         return main + F.pixel_shuffle(glob, self.scale)
 
 

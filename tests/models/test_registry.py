@@ -84,6 +84,7 @@ def test_bad_preset_and_hparam_give_config_errors() -> None:
         create_model("edsr", preset="small", not_a_param=3)
 
 
-def test_rams_rejects_even_frame_counts() -> None:
+@pytest.mark.parametrize("name", ["rams", "wdsr3d"])
+def test_temporal_reduction_models_reject_even_frame_counts(name: str) -> None:
     with pytest.raises(ConfigError, match="odd num_frames"):
-        create_model("rams", preset="small", num_frames=8)
+        create_model(name, preset="small", num_frames=8)
