@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,9 @@ def generate_sample(root: str | os.PathLike[str], *, seed: int = 0, overwrite: b
             "scenes": scenes_meta,
         }
         write_metadata(tmp, splits=splits, provenance=provenance)
-        _replace(tmp, root)
+        if overwrite or not root.exists():
+            _replace(tmp, root)
+        # else: a concurrent call finished the same sample first; keep its (identical) copy
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -187,6 +190,15 @@ def generate_sample_chips(path: str | os.PathLike[str], *, seed: int = 0,
     return schema.save(ds, path, overwrite=overwrite)
 
 
+def _generate_once(path: Path, generate: Callable[..., Path]) -> None:
+    """Generate seed 0 at ``path``; if a concurrent process got there first, use its copy."""
+    try:
+        generate(path, seed=0, progress=True)
+    except (ConfigError, SchemaError, OSError):
+        if not path.exists():
+            raise
+
+
 def _is_sample_root(root: Path) -> bool:
     return (root / "provenance.json").is_file() and (root / "splits.json").is_file()
 
@@ -217,7 +229,7 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
 
     root_path = default_root() if root is None else Path(root).expanduser()
     if not root_path.exists():
-        generate_sample(root_path, seed=0, progress=True)
+        _generate_once(root_path, generate_sample)
     elif not _is_sample_root(root_path):
         raise DatasetNotFoundError(
             f"{root_path} is not a satsr synthetic sample (no provenance.json/splits.json); "
@@ -260,7 +272,7 @@ def load_sample_chips(*, root: str | os.PathLike[str] | None = None, split: str 
     """
     path = default_chips_path() if root is None else Path(root).expanduser()
     if not path.exists():
-        generate_sample_chips(path, seed=0, progress=True)
+        _generate_once(path, generate_sample_chips)
     ds = schema.open(path)
     if not bool(ds.attrs.get("synthetic", False)) or ds.attrs.get("dataset") != "sample-chips":
         raise DatasetNotFoundError(f"{path} is not the synthetic sample-chips store (dataset="

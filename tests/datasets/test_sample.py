@@ -131,6 +131,28 @@ def test_generate_refuses_existing_root_and_is_atomic(
     assert list(tmp_path.iterdir()) == []  # neither the root nor a temp folder is left
 
 
+def test_concurrent_generation_keeps_the_first_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes generating the same root: the second finds it done and keeps it."""
+    import shutil
+
+    from satsr.datasets.simulate import probav_layout
+
+    monkeypatch.setattr(smp, "SPLIT_SIZES", {"train": 1, "val": 1, "test": 1})
+    monkeypatch.setattr(smp, "SCENES_PER_TRACK", 3)
+    root = tmp_path / "root"
+    real = probav_layout.write_metadata
+
+    def racing(folder: Path, **kwargs: object) -> None:
+        real(folder, **kwargs)  # type: ignore[arg-type]
+        shutil.copytree(folder, root)  # the other process renames its copy first
+
+    monkeypatch.setattr(probav_layout, "write_metadata", racing)
+    assert smp.generate_sample(root, progress=False) == root
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]  # no temp folder left
+    assert len(list((root / "train" / "RED").iterdir())) == 3
+
+
 # ----------------------------------------------------------------- loaded through load_probav
 
 
