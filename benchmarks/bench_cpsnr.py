@@ -4,9 +4,10 @@ A batch of ``--batch`` random 384×384 images (HR uniform on the PROBA-V value r
 displaced by one pixel plus bias and noise, masks ~95 % clear) is scored in the same process
 by both implementations; the NumPy loop is the plain transcription of the challenge definition
 (49 shifts, boolean indexing), the one ``tests/metrics/test_cpsnr.py`` checks against. Prints
-images/s for each, their ratio and the largest disagreement (dB), and writes them as JSON.
+images/s for each (torch on 1 thread, like the NumPy loop, and on ``--threads``), their ratios,
+the largest disagreement (dB) and the machine's load average, and writes them as JSON.
 
-    python benchmarks/bench_cpsnr.py [--quick] [--batch 64] [--rounds 3] [--out PATH]
+    python benchmarks/bench_cpsnr.py [--quick] [--batch 64] [--rounds 3] [--threads N] [--out PATH]
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def make_batch(n: int, size: int, clear: float, seed: int = 0
     return sr, hr, sm
 
 
-def _best_of(fn, rounds: int) -> list[float]:
+def _timings(fn, rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -73,8 +74,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384, help="image side (px)")
     parser.add_argument("--clear", type=float, default=0.95, help="fraction of clear pixels")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per implementation")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's own choice)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch intra-op threads for the multi-threaded run (torch's default "
+                             "here); torch is also timed on 1 thread, like the NumPy loop")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON path (default benchmarks/results_speed/cpsnr.json)")
     args = parser.parse_args()
@@ -82,22 +84,22 @@ def main() -> None:
         args.batch, args.rounds = min(args.batch, 8), 1
     out = args.out or (Path(tempfile.gettempdir()) / "satsr_bench_cpsnr_quick.json"
                        if args.quick else REPO / "benchmarks/results_speed/cpsnr.json")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
     sr, hr, sm = make_batch(args.batch, args.size, args.clear)
     t_sr, t_hr = torch.from_numpy(sr[:, None]), torch.from_numpy(hr[:, None])
     t_sm = torch.from_numpy(sm)
 
+    times: dict[str, list[float]] = {}
     torch_values = cpsnr(t_sr, t_hr, t_sm)  # warm-up, and the values to compare
-    torch_s = _best_of(lambda: cpsnr(t_sr, t_hr, t_sm), args.rounds)
-    grid_s = _best_of(lambda: cmse_per_shift(t_sr, t_hr, t_sm), args.rounds)
+    for threads in sorted({1, args.threads}):
+        torch.set_num_threads(threads)
+        times[f"torch_{threads}t"] = _timings(lambda: cpsnr(t_sr, t_hr, t_sm), args.rounds)
+        times[f"grid_{threads}t"] = _timings(lambda: cmse_per_shift(t_sr, t_hr, t_sm),
+                                             args.rounds)
     numpy_values = np.array([reference_cpsnr(sr[i], hr[i], sm[i]) for i in range(args.batch)])
-    numpy_s = _best_of(lambda: [reference_cpsnr(sr[i], hr[i], sm[i])
-                                for i in range(args.batch)], args.rounds)
-
-    rate = {k: args.batch / statistics.median(v)
-            for k, v in (("torch", torch_s), ("grid", grid_s), ("numpy", numpy_s))}
+    times["numpy"] = _timings(lambda: [reference_cpsnr(sr[i], hr[i], sm[i])
+                                       for i in range(args.batch)], args.rounds)
+    rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
+    ratio = {k: round(rate[k] / rate["numpy"], 2) for k in rate if k.startswith("torch")}
     diff = float(np.abs(torch_values.numpy() - numpy_values).max())
     result = {
         "benchmark": "cpsnr",
@@ -106,28 +108,28 @@ def main() -> None:
         "clear_fraction": float(sm.mean()),
         "rounds": args.rounds,
         "quick": args.quick,
-        "torch_threads": torch.get_num_threads(),
-        "torch_images_per_s": round(rate["torch"], 2),
-        "cmse_per_shift_images_per_s": round(rate["grid"], 2),
-        "numpy_images_per_s": round(rate["numpy"], 2),
-        "ratio_torch_over_numpy": round(rate["torch"] / rate["numpy"], 2),
+        "images_per_s": {k: round(v, 2) for k, v in rate.items()},
+        "ratio_torch_over_numpy": ratio,
         "max_abs_diff_db": diff,
-        "torch_s": [round(x, 4) for x in torch_s],
-        "numpy_s": [round(x, 4) for x in numpy_s],
+        "seconds": {k: [round(x, 4) for x in v] for k, v in times.items()},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "torch": torch.__version__,
                     "numpy": np.__version__},
         "satsr_version": __version__,
     }
     print(f"cPSNR of {args.batch} images {args.size}x{args.size}, "
-          f"{100 * sm.mean():.1f} % clear, median of {args.rounds} round(s), "
-          f"{torch.get_num_threads()} torch thread(s)")
-    print(f"  {'implementation':<34}{'images/s':>10}")
-    print(f"  {'satsr cpsnr (batched torch)':<34}{rate['torch']:>10.1f}")
-    print(f"  {'satsr cmse_per_shift (grid only)':<34}{rate['grid']:>10.1f}")
-    print(f"  {'per-shift NumPy loop':<34}{rate['numpy']:>10.1f}")
-    print(f"  ratio torch/NumPy: {rate['torch'] / rate['numpy']:.1f}x; "
-          f"largest disagreement {diff:.2e} dB")
+          f"{100 * sm.mean():.1f} % clear, median of {args.rounds} round(s)")
+    print(f"  {'implementation':<44}{'images/s':>10}{'vs NumPy':>10}")
+    for key, label in (("torch", "satsr cpsnr (batched torch)"),
+                       ("grid", "satsr cmse_per_shift (grid only)")):
+        for k in (k for k in rate if k.startswith(key)):
+            threads = k.rsplit("_", 1)[1][:-1]
+            print(f"  {label + f', {threads} thread(s)':<44}{rate[k]:>10.1f}"
+                  f"{rate[k] / rate['numpy']:>9.1f}x")
+    print(f"  {'per-shift NumPy loop (1 thread)':<44}{rate['numpy']:>10.1f}{1.0:>9.1f}x")
+    print(f"  largest disagreement {diff:.2e} dB; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -183,6 +183,14 @@ def _cmse_grid(
 
 
 _REL_ERR = 1e-11
+_CHUNK_ELEMENTS = 2**19  # images are scored in chunks of ~4 MB per float64 plane (cache-sized)
+
+
+def _chunks(hr: torch.Tensor) -> list[slice]:
+    """Slices of the batch dimension holding ~``_CHUNK_ELEMENTS`` values each."""
+    per_image = max(1, hr[0].numel())
+    step = max(1, _CHUNK_ELEMENTS // per_image)
+    return [slice(i, i + step) for i in range(0, hr.shape[0], step)]
 _CHUNK_PIXELS = 2**24  # exact re-evaluation works on at most this many window pixels at once
 
 
@@ -201,7 +209,7 @@ def cmse_per_shift(
     ``cmse_per_shift(...).flatten(1).amin(1)``). Inputs are validated as in :func:`cpsnr`.
     """
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "cmse_per_shift")
-    return _cmse_grid(src, hr0, m)[0]
+    return torch.cat([_cmse_grid(src[c], hr0[c], m[c])[0] for c in _chunks(hr0)])
 
 
 def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, img: torch.Tensor,
@@ -289,9 +297,12 @@ def cpsnr(
     name = "cpsnr"
     dr = check_data_range(data_range, name)
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, name)
-    grid, tol = _cmse_grid(src, hr0, m)
-    s = grid.shape[-1]
-    cmse, index = _best_exact(src, hr0, m, grid, tol)
+    parts = []
+    for c in _chunks(hr0):
+        grid, tol = _cmse_grid(src[c], hr0[c], m[c])
+        parts.append(_best_exact(src[c], hr0[c], m[c], grid, tol))
+    cmse, index = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    s = 2 * border + 1
     value = 10.0 * torch.log10(dr * dr / cmse)
     u, v = index // s, index % s
     empty = torch.isinf(cmse)
