@@ -141,14 +141,16 @@ def test_concealed_hr_may_hold_nan(scenes):
 # ---------------------------------------------------------------- random data
 
 
-@pytest.mark.parametrize(("border", "size", "clear"), [(3, 40, 0.95), (0, 9, 0.7), (2, 13, 0.3),
-                                                       (4, 25, 1.0)])
+@pytest.mark.parametrize(("border", "size", "clear"), [
+    (3, (40, 40), 0.95), (0, (9, 9), 0.7), (2, (13, 13), 0.3), (4, (25, 25), 1.0),
+    (3, (21, 30), 0.9), (1, (16, 11), 1.0), (3, (33, 27), 0.6),  # rectangular, odd widths
+])
 def test_random_images_match_the_reference(border, size, clear):
-    rng = np.random.default_rng(border * 100 + size)
+    rng = np.random.default_rng(border * 100 + size[0] + size[1])
     n = 5
-    hr = rng.random((n, size, size))
+    hr = rng.random((n, *size))
     sr = hr + rng.normal(0.05, 0.1, hr.shape)
-    sm = rng.random((n, size, size)) < clear
+    sm = rng.random((n, *size)) < clear
     got = cpsnr(t4(*sr), t4(*hr), masks(*sm), border=border)
     want = [reference_cpsnr(sr[i], hr[i], sm[i], border) for i in range(n)]
     np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-9)
@@ -156,6 +158,25 @@ def test_random_images_match_the_reference(border, size, clear):
     assert grid.shape == (n, 2 * border + 1, 2 * border + 1)
     np.testing.assert_allclose(grid, [reference_cmse(sr[i], hr[i], sm[i], border)
                                       for i in range(n)], rtol=1e-9)
+
+
+def test_chunking_changes_nothing(monkeypatch):
+    """Batches are scored in cache-sized chunks; chunk boundaries must not matter."""
+    import sys
+
+    rng = np.random.default_rng(9)
+    hr = rng.random((7, 20, 20))
+    sr = hr + rng.normal(0.0, 0.1, hr.shape)
+    sm = rng.random((7, 20, 20)) < 0.8
+    sm[2:4] = True  # a fully clear chunk (images 2-3) takes the all-clear path
+    whole = cpsnr(t4(*sr), t4(*hr), masks(*sm), return_shift=True)
+    grid = cmse_per_shift(t4(*sr), t4(*hr), masks(*sm))
+    monkeypatch.setattr(sys.modules["satsr.metrics.cpsnr"], "_CHUNK_ELEMENTS", 2 * 400)
+    chunked = cpsnr(t4(*sr), t4(*hr), masks(*sm), return_shift=True)
+    assert torch.equal(whole[1], chunked[1])
+    np.testing.assert_allclose(chunked[0].numpy(), whole[0].numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cmse_per_shift(t4(*sr), t4(*hr), masks(*sm)).numpy(),
+                               grid.numpy(), rtol=1e-10)
 
 
 def test_shifts_without_clear_pixels_are_ignored():
