@@ -14,9 +14,10 @@ Two datasets, generated on first use (a few seconds) and cached under ``data_hom
 The landscapes (:mod:`satsr.datasets.simulate.scenes`) and sensor models
 (:mod:`satsr.datasets.simulate.sensor`, ``.multiframe``, ``.chips``) are documented in their
 modules and in ``datasets/sample/README.md``. The same seed and :data:`SAMPLE_VERSION` give
-byte-identical files. Everything is labelled synthetic: ``attrs["synthetic"] = True``,
-``SYNTHETIC.txt`` and ``provenance.json`` in the PROBA-V-layout root, and the provenance
-attribute of every dataset.
+byte-identical files on the same software stack and CPU family (vectorised float maths may
+differ in the last bit elsewhere, moving a rare pixel by one quantisation step). Everything is
+labelled synthetic: ``attrs["synthetic"] = True``, ``SYNTHETIC.txt`` and ``provenance.json``
+in the PROBA-V-layout root, and the provenance attribute of every dataset.
 """
 
 from __future__ import annotations
