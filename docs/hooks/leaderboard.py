@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from markdown.extensions.toc import slugify
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
@@ -209,43 +210,45 @@ def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-PROVENANCE_COLUMNS = (("run", "Run"), ("satsr", "satsr"), ("commit", "Commit"),
-                      ("date", "Date"), ("device", "Device"))
-
-
-def _provenance(run: Run) -> dict[str, str]:
+def _provenance(run: Run) -> str:
+    """The run's provenance as one line: satsr version, commit, date, device."""
     s = run.summary
     env = s["environment"]
-    commit = s.get("git_commit") or "—"
-    if commit != "—":
+    commit = s.get("git_commit") or "no commit"
+    if commit != "no commit":
         commit = commit[:8] + ("+dirty" if s.get("git_dirty") else "")
     device = str(env.get("device", "?"))
     if env.get("gpu"):
         device = f"{device} ({env['gpu']})"
-    return {"run": s["run_id"], "satsr": s["satsr_version"], "commit": commit,
-            "date": str(s["created"])[:10], "device": device}
+    return f"satsr {s['satsr_version']} · {commit} · {str(s['created'])[:10]} · {device}"
 
 
 def leaderboard_table(entries: list[tuple[Run, dict[str, Any]]], slug: str) -> str:
-    """One sortable HTML table (tablesort) of summary rows from one or more runs."""
+    """One sortable HTML table (tablesort) of summary rows from one or more runs.
+
+    Rows carry ``data-model``/``data-run``, cells ``data-field`` (the summary key) and
+    ``data-sort`` (the exact value), so tests and scripts can read the table back.
+    """
     metric_cols = COLUMNS[1:]
-    head = ['<th>Model</th>', '<th>Kind</th>']
-    head += [f'<th data-sort-method="number">{_esc(c.header)}</th>' for c in metric_cols]
-    head += [f"<th>{_esc(h)}</th>" for _, h in PROVENANCE_COLUMNS]
+    head = ["<th>Model</th>"]
+    head += [f'<th data-sort-method="number">{_esc(c.header).replace("Δ ", "Δ&nbsp;")}</th>'
+             for c in metric_cols]
+    head += ["<th>Run (satsr · commit · date · device)</th>"]
     lines = [f'<table data-satsr-table="{_esc(slug)}">', "<thead><tr>" + "".join(head)
              + "</tr></thead>", "<tbody>"]
     for run, row in entries:
         model = str(row["model"])
         kind = run.summary["models"].get(model, {}).get("kind", "")
-        prov = _provenance(run)
-        cells = [f'<td data-field="model"><code>{_esc(model)}</code></td>',
-                 f'<td data-field="kind">{_esc(kind)}</td>']
+        run_id = str(run.summary["run_id"])
+        cells = [f'<td data-field="model"><code title="{_esc(kind)}">{_esc(model)}</code></td>']
         for c in metric_cols:
             value = row.get(c.key)
             cells.append(f'<td data-field="{c.key}" data-sort="{_esc(sort_value(c.key, value))}">'
                          f"{_esc(format_value(c.key, value))}</td>")
-        cells += [f'<td data-field="{k}">{_esc(prov[k])}</td>' for k, _ in PROVENANCE_COLUMNS]
-        lines.append(f'<tr data-model="{_esc(model)}" data-run="{_esc(run.summary["run_id"])}">'
+        cells.append(f'<td data-field="run" data-sort="{_esc(run_id)}">'
+                     f'<a href="../runs/#{slugify(run_id, "-")}">{_esc(run_id)}</a><br>'
+                     f'<small>{_esc(_provenance(run))}</small></td>')
+        lines.append(f'<tr data-model="{_esc(model)}" data-run="{_esc(run_id)}">'
                      + "".join(cells) + "</tr>")
     lines += ["</tbody>", "</table>"]
     return "\n".join(lines) + "\n"

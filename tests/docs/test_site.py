@@ -292,6 +292,7 @@ def test_leaderboard_in_chromium(served: tuple[str, Path, list[Path]], tmp_path:
         assert not broken, broken
 
         shot = tmp_path / "leaderboard.png"
+        page.evaluate("window.scrollTo(0, 0)")  # sticky header at the top of the full page
         page.screenshot(path=str(shot), full_page=True)
         page.goto(f"{base}/leaderboard/literature/", wait_until="networkidle")
         page.screenshot(path=str(tmp_path / "literature.png"), full_page=True)
