@@ -101,6 +101,8 @@ def load_datasets(
         return out
     from satsr.datasets.probav import is_probav_root
 
+    if (path / "SYNTHETIC.txt").is_file() and (path / "splits.json").is_file():  # keep labels
+        return _loader("sample")(root=path, split=split, band=band)
     if is_probav_root(path):
         return _loader("probav")(root=path, split=split, band=band)
     raise DatasetNotFoundError(

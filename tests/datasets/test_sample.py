@@ -193,9 +193,11 @@ def test_load_sample_split_band_and_errors(sample_root: Path, tmp_path: Path) ->
     (tmp_path / "other").mkdir()
     with pytest.raises(DatasetNotFoundError, match="not a satsr synthetic sample"):
         smp.load_sample(root=tmp_path / "other")
-    # the dataset registry resolves the name
+    # the dataset registry resolves the name, and a path to the root keeps the labels
     (ds,) = load_datasets("sample", root=sample_root, split="val", band="RED")
     assert ds.attrs["dataset"] == "sample" and ds.sizes["scene"] == smp.SPLIT_SIZES["val"]
+    by_path = load_datasets(sample_root, split="test")
+    assert [(d.attrs["dataset"], d.attrs["synthetic"]) for d in by_path] == [("sample", True)] * 2
 
 
 def test_load_sample_generates_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
