@@ -2,7 +2,8 @@
 
 Four regions of 4×4 chips each are painted as continuous landscapes on a 5 m grid
 (:data:`~satsr.datasets.simulate.scenes.CHIP_SCALE`); chips are tiles of them, and the
-train/val/test split is by spatial blocks of 2×2 chips, so no split shares a field edge.
+train/val/test split is by spatial blocks of 2×2 chips (whole blocks go to one split, which
+limits spatial leakage to parcels straddling a block border).
 
 Two sensors image every chip (reflectance 0-1, bands blue/green/red/nir):
 
@@ -18,6 +19,7 @@ Two sensors image every chip (reflectance 0-1, bands blue/green/red/nir):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +102,7 @@ def _block_splits(rng: np.random.Generator, cfg: ChipConfig) -> np.ndarray:
 
 
 def simulate_chips(seed: int, config: ChipConfig | None = None,
-                   on_region: Any = None) -> xr.Dataset:
+                   on_region: Callable[[], None] | None = None) -> xr.Dataset:
     """Simulate the whole chip set as an in-memory sample-schema dataset (synthetic=True)."""
     cfg = config or ChipConfig()
     n_side, h = cfg.chips_per_side, cfg.lr_size
