@@ -57,6 +57,7 @@ def _expected_rows(roots: list[Path]) -> dict[tuple[str, str, str], dict[str, st
     return expected
 
 
+@pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)
 def test_every_leaderboard_number_comes_from_its_results_file(
     site: Path, generated_results: Path
 ) -> None:
@@ -69,6 +70,7 @@ def test_every_leaderboard_number_comes_from_its_results_file(
             assert rows[key][field] == text, f"{key} {field}: {rows[key][field]!r} != {text!r}"
 
 
+@pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)
 def test_format_matches_the_raw_numbers(site: Path, generated_results: Path) -> None:
     """The displayed text is the summary value rounded, not some other number."""
     summary = summaries([generated_results])[0]
@@ -81,6 +83,7 @@ def test_format_matches_the_raw_numbers(site: Path, generated_results: Path) -> 
             assert math.isclose(float(cells["cpsnr"]), row["cpsnr"], abs_tol=0.005)
 
 
+@pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)
 def test_model_zoo_lists_every_registered_model(site: Path) -> None:
     import torch
 
@@ -96,6 +99,7 @@ def test_model_zoo_lists_every_registered_model(site: Path) -> None:
         assert f">{n:,}</td>" in row, (name, n)
 
 
+@pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)
 def test_plots_are_copied_into_the_site(site: Path, generated_results: Path) -> None:
     run = generated_results / "fixture-a"
     for png in (run / "plots").glob("*.png"):
@@ -104,6 +108,7 @@ def test_plots_are_copied_into_the_site(site: Path, generated_results: Path) -> 
     assert list((run / "plots").glob("scatter_*.png")), "write_report made no scatter plot"
 
 
+@pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)
 def test_a_new_results_folder_adds_its_rows(tmp_path: Path, generated_results: Path) -> None:
     root = tmp_path / "more"
     make_results(root / "fixture-b", run_id="fixture-b", seed=2)
@@ -116,6 +121,7 @@ def test_a_new_results_folder_adds_its_rows(tmp_path: Path, generated_results: P
     assert any(k[1] == "fixture-a" for k in rows)
 
 
+@pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)
 def test_a_folder_dropped_into_benchmarks_results_adds_rows(tmp_path: Path) -> None:
     """Literally: a copy of the docs project whose benchmarks/results/ gains one folder."""
     project = tmp_path / "project"
