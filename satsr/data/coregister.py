@@ -126,8 +126,8 @@ def phase_correlation(ref: torch.Tensor, mov: torch.Tensor, ref_mask: torch.Tens
     ratio = peak / second.clamp_min(1e-12)
     sy = torch.where(py > h // 2, py - h, py).to(dt)
     sx = torch.where(px > w // 2, px - w, px).to(dt)
-    # upsampled DFT around the integer peak, +-1.5 px at 1/upsample spacing
-    n_up = math.ceil(upsample * 1.5) * 2 + 1
+    # upsampled DFT around the integer peak, +-0.75 px at 1/upsample spacing
+    n_up = math.ceil(upsample * 0.75) * 2 + 1
     offs = (torch.arange(n_up, dtype=dt) - n_up // 2) / upsample
     ky = torch.fft.fftfreq(h, dtype=dt)  # cycles / px
     kx = torch.fft.fftfreq(w, dtype=dt)
@@ -172,9 +172,11 @@ def _warp(mov_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tens
           dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     my, dmy, in_y = shift_matrices(n_y, mov_pad.shape[-2], margin, dy)
     mx, dmx, in_x = shift_matrices(n_x, mov_pad.shape[-1], margin, dx)
-    out = my @ mov_pad @ mx.transpose(1, 2)
-    gy = dmy @ mov_pad @ mx.transpose(1, 2)
-    gx = my @ mov_pad @ dmx.transpose(1, 2)
+    rows = my @ mov_pad
+    mxt = mx.transpose(1, 2)
+    out = rows @ mxt
+    gy = (dmy @ mov_pad) @ mxt
+    gx = rows @ dmx.transpose(1, 2)
     inside = in_y[:, :, None] & in_x[:, None, :]
     return out, gy, gx, inside
 
@@ -245,10 +247,13 @@ def refine(ref: torch.Tensor, mov_pad: torch.Tensor, weight: torch.Tensor, mov_m
         mm = _warp_mask(mov_mask_pad, h, w, margin, sh[:, 0], sh[:, 1])
         return masked_ncc(ref_n, out, weight & inside & mm)
 
+    # pixels usable for every shift within reach of init: clear taps at init, eroded by one px
+    mm0 = _warp_mask(mov_mask_pad, h, w, margin, init[:, 0], init[:, 1])
+    span = math.ceil(reach)
+    mm0 = -torch.nn.functional.max_pool2d(-(mm0.to(dt))[:, None], 2 * span + 1, 1, span)[:, 0] > 0.5
     for _ in range(iters):
         out, gy, gx, inside = _warp(mov_pad, h, w, margin, shift[:, 0], shift[:, 1])
-        mm = _warp_mask(mov_mask_pad, h, w, margin, shift[:, 0], shift[:, 1])
-        m = (weight & inside & mm).to(dt)
+        m = (weight & inside & mm0).to(dt)
         n = m.sum(dim=(1, 2)).clamp_min(1)
         mo = (out * m).sum(dim=(1, 2)) / n
         mr = (ref_n * m).sum(dim=(1, 2)) / n
@@ -268,7 +273,7 @@ def refine(ref: torch.Tensor, mov_pad: torch.Tensor, weight: torch.Tensor, mov_m
         step = torch.linalg.solve(jtj, jtr)[..., 0].clamp(-0.5, 0.5)
         new = torch.minimum(torch.maximum(shift + step, init - reach), init + reach)
         shift = new.clamp(-lim, lim)
-        if float(step.abs().max()) < 1e-4:
+        if float(step.abs().max()) < 1e-3:
             break
     # a fit that runs to the edge of its box slid along an edge (aperture problem): keep init
     free = ((shift - init).abs() < reach - 1e-3).all(dim=1)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from satsr.data import coregister as coreg
+from satsr.data._quiet import quiet_raster_calls
 from satsr.data.aoi import AOI, DEFAULT_MAX_AREA_KM2, load_aoi, project
 from satsr.data.chips import SplitSpec, chip_split, valid_fraction
 from satsr.data.grid import ChipSpec, Tile, chips_covering, group_tiles, offset_in
@@ -209,7 +210,6 @@ def warp(data: np.ndarray, clear: np.ndarray, src: Grid, dst: Grid) -> tuple[np.
     convolution for reflectance, and a conservative mask: a target pixel is clear only if every
     source pixel within one pixel of its footprint is clear and the cubic value is finite.
     """
-    from rasterio.warp import Resampling, reproject
     from scipy import ndimage
 
     c = data.shape[0]
@@ -225,15 +225,23 @@ def warp(data: np.ndarray, clear: np.ndarray, src: Grid, dst: Grid) -> tuple[np.
             om[rs0 + r0:rs1 + r0, cs0 + c0:cs1 + c0] = clear[rs0:rs1, cs0:cs1]
         return out, om & np.isfinite(out).all(axis=0)
     out = np.full((c, dst.height, dst.width), np.nan, dtype=np.float32)
+    eroded = ndimage.binary_erosion(clear, structure=np.ones((3, 3), bool), border_value=0)
+    frac = np.zeros((dst.height, dst.width), dtype=np.float32)
+    with quiet_raster_calls():
+        _reproject_both(data, eroded, out, frac, src, dst)
+    return out, (frac > 0.999) & np.isfinite(out).all(axis=0)
+
+
+def _reproject_both(data: np.ndarray, eroded: np.ndarray, out: np.ndarray, frac: np.ndarray,
+                    src: Grid, dst: Grid) -> None:
+    from rasterio.warp import Resampling, reproject
+
     reproject(np.ascontiguousarray(data, dtype=np.float32), out, src_transform=src.to_affine(),
               src_crs=src.crs, src_nodata=np.nan, dst_transform=dst.to_affine(), dst_crs=dst.crs,
               dst_nodata=np.nan, resampling=Resampling.cubic)
-    eroded = ndimage.binary_erosion(clear, structure=np.ones((3, 3), bool), border_value=0)
-    frac = np.zeros((dst.height, dst.width), dtype=np.float32)
     reproject(eroded.astype(np.float32), frac, src_transform=src.to_affine(), src_crs=src.crs,
               dst_transform=dst.to_affine(), dst_crs=dst.crs, resampling=Resampling.average,
               src_nodata=None, dst_nodata=0.0)
-    return out, (frac > 0.999) & np.isfinite(out).all(axis=0)
 
 
 def _read_prepared(source: Source, acq: Acquisition, target: Grid, harmonize: bool,

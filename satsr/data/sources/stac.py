@@ -22,8 +22,6 @@ neighbour), so 20 m assets (B8A, SCL) come out on the 10 m grid without interpol
 
 from __future__ import annotations
 
-import threading
-import warnings
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -32,6 +30,7 @@ import numpy as np
 import shapely
 import shapely.geometry
 
+from satsr.data._quiet import quiet_raster_calls
 from satsr.data.sources.base import Acquisition, Grid
 from satsr.errors import ConfigError, SatsrError
 
@@ -44,7 +43,6 @@ ASSET_KEYS: dict[str, dict[str, str]] = {
                   "SCL": "scl"},
 }
 _REFERENCE_ASSET = "red"
-_LOAD_LOCK = threading.Lock()
 
 
 def _sensor(collection: str, platform: str) -> str:
@@ -163,13 +161,7 @@ class StacSource:
         item = pystac.Item.from_dict(acq.properties["stac_item"])
         geobox = GeoBox((grid.height, grid.width), Affine(*grid.transform), grid.crs)
         assets = [keys[b] for b in bands]
-        # odc-geo 0.5 warns (shapely.ops.transform, affine `*`); catch_warnings is process-global,
-        # so loads are serialised per process to keep the filters consistent across threads
-        with _LOAD_LOCK, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*shapely.ops.transform",
-                                    category=DeprecationWarning)
-            warnings.filterwarnings("ignore", message="Use `@` matmul",
-                                    category=PendingDeprecationWarning)
+        with quiet_raster_calls():  # odc-geo 0.5 deprecation warnings
             ds = load([item], bands=assets, geobox=geobox, resampling="nearest", chunks=None,
                       groupby="id", fail_on_error=True)
         return np.stack([np.asarray(ds[a].values[0]) for a in assets])
