@@ -29,7 +29,7 @@ def topk_indices(
 ) -> torch.Tensor:
     """(B, k) indices of the k clearest valid frames, repeating cyclically when fewer exist."""
     counts = clear_counts(lr_mask, frame_valid)
-    b, t = counts.shape
+    t = counts.shape[1]
     # stable descending sort: key = count * T - index keeps lower indices first on ties
     order_key = counts * (t + 1) - torch.arange(t, device=counts.device)
     order = torch.argsort(order_key, dim=1, descending=True)

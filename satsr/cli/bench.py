@@ -44,7 +44,10 @@ def register(app: typer.Typer) -> None:
         console = Console(width=None if Console().is_terminal else 130)
         for table in render_tables(result.summary):
             console.print(table)
-        for key, reason in sorted(result.skipped.items()):
-            console.print(f"[dim]skipped {key}: {reason}[/]")
+        if result.skipped:
+            names = sorted({key.split("@")[0] for key in result.skipped})
+            console.print(f"[dim]skipped {len(names)} learned model(s) without trained weights "
+                          f"for this dataset: {', '.join(names)} (train one with `satsr train`, "
+                          "then pass NAME:WEIGHTS)[/]")
         console.print(f"results: {result.out}/ (records.csv, records.parquet, summary.json, "
                       "tables/, plots/)")
