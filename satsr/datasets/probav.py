@@ -429,7 +429,8 @@ def build_band_dataset(
             "scale": SCALE,
             "value_scale": VALUE_SCALE,
             "data_range": 1.0,
-            "synthetic": False,
+            # satsr's simulator writes SYNTHETIC.txt into every folder it makes
+            "synthetic": (Path(root) / "SYNTHETIC.txt").is_file(),
             "lr_sensor": "PROBA-V 300m",
             "hr_sensor": "PROBA-V 100m",
             "provenance": json.dumps(provenance, sort_keys=True, default=str),
