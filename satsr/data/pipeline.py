@@ -23,6 +23,7 @@ are ranked by clear fraction over the tile and the best ``frames`` kept; chips b
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
@@ -500,10 +501,21 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
                      "by cubic convolution (rasterio reproject Resampling.cubic)",
             "pairs": plan["pairs"],
         }
+        fingerprint = _fingerprint(params, provenance["pairs"], aoi)
         if final.exists() and (cfg.out / PROVENANCE_NAME).exists():
+            done = json.loads((cfg.out / PROVENANCE_NAME).read_text(encoding="utf-8"))
+            if done.get("fingerprint") != fingerprint:
+                raise ConfigError(f"{cfg.out} already holds a chip dataset made with other "
+                                  "parameters or acquisitions; choose another --out or delete it")
             result.store, result.tiles_skipped = final, len(tiles)
             return result
+        marker = cfg.out / WORK_NAME / "fingerprint.json"
+        if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) != fingerprint:
+            raise ConfigError(f"{cfg.out} holds an unfinished run with other parameters or "
+                              "acquisitions; rerun with those, choose another --out or delete it")
         cfg.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(marker, fingerprint)
+        provenance["fingerprint"] = fingerprint
         todo = [t for t in tiles if not store.done(t.id)]
         result.tiles_skipped = len(tiles) - len(todo)
         _run_tiles(todo, groups, source, cfg, split, store, client, on_tile)
@@ -535,6 +547,15 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
     finally:
         if client is not None:
             client.close()
+
+
+def _fingerprint(params: dict[str, Any], pairs: Any, aoi: AOI) -> str:
+    """A hash of everything that decides the chips (parameters, AOI, paired acquisitions)."""
+    import hashlib
+
+    blob = json.dumps({"params": params, "pairs": pairs, "aoi": aoi.geometry.wkt,
+                       "crs": aoi.utm_crs}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _sensor_info(acqs: list[Acquisition], cfg: FetchConfig) -> dict[str, Any]:

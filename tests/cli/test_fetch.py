@@ -69,6 +69,11 @@ def test_fetch_local_end_to_end(tmp_path: Path, local_src: Path) -> None:
     feats = json.loads((out / "footprints.geojson").read_text())["features"]
     assert len(feats) == ds.sizes["scene"]
     assert not (out / ".work").exists()
+    # a rerun reuses the finished store; other parameters into the same folder are refused
+    again = CliRunner().invoke(app, _args(local_src, out, "--tile-chips", "2"))
+    assert again.exit_code == 0 and "reused" in again.output
+    other = CliRunner().invoke(app, _args(local_src, out, "--tile-chips", "2", "--min-valid", "0.9"))
+    assert other.exit_code != 0 and "other parameters" in str(other.exception)
 
 
 def test_dry_run_writes_nothing(tmp_path: Path, local_src: Path) -> None:
