@@ -466,11 +466,18 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
     source = get_source(cfg.source, **opts)
     client = _connect(cfg) if (cfg.scheduler and not cfg.dry_run) else None
     try:
+        from satsr.progress import make_progress
+
         geom = aoi.geometry
-        hr_acqs = source.search(geom, cfg.start, cfg.end, "sentinel2", max_cloud=cfg.max_cloud)
         lr_start = date.fromordinal(cfg.start.toordinal() - math.ceil(cfg.pair_days))
         lr_end = date.fromordinal(cfg.end.toordinal() + math.ceil(cfg.pair_days))
-        lr_acqs = source.search(geom, lr_start, lr_end, "landsat", max_cloud=cfg.max_cloud)
+        with make_progress(disable=not cfg.progress) as progress:
+            task = progress.add_task("search", total=2, status=cfg.source)
+            hr_acqs = source.search(geom, cfg.start, cfg.end, "sentinel2", max_cloud=cfg.max_cloud)
+            progress.update(task, advance=1, status=f"{len(hr_acqs)} Sentinel-2")
+            lr_acqs = source.search(geom, lr_start, lr_end, "landsat", max_cloud=cfg.max_cloud)
+            progress.update(task, advance=1, status=f"{len(hr_acqs)} Sentinel-2, "
+                                                    f"{len(lr_acqs)} Landsat")
         if not hr_acqs:
             raise SatsrError(f"no Sentinel-2 acquisitions over {aoi.name} between {cfg.start} and "
                              f"{cfg.end} (max cloud {cfg.max_cloud}%); widen the dates or --max-cloud")
@@ -538,9 +545,15 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
         }
         provenance["chips"] = chip_recs
         provenance["sensors"] = _sensor_info(hr_acqs[:1] + lr_acqs[:1], cfg)
-        assemble(store, [t.id for t in tiles], {k: v for k, v in provenance.items() if k != "chips"})
-        _write_footprints(cfg.out / FOOTPRINTS_NAME, chip_recs, aoi.utm_crs)
-        write_json_atomic(cfg.out / PROVENANCE_NAME, provenance)
+        with make_progress(disable=not cfg.progress) as progress:
+            task = progress.add_task("assemble", total=3, status=f"{n_scenes} chips")
+            assemble(store, [t.id for t in tiles],
+                     {k: v for k, v in provenance.items() if k != "chips"})
+            progress.advance(task)
+            _write_footprints(cfg.out / FOOTPRINTS_NAME, chip_recs, aoi.utm_crs)
+            progress.advance(task)
+            write_json_atomic(cfg.out / PROVENANCE_NAME, provenance)
+            progress.advance(task)
         shutil.rmtree(cfg.out / WORK_NAME, ignore_errors=True)
         result.store, result.n_scenes = final, n_scenes
         return result
