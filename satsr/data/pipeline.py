@@ -484,6 +484,7 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
         if not lr_acqs:
             raise SatsrError(f"no Landsat acquisitions over {aoi.name} between {lr_start} and "
                              f"{lr_end} (max cloud {cfg.max_cloud}%); widen the dates or --max-cloud")
+        _check_bands(hr_acqs + lr_acqs, cfg)
         groups = candidate_pairs(hr_acqs, lr_acqs, cfg.pair_days)
         if not groups:
             raise SatsrError(f"no Landsat acquisition within ±{cfg.pair_days:g} days of any of the "
@@ -560,6 +561,22 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
     finally:
         if client is not None:
             client.close()
+
+
+def _check_bands(acqs: Sequence[Acquisition], cfg: FetchConfig) -> None:
+    """Fail before writing anything when an acquisition lacks a band the run needs."""
+    from satsr.data.sensors import spectral_bands
+
+    for acq in acqs:
+        declared = acq.properties.get("bands")
+        if declared is None:
+            continue
+        need = spectral_bands(acq.collection, harmonize=cfg.harmonize and acq.collection == "sentinel2")
+        missing = [b for b in need if b not in declared]
+        if missing:
+            hint = " (--harmonize needs B8A)" if "B8A" in missing else ""
+            raise ConfigError(f"{acq.collection} acquisition {acq.id} has no band(s) {missing}"
+                              f"{hint}; it has {list(declared)}")
 
 
 def _fingerprint(params: dict[str, Any], pairs: Any, aoi: AOI) -> str:

@@ -93,6 +93,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, local_src: Path) -> None:
     (["--max-area-km2", "5"], "more than the limit"),
     (["--bands", "red,swir"], "unknown band"),
     (["--start", "2023-13-01"], "not a date"),
+    (["--harmonize"], "--harmonize needs B8A"),
 ])
 def test_bad_input_one_line_nothing_written(tmp_path: Path, local_src: Path, extra: list[str],
                                             match: str, capsys: pytest.CaptureFixture[str]) -> None:
