@@ -22,6 +22,7 @@ import shapely.geometry
 from rasterio.warp import Resampling, reproject, transform_geom
 
 from satsr.data.pipeline import FetchConfig, fetch
+from satsr.data.sensors import HLS_COEFFICIENTS
 from satsr.data.sources import get_source
 from satsr.data.sources.local import LocalSource
 from satsr.datasets import open_dataset
@@ -301,3 +302,14 @@ def test_fetch_through_stac_matches_local(tmp_path: Path, stac_api: str, l8s2_di
         m = a["hr_mask"].values & b["hr_mask"].values
         np.testing.assert_allclose(a["hr"].values[:, m], b["hr"].values[:, m], atol=1e-6)
     assert isinstance(get_source("local", root=tmp_path / "src"), LocalSource)
+    # --harmonize: NIR from the 20 m B8A asset and the HLS S2A coefficients on every band
+    harm = fetch(FetchConfig(out=tmp_path / "harm", source="stac", harmonize=True,
+                             source_options={"url": stac_api}, **common))  # type: ignore[arg-type]
+    dh = open_dataset(harm.out)
+    assert json.loads((harm.out / "provenance.json").read_text())["sensors"]["sentinel2"]["bands"][3] == "B8A"
+    scene = str(ds["scene"].values[0])
+    a, h = ds.sel(scene=scene), dh.sel(scene=scene)
+    m = a["hr_mask"].values & h["hr_mask"].values
+    slope, off = HLS_COEFFICIENTS["sentinel2a"]["red"]
+    np.testing.assert_allclose(h["hr"].values[2][m], slope * a["hr"].values[2][m] + off, atol=1e-5)
+    assert not np.allclose(h["hr"].values[3][m], a["hr"].values[3][m], atol=1e-3)
