@@ -202,3 +202,37 @@ def test_normalisation_hooks_round_trip(tmp_path: Path) -> None:
         assert torch.allclose(loaded(lr), raw)
     with pytest.raises(ConfigError, match="scale must be > 0"):
         W.set_normalisation(model, 0.0, 0.0)
+
+
+@pytest.mark.slow
+def test_shipped_weights_beat_baselines_on_heldout_test() -> None:
+    """Acceptance: on the sample's test split every shipped model beats bicubic in mean PSNR,
+    and every multi-frame model beats mean-bicubic in the PROBA-V score (score < 1)."""
+    from satsr.batch import batch_from_dataset
+    from satsr.datasets import load_datasets
+    from satsr.metrics import cpsnr, psnr
+
+    learned = [n for n in list_models() if model_info(n).learned]
+    res: dict[str, dict[str, list[torch.Tensor]]] = {}
+    with torch.no_grad():
+        for ds in load_datasets("sample", split="test"):
+            band = str(ds["band"].values[0])
+            b = batch_from_dataset(ds)
+            assert b.hr is not None and b.hr_mask is not None and b.norm is not None
+            for name in ["bicubic", *learned]:
+                model = (create_model(name) if name == "bicubic"
+                         else W.create_pretrained(name, "sample", band))
+                assert model is not None, name
+                sr = model.eval()(b.lr, b.lr_mask, b.frame_valid).float()
+                c = cpsnr(sr, b.hr, b.hr_mask)
+                assert isinstance(c, torch.Tensor)
+                entry = res.setdefault(name, {"psnr": [], "score": []})
+                entry["psnr"].append(psnr(sr, b.hr, data_range=1.0, mask=b.hr_mask))
+                entry["score"].append(b.norm / c)
+    ref = torch.cat(res["bicubic"]["psnr"]).mean().item()
+    worse = {n: torch.cat(res[n]["psnr"]).mean().item() - ref for n in learned
+             if torch.cat(res[n]["psnr"]).mean().item() <= ref}
+    assert not worse, f"no better than bicubic in PSNR (dB difference): {worse}"
+    scores = {n: torch.cat(res[n]["score"]).mean().item() for n in learned
+              if model_info(n).multi_frame}
+    assert scores and all(s < 1 for s in scores.values()), scores
