@@ -8,7 +8,9 @@ by name; losses with ``needs_mask = True`` (the PROBA-V cMSE/cL1) refuse data wi
 - ``l1``, ``mse``: masked mean absolute / squared error.
 - ``cmse``, ``cl1``: PROBA-V corrected losses: SR cropped by ``border`` px, for each of the
   (2·border+1)² shifts of HR the brightness bias (mean clear HR − SR) is removed, the error is
-  averaged over clear pixels, and the minimum over shifts is taken per image.
+  averaged over clear pixels, and the minimum over shifts is taken per image. ``detach_bias``
+  stops gradients through the bias; for cMSE this changes nothing (the centred errors sum to
+  zero, so the bias term's gradient vanishes), for cL1 it does.
 - ``sobel-l1``: L1 plus a weighted L1 between Sobel gradient magnitudes.
 - ``l1-ssim``, ``l1-msssim``: ``alpha·(1 − (MS-)SSIM) + (1 − alpha)·L1`` (Gaussian window 11,
   σ 1.5, K = (0.01, 0.03), differentiable).

@@ -97,3 +97,14 @@ def test_gan_training_runs(tiny_store: Path, tmp_path: Path, kind: str,
     resumed = train(_cfg(tiny_store, tmp_path / kind, steps=6, gan=True, gan_loss=kind,
                          pretrain_fraction=0.5, val_every=2, resume=True))
     assert resumed.steps == 6
+
+
+def test_smoke_on_the_sample(tmp_path: Path) -> None:
+    """A few steps of a zoo model on the embedded sample (RED and NIR pooled)."""
+    res = train(TrainConfig(model="fsrcnn", dataset="sample", steps=3, patch=8, batch=2,
+                            val_every=3, val_scenes=2, out=str(tmp_path / "run"),
+                            progress=False))
+    meta = json.loads((res.out_dir / "best.json").read_text())
+    assert meta["bands"] == ["RED", "NIR"] and meta["dataset"] == "sample"
+    assert meta["normalisation"]["type"] == "affine"
+    assert res.steps == 3
