@@ -8,11 +8,17 @@ For a stack of chips (B, h, w), all at once (torch, CPU or GPU):
    matrix-multiply upsampled DFT around it (Guizar-Sicairos et al., Opt. Lett. 33, 2008),
    giving the shift to ~1/``upsample`` px. The peak height and the ratio to the highest peak
    outside a 5×5 neighbourhood grade the match.
-2. **Masked Gauss–Newton refinement.** Starting there, the shift ``(dy, dx)`` and a linear
-   radiometric gain/bias are fitted by weighted least squares of ``ref ≈ g·mov(y+dy, x+dx) + b``
+   Whitening gives every frequency the same weight, so on band-limited content (smooth scenes,
+   Landsat's soft MTF: most of the spectrum is noise) or with a clear-mask edge inside the chip
+   its peak is pulled towards zero or lands on the wrong integer. Hence a second coarse
+   estimate: an exhaustive **masked NCC over integer shifts** (FFT moment sums over the clear
+   pixels of both, sampled from the margin-padded moving chip) with a parabolic sub-pixel fit.
+2. **Masked Gauss–Newton refinement.** Starting from each coarse estimate, the shift
+   ``(dy, dx)`` and a linear radiometric gain/bias are fitted by weighted least squares of ``ref ≈ g·mov(y+dy, x+dx) + b``
    over pixels clear in both images, where ``mov`` is resampled by separable Keys cubic
    convolution (a = −0.5, batched matrix products) from a chip read with a margin, so no
-   border effects enter the fit.
+   border effects enter the fit. Of the two refined shifts, the one with the higher masked NCC
+   after alignment is kept.
 3. **Outlier rejection.** A shift larger than ``max_shift`` LR px, a peak ratio below
    ``min_peak_ratio``, or a masked NCC after alignment below the NCC before it marks the chip;
    the pipeline drops ``too_large`` chips and keeps the others unshifted (``status`` records why).
@@ -140,6 +146,65 @@ def phase_correlation(ref: torch.Tensor, mov: torch.Tensor, ref_mask: torch.Tens
     uy, ux = uidx // n_up, uidx % n_up
     shift = torch.stack([pos_y[torch.arange(b), uy], pos_x[torch.arange(b), ux]], dim=1)
     return shift, peak, ratio
+
+
+def integer_search(ref: torch.Tensor, mov_pad: torch.Tensor, ref_mask: torch.Tensor,
+                   mov_mask_pad: torch.Tensor, margin: int, radius: int, *,
+                   min_overlap: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exhaustive masked NCC over integer shifts within ±``radius`` LR px, sampled from the
+    margin-padded moving chip (so no content leaves the window and no zero-filled mask edge or
+    taper enters the score), with a parabolic sub-pixel fit per axis around the best one.
+
+    ``ref`` (B, h, w), ``mov_pad`` (B, h+2·margin, w+2·margin), masks True where clear;
+    ``radius <= margin``. Shifts whose overlap of clear pixels is below ``min_overlap`` of the
+    zero-shift overlap are not considered. Returns ``(shift (B, 2) as (dy, dx), best NCC (B,))``.
+    """
+    b, h, w = ref.shape
+    rad = min(radius, margin)
+    dt = torch.float64
+    crop = (slice(None), slice(margin - rad, margin + rad + h), slice(margin - rad, margin + rad + w))
+    rmf = ref_mask.to(dt)
+    mmf = mov_mask_pad[crop].to(dt)
+    # standardise first (over each image's clear pixels) so the moment sums below do not cancel
+    r = _normalise(ref.to(dt), ref_mask)
+    mv = _normalise(mov_pad[crop].to(dt), mov_mask_pad[crop])
+
+    size = (h + 2 * rad, w + 2 * rad)  # no wrap-around for shifts 0 .. 2·rad of the crop
+    big = [torch.fft.rfft2(v, s=size) for v in (mmf, mv * mmf, mv * mv * mmf)]
+    ker = [torch.fft.rfft2(v, s=size).conj() for v in (rmf, r * rmf, r * r * rmf)]
+
+    def xcorr(i: int, k: int) -> torch.Tensor:
+        """Σ_{y,x} ker_k(y, x)·big_i(y + sy, x + sx), shift ``s`` at index ``s + rad``."""
+        return torch.fft.irfft2(big[i] * ker[k], s=size)[:, :2 * rad + 1, :2 * rad + 1]
+
+    n, sr, srr = xcorr(0, 0), xcorr(0, 1), xcorr(0, 2)
+    sm, smm, srm = xcorr(1, 0), xcorr(2, 0), xcorr(1, 1)
+    nn = n.clamp_min(1)
+    cov = srm - sr * sm / nn
+    var_r = (srr - sr * sr / nn).clamp_min(0)
+    var_m = (smm - sm * sm / nn).clamp_min(0)
+    ncc = cov / (var_r * var_m).sqrt().clamp_min(1e-12)
+    n0 = n[:, rad, rad]
+    enough = n >= min_overlap * n0[:, None, None].clamp_min(1)
+    scores = torch.where(enough & (n > 1.5), ncc, torch.full_like(ncc, -math.inf))
+    best, idx = scores.reshape(b, -1).max(dim=1)
+    iy, ix = idx // (2 * rad + 1), idx % (2 * rad + 1)
+    ar = torch.arange(b)
+
+    def vertex(lo: torch.Tensor, mid: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+        den = lo - 2 * mid + hi
+        ok = torch.isfinite(lo) & torch.isfinite(hi) & (den < -1e-12)
+        off = torch.where(ok, 0.5 * (lo - hi) / torch.where(ok, den, torch.ones_like(den)),
+                          torch.zeros_like(den))
+        return off.clamp(-0.5, 0.5)
+
+    edge = 2 * rad
+    fy = vertex(scores[ar, (iy - 1).clamp(0, edge), ix], best, scores[ar, (iy + 1).clamp(0, edge), ix])
+    fx = vertex(scores[ar, iy, (ix - 1).clamp(0, edge)], best, scores[ar, iy, (ix + 1).clamp(0, edge)])
+    fy = torch.where((iy > 0) & (iy < edge), fy, torch.zeros_like(fy))
+    fx = torch.where((ix > 0) & (ix < edge), fx, torch.zeros_like(fx))
+    shift = torch.stack([iy.to(torch.float64) - rad + fy, ix.to(torch.float64) - rad + fx], dim=1)
+    return shift, best
 
 
 def _keys_deriv(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
@@ -330,12 +395,24 @@ def estimate_shifts(
     clear_frac = both.to(torch.float64).mean(dim=(1, 2))
     ncc_before = masked_ncc(ref_t, mov_t[core], both)
     if margin >= 3 and refine_iters > 0:
-        shift = refine(ref_t, mov_t, rm, mm, margin, shift.clamp(-(margin - 2.0), margin - 2.0),
-                       iters=refine_iters)
-        warped, _, _, inside = _warp(torch.where(mm, mov_t, torch.zeros((), dtype=torch.float64)),
-                                     h, w, margin, shift[:, 0], shift[:, 1])
-        wm = _warp_mask(mm, h, w, margin, shift[:, 0], shift[:, 1])
-        ncc_after = masked_ncc(ref_t, warped, rm & wm & inside)
+        lim = margin - 2.0
+        mov_z = torch.where(mm, mov_t, torch.zeros((), dtype=torch.float64))
+
+        def ncc_at(sh: torch.Tensor) -> torch.Tensor:
+            warped, _, _, inside = _warp(mov_z, h, w, margin, sh[:, 0], sh[:, 1])
+            wm = _warp_mask(mm, h, w, margin, sh[:, 0], sh[:, 1])
+            return masked_ncc(ref_t, warped, rm & wm & inside)
+
+        # two starts: the phase-correlation peak, and the exhaustive masked-NCC integer search
+        # (robust where whitening is not: band-limited content, clear-mask edges inside the chip)
+        from_pc = refine(ref_t, mov_t, rm, mm, margin, shift.clamp(-lim, lim), iters=refine_iters)
+        coarse, _ = integer_search(ref_t, mov_t, rm, mm, margin, math.ceil(max_shift) + 1)
+        from_ncc = refine(ref_t, mov_t, rm, mm, margin, coarse.clamp(-lim, lim),
+                          iters=refine_iters, reach=0.6)
+        n_pc, n_ncc = ncc_at(from_pc), ncc_at(from_ncc)
+        use_ncc = n_ncc > n_pc
+        shift = torch.where(use_ncc[:, None], from_ncc, from_pc)
+        ncc_after = torch.where(use_ncc, n_ncc, n_pc)
     else:
         ncc_after = ncc_before.clone()
     dy = shift[:, 0].numpy()
@@ -378,4 +455,4 @@ def degrade(hr: np.ndarray, factor: int = 3) -> np.ndarray:
 
 __all__ = ["STATUS_LOW_PEAK", "STATUS_NO_IMPROVEMENT", "STATUS_OK", "STATUS_TOO_FEW",
            "STATUS_TOO_LARGE", "ShiftResult", "apply_shift", "degrade", "estimate_shifts",
-           "masked_ncc", "phase_correlation", "refine"]
+           "integer_search", "masked_ncc", "phase_correlation", "refine"]
