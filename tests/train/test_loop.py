@@ -108,3 +108,14 @@ def test_smoke_on_the_sample(tmp_path: Path) -> None:
     assert meta["bands"] == ["RED", "NIR"] and meta["dataset"] == "sample"
     assert meta["normalisation"]["type"] == "affine"
     assert res.steps == 3
+
+
+def test_epochs_and_progress_bar(tiny_store: Path, tmp_path: Path) -> None:
+    # 4 train scenes of 12x12 LR px, patch 6, batch 4: one epoch = 4 steps
+    res = train(_cfg(tiny_store, tmp_path / "e", steps=None, epochs=2, val_every=None,
+                     progress=True))
+    assert res.steps == 8 and [h["step"] for h in res.history] == [4, 8]
+    again = train(_cfg(tiny_store, tmp_path / "e", steps=None, epochs=2, resume=True))
+    assert again.steps == 8 and again.best_cpsnr == res.best_cpsnr
+    with pytest.raises(ConfigError, match="either --steps or --epochs"):
+        train(_cfg(tiny_store, tmp_path / "x", epochs=1))
