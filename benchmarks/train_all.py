@@ -49,8 +49,9 @@ def train_all(models: str | None, missing: bool) -> None:
             continue
         out = REPO / "runs" / "pretrained" / recipe.stem
         out.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-c", "from satsr.cli import main; main()", "train", "--recipe", str(recipe),
-               "--out", str(out), "--no-progress"]
+        cmd = [sys.executable, "-c", "from satsr.cli import main; main()", "train",
+               "--recipe", str(recipe.relative_to(REPO)),
+               "--out", str(out.relative_to(REPO)), "--no-progress"]
         t0 = time.perf_counter()
         with open(out / "train.log", "w") as log:
             rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
