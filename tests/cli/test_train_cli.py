@@ -8,6 +8,7 @@ import pytest
 
 from satsr.cli import main
 from tests.train.conftest import TINY, make_store
+from tests.train.conftest import tiny_model as tiny_model  # autouse: registered per test
 
 
 @pytest.fixture(scope="module")

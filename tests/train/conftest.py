@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,26 @@ import torch
 
 from satsr import schema
 from satsr.models import list_models
-from satsr.models._registry import ModelInfo, register_model
+from satsr.models._registry import _REGISTRY, ModelInfo, register_model
 
 TINY = "tiny-test-net"
 
-if TINY not in list_models():
-    register_model(ModelInfo(name=TINY, entrypoint="tests.train._tiny_models:tiny", kind="single",
-                             paper="test", year=2024, presets={"small": {"width": 6}}))
+
+def register_tiny() -> None:
+    """Register the tiny test model (idempotent; also called inside spawned workers)."""
+    if TINY not in list_models():
+        register_model(ModelInfo(name=TINY, entrypoint="tests.train._tiny_models:tiny",
+                                 kind="single", paper="test", year=2024,
+                                 presets={"small": {"width": 6}}))
+
+
+@pytest.fixture(autouse=True)
+def tiny_model() -> Iterator[str]:
+    """The tiny model is registered only while a training test runs, so suites that enumerate
+    ``list_models()`` in the same worker process never see it."""
+    register_tiny()
+    yield TINY
+    _REGISTRY.pop(TINY, None)
 
 
 def make_store(path: Path, *, n_scenes: int = 6, frames: int = 4, size: int = 12,

@@ -17,7 +17,9 @@ def _worker(rank: int, world: int, port: int, store: str, out: str) -> None:
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     torch.set_num_threads(1)
     from satsr.train import TrainConfig, train
-    from tests.train.conftest import TINY
+    from tests.train.conftest import TINY, register_tiny
+
+    register_tiny()
 
     try:
         res = train(TrainConfig(model=TINY, dataset=store, steps=4, patch=6, batch=2,
