@@ -64,6 +64,8 @@ def register(app: typer.Typer) -> None:
         early_stop: int = typer.Option(None, help="Stop after N validations without gain."),
         amp: bool = typer.Option(False, "--amp", help="Mixed precision (CUDA)."),
         val_every: int = typer.Option(None, help="Validate every N steps (default: 1 epoch)."),
+        val_split: str = typer.Option("val", help="Split used for validation (val, test, "
+                                      "train)."),
         threads: int = typer.Option(None, help="CPU threads for torch."),
         gan: bool = typer.Option(None, "--gan/--no-gan", help="Adversarial training "
                                  "(default: on for srgan/rrdn)."),
@@ -88,8 +90,8 @@ def register(app: typer.Typer) -> None:
             "steps": steps, "epochs": epochs, "patch": patch, "frames": frames, "batch": batch,
             "lr": lr, "schedule": schedule, "preset": preset, "device": device,
             "resume": resume, "out": out, "seed": seed, "early_stop": early_stop, "amp": amp,
-            "val_every": val_every, "threads": threads, "gan": gan, "gan_loss": gan_loss,
-            "content_loss": content_loss, "progress": progress,
+            "val_every": val_every, "val_split": val_split, "threads": threads, "gan": gan,
+            "gan_loss": gan_loss, "content_loss": content_loss, "progress": progress,
         }
         for key, value in given.items():
             source = ctx.get_parameter_source(key)
