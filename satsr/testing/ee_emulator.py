@@ -764,12 +764,13 @@ def ee_session(emu: EEEmulator, project: str = "test-project") -> Iterator[None]
     """Initialise the real ``ee`` client against ``emu`` for the duration of the block."""
     import ee
 
+    ee.Reset()  # a fresh client: no algorithms or state cached from an earlier session
     ee.Initialize(emu.credentials(), url=emu.url, project=project)
     ee.data.setMaxRetries(0)    # let faults surface instead of googleapiclient's slow retries
     try:
         yield
     finally:
-        ee.data.reset()
+        ee.Reset()
 
 
 __all__ = ["EE_MAX_GRID_DIMENSION", "EE_MAX_REQUEST_BYTES", "SATSR_MAX_REQUEST_BYTES", "AssetStore",

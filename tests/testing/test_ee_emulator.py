@@ -60,13 +60,14 @@ def test_bad_token_is_refused(assets):
         ok = requests.get(url, headers={"Authorization": f"Bearer {emu.token}"}, timeout=10)
         assert ok.status_code == 200 and ok.json()["id"] == real["landsat"]
         # the real client: a 401 makes google-auth try (and fail) to refresh the token
-        ee.Initialize(Credentials(token="wrong-token"), url=emu.url, project=PROJECT)
+        ee.Reset()
         try:
             with pytest.raises(google.auth.exceptions.RefreshError):
+                ee.Initialize(Credentials(token="wrong-token"), url=emu.url, project=PROJECT)
                 ee.data.getAsset(real["landsat"])
         finally:
-            ee.data.reset()
-        assert emu.records("getAsset")[-1].status == 401
+            ee.Reset()
+        assert emu.records()[-1].status == 401  # the client was refused, then gave up
 
 
 def test_get_asset_mirrors_rest_image_resource(assets):
