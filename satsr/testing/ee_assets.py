@@ -226,7 +226,12 @@ def build_synthetic_assets(root: str | Path, *, shift_m: tuple[float, float] = (
     The Landsat content is the field displaced by ``shift_m = (east, north)`` metres: Landsat
     pixel values at (x, y) equal the field at (x - east, y - north). Landsat is point-sampled at
     30 m pixel centres (edges on odd multiples of 15 m), Sentinel-2 at 10 m. Returns the asset
-    ids and ``shift_m``.
+    ids, ``shift_m`` and ``shift_lr_px``: the same shift in the co-registration convention of
+    :mod:`satsr.data.coregister` (``(dy, dx)`` in 30 m px, rows southwards, with
+    ``landsat(y + dy, x + dx) ≈ sentinel2_at_30m(y, x)``), i.e. ``(-north / 30, east / 30)``;
+    the default (12, -7) m is (0.233, 0.4) LR px. The half-pixel (15 m) offset of the Landsat
+    grid from a 30 m grid nested in the Sentinel-2 one moves no content, so the shift on that
+    grid (after cubic resampling) is the same.
     """
     root = Path(root)
     write_collections(root)
@@ -274,7 +279,7 @@ def build_synthetic_assets(root: str | Path, *, shift_m: tuple[float, float] = (
     ones = np.ones((n10, n10), np.float32)
     write_image_asset(root, ids["cloud_score"], {"cs": BandData(ones, crs, tf10),
                                                  "cs_cdf": BandData(ones.copy(), crs, tf10)}, t_s, {})
-    return {**ids, "shift_m": (float(dx), float(dy))}
+    return {**ids, "shift_m": (float(dx), float(dy)), "shift_lr_px": (-float(dy) / 30.0, float(dx) / 30.0)}
 
 
 __all__ = ["CATALOG_COLLECTIONS", "BandData", "build_l8s2_assets", "build_synthetic_assets", "synthetic_reflectance",

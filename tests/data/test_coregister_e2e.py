@@ -60,6 +60,7 @@ def test_fetch_records_the_known_shift(ee_env: Path, monkeypatch: pytest.MonkeyP
     assets = ee_env / "assets"
     info = build_synthetic_assets(assets, shift_m=shift_m)
     assert info["shift_m"] == shift_m
+    assert info["shift_lr_px"] == pytest.approx(truth)
     with EEEmulator(assets) as emu:
         monkeypatch.setenv("SATSR_EE_API_URL", emu.url)
         monkeypatch.setenv("SATSR_EE_CREDENTIALS", str(emu.write_service_account_file(ee_env / "sa.json")))
