@@ -11,7 +11,8 @@ saved in checkpoints so a resumed run draws the same batches as an uninterrupted
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,8 @@ class SceneTensors:
     data_range: float
     value_scale: str
     dataset: str
+    #: the dataset's identity for reproducibility (e.g. generator, sample_version, seed)
+    data_version: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.lr.shape[0])
@@ -99,7 +102,20 @@ def scenes_from_datasets(datasets: Sequence[xr.Dataset]) -> SceneTensors:
         data_range=float(first.attrs["data_range"]),
         value_scale=str(first.attrs["value_scale"]),
         dataset=str(first.attrs["dataset"]),
+        data_version=data_version(first),
     )
+
+
+#: Provenance keys that identify a dataset's content (recorded in weights sidecars).
+VERSION_KEYS = ("generator", "sample_version", "seed", "satsr_version", "root")
+
+
+def data_version(ds: xr.Dataset) -> dict[str, Any]:
+    """The few provenance entries that identify ``ds``'s content (not the full provenance)."""
+    from satsr.schema import provenance
+
+    prov = provenance(ds)
+    return {k: prov[k] for k in VERSION_KEYS if k in prov}
 
 
 def augment(batch: Batch, generator: torch.Generator, *, permute_frames: bool = True) -> Batch:

@@ -319,7 +319,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     recipe = cfg.to_dict()
     sidecar_meta = {"bands": train_scenes.bands, "value_scale": train_scenes.value_scale,
                     "data_range": train_scenes.data_range,
-                    "dataset": train_scenes.dataset, "split": "train", "recipe": recipe}
+                    "dataset": train_scenes.dataset, "split": "train", "recipe": recipe,
+                    "data_version": train_scenes.data_version}
 
     def checkpoint(step: int, metrics: dict[str, float], is_best: bool) -> None:
         m = {**sidecar_meta, "step": step,

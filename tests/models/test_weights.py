@@ -190,6 +190,17 @@ def test_every_learned_model_has_shipped_sample_weights() -> None:
     assert not missing, f"no shipped sample weights for {missing}"
 
 
+def test_shipped_sample_weights_were_trained_on_the_current_sample() -> None:
+    """Retrain (benchmarks/train_all.py) whenever SAMPLE_VERSION changes."""
+    from satsr.datasets.sample import SAMPLE_VERSION
+
+    stale = {n: W.read_sidecar(p).get("data_version") for n in _zoo_learned()
+             if (p := W.pretrained(n, "sample", "RED")) is not None
+             and W.read_sidecar(p).get("data_version", {}).get("sample_version")
+             != SAMPLE_VERSION}
+    assert not stale, f"shipped weights trained on another sample version: {stale}"
+
+
 def test_normalisation_hooks_round_trip(tmp_path: Path) -> None:
     model = _model().eval()
     lr = _lr() * 0.01 + 0.02
