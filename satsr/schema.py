@@ -19,7 +19,9 @@ Coordinates: ``scene`` (str ids), ``frame`` (int), ``band`` (str names), ``split
 
 Attributes: ``schema_version``, ``dataset``, ``scale`` (int), ``value_scale`` (str, e.g.
 ``"uint16/65535"`` or ``"reflectance"``), ``data_range`` (float, the peak used by PSNR),
-``lr_sensor``, ``hr_sensor``, ``synthetic`` (bool), ``provenance`` (JSON string).
+``lr_sensor``, ``hr_sensor``, ``synthetic`` (bool), ``provenance`` (JSON string); optional
+``score_mask``: ``"hr"`` (default, the PROBA-V rule: score every clear HR pixel) or ``"hr&lr"``
+(paired chips: score clear HR pixels whose LR pixel is clear in some valid frame).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ REQUIRED_ATTRS: dict[str, type | tuple[type, ...]] = {
     "provenance": str,
 }
 SPLITS = ("train", "val", "test")
+SCORE_MASKS = ("hr", "hr&lr")
 
 
 def build(
@@ -187,6 +190,9 @@ def validate(ds: xr.Dataset, *, check_values: bool = False) -> None:
     unknown = splits - set(SPLITS)
     if unknown:
         raise _fail("split", f"has unknown values {sorted(unknown)}; allowed: {list(SPLITS)}")
+    if ds.attrs.get("score_mask", "hr") not in SCORE_MASKS:
+        raise _fail("score_mask", f"attribute is {ds.attrs['score_mask']!r}; allowed: "
+                    f"{list(SCORE_MASKS)}")
     try:
         json.loads(ds.attrs["provenance"])
     except json.JSONDecodeError as exc:

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from satsr import __version__
+from satsr import __version__, schema
 from satsr.batch import Batch, iter_batches
 from satsr.bench import results as res
 from satsr.bench.models import (
@@ -94,7 +94,26 @@ def scorable(ds: xr.Dataset) -> xr.Dataset:
     return ds if has_hr.all() else ds.isel(scene=np.flatnonzero(has_hr))
 
 
-def score_batch(sr: torch.Tensor, batch: Batch, data_range: float) -> dict[str, np.ndarray]:
+def scoring_mask(batch: Batch, scale: int, rule: str = "hr") -> torch.Tensor:
+    """(B, H, W) pixels to score.
+
+    ``"hr"`` (default, the PROBA-V rule): every clear HR pixel. ``"hr&lr"`` (paired chips from
+    two sensors): clear HR pixels whose LR pixel is clear in at least one valid frame, since
+    a cloud in the only LR frame cannot be super-resolved.
+    """
+    assert batch.hr_mask is not None
+    if rule == "hr":
+        return batch.hr_mask
+    if rule != "hr&lr":
+        raise ConfigError(f"unknown score_mask {rule!r} in the dataset's attributes; use one of "
+                          f"{list(schema.SCORE_MASKS)}")
+    lr_clear = (batch.lr_mask & batch.frame_valid[:, :, None, None]).any(1)
+    up = lr_clear.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+    return batch.hr_mask & up
+
+
+def score_batch(sr: torch.Tensor, batch: Batch, data_range: float,
+                mask: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """Per-scene PSNR/SSIM (border-cropped, clear pixels) and cPSNR/score for one batch."""
     if not torch.isfinite(sr).all():
         bad = int((~torch.isfinite(sr)).sum())
@@ -102,7 +121,7 @@ def score_batch(sr: torch.Tensor, batch: Batch, data_range: float) -> dict[str, 
                               "its weights are broken")
     assert batch.hr is not None and batch.hr_mask is not None
     sr64, hr64 = sr.double(), batch.hr.double()
-    mask = batch.hr_mask
+    mask = batch.hr_mask if mask is None else mask
     out = {
         "psnr": psnr(sr64, hr64, data_range=data_range, mask=mask, crop=BORDER).numpy(),
         "ssim": ssim(sr64, hr64, data_range=data_range, mask=mask, crop=BORDER).numpy(),
@@ -133,6 +152,7 @@ def run_model_on_dataset(
     sub = ds.isel(scene=todo)
     model = resolved.model.to(device).eval()
     data_range = float(ds.attrs["data_range"])
+    rule = str(ds.attrs.get("score_mask", "hr"))
     split_of = dict(zip(map(str, sub["scene"].values), map(str, sub["split"].values), strict=True))
     rows: list[dict[str, Any]] = []
     for batch in iter_batches(sub, batch_size):
@@ -145,7 +165,8 @@ def run_model_on_dataset(
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - t0
-        scores = score_batch(sr.cpu(), batch, data_range)
+        mask = scoring_mask(batch, int(ds.attrs["scale"]), rule)
+        scores = score_batch(sr.cpu(), batch, data_range, mask)
         for i, scene in enumerate(batch.scene):
             rows.append({
                 "dataset": ds.attrs["dataset"],
@@ -320,6 +341,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
         "bands": [band_label(ds) for ds in datasets],
         "splits": sorted({str(s) for ds in datasets for s in ds["split"].values}),
         "n_scenes": {band_label(ds): int(ds.sizes["scene"]) for ds in datasets},
+        "score_mask": str(datasets[0].attrs.get("score_mask", "hr")),
         "lr_sensor": datasets[0].attrs.get("lr_sensor", ""),
         "hr_sensor": datasets[0].attrs.get("hr_sensor", ""),
         "multi_frame": any(ds.sizes["frame"] > 1 for ds in datasets),  # leaderboard: mean-bicubic row required

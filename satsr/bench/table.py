@@ -8,7 +8,7 @@ from rich.table import Table
 
 
 def _fmt(value: Any, digits: int, signed: bool = False) -> str:
-    if value is None:
+    if value is None or value != value:  # None or NaN
         return "–"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 

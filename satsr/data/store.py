@@ -82,6 +82,8 @@ def assemble(tiles: TileStore, tile_ids: Sequence[str], provenance: Mapping[str,
         if name in ds.coords:
             ds = ds.assign_coords({name: (ds[name].dims, ds[name].values.astype(object))})
     ds.attrs["provenance"] = json.dumps(dict(provenance), sort_keys=True, default=str)
+    # a pair is only scoreable where both sensors saw the ground (see satsr.bench.run)
+    ds.attrs["score_mask"] = "hr&lr"
     return schema.save(ds, tiles.out / STORE_NAME, overwrite=True)
 
 

@@ -190,6 +190,8 @@ def generate_sample_chips(path: str | os.PathLike[str], *, seed: int = 0,
     prov.update(sample_version=SAMPLE_VERSION,
                 generator="satsr.datasets.sample.generate_sample_chips")
     ds.attrs["provenance"] = json.dumps(prov, sort_keys=True, default=str)
+    # single-frame pairs: score only where the LR frame is clear too (satsr.bench.run)
+    ds.attrs["score_mask"] = "hr&lr"
     return schema.save(ds, path, overwrite=overwrite)
 
 

@@ -135,3 +135,25 @@ def test_summary_validation_names_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(res.ResultsSchemaError,
                        match=r"y\.json: field 'tables\[0\]\.rows\[0\]\.n_scenes' is missing"):
         res.validate_summary(good, "y.json")
+
+
+def test_scoring_mask_rules() -> None:
+    from satsr.batch import Batch
+    from satsr.bench.run import scoring_mask
+
+    lr_mask = torch.ones(1, 2, 2, 2, dtype=torch.bool)
+    lr_mask[0, 0, 0, 0] = False  # cloudy in frame 0 only: frame 1 still sees it
+    lr_mask[0, :, 1, 1] = False  # cloudy in every frame
+    hr_mask = torch.ones(1, 6, 6, dtype=torch.bool)
+    hr_mask[0, 0, 5] = False
+    batch = Batch(lr=torch.zeros(1, 2, 1, 2, 2), lr_mask=lr_mask,
+                  frame_valid=torch.tensor([[True, True]]), hr=torch.zeros(1, 1, 6, 6),
+                  hr_mask=hr_mask)
+    assert torch.equal(scoring_mask(batch, 3, "hr"), hr_mask)
+    both = scoring_mask(batch, 3, "hr&lr")
+    assert both[0, :3, :3].all() and not both[0, 3:, 3:].any() and not both[0, 0, 5]
+    assert int(both.sum()) == 36 - 9 - 1
+    batch.frame_valid[0, 1] = False  # frame 1 is padding: pixel (0, 0) is now unseen
+    assert not scoring_mask(batch, 3, "hr&lr")[0, :3, :3].any()
+    with pytest.raises(ConfigError, match="unknown score_mask"):
+        scoring_mask(batch, 3, "lr")
