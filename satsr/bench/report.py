@@ -199,7 +199,8 @@ def scatter_plot(
         return None
     baseline, wide = found
     label = "cPSNR" if metric == "cpsnr" else "PSNR"
-    fig = Figure(figsize=(5.2, 5.0), dpi=110, layout="constrained")
+    many = len(wide.columns) > 6  # a long legend goes beside the axes, not over the points
+    fig = Figure(figsize=(8.0 if many else 5.2, 5.0), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     x = wide[baseline].to_numpy(dtype=float)
@@ -223,7 +224,10 @@ def scatter_plot(
     ax.set_ylabel(f"model {label} (dB)")
     ax.set_title(f"{dataset} · {band} · {split}: per-scene {label}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    if many:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    else:
+        ax.legend(loc="upper left", fontsize=8)
     _atomic_write(path, lambda p: fig.savefig(p, format="png"))
     return path
 
