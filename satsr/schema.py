@@ -242,9 +242,15 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = Fals
     return path
 
 
+#: Scenes per Zarr chunk. One scene per chunk made loading a prepared PROBA-V store dominated
+#: by per-chunk/dask overhead (1.4x faster than decoding PNGs); 8 scenes per chunk keeps random
+#: access cheap (a bench batch reads one chunk) and loads ~4x faster.
+SCENES_PER_CHUNK = 8
+
+
 def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
-    """One scene per chunk: random access by scene is the dominant pattern (training, bench)."""
-    return {str(dim): (1 if dim == "scene" else -1) for dim in ds.dims}
+    """``SCENES_PER_CHUNK`` scenes per chunk, every other dimension whole."""
+    return {str(dim): (SCENES_PER_CHUNK if dim == "scene" else -1) for dim in ds.dims}
 
 
 def open(path: str | os.PathLike[str]) -> xr.Dataset:

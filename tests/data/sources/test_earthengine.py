@@ -321,7 +321,7 @@ def test_concurrency_limit_across_dask_worker_processes(assets):
         l9 = _l9(src)
         windows = [l9.grid.window(r, c, 47, 47) for r in (0, 47, 94) for c in (0, 47, 94)]
         with distributed.LocalCluster(n_workers=2, threads_per_worker=3, processes=True,
-                                      dashboard_address=None) as cluster, \
+                                      dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             futures = client.map(lambda g: src.read(l9, ["SR_B4"], g), windows, pure=False)
             parts = client.gather(futures)
@@ -453,7 +453,7 @@ def test_sequential_in_process_clusters_get_fresh_semaphores(assets):
         l9 = _l9(src)
         for _ in range(2):
             with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                          dashboard_address=None) as cluster, \
+                                          dashboard_address=":0") as cluster, \
                     distributed.Client(cluster) as client:
                 parts = client.gather(client.map(lambda g: src.read(l9, ["SR_B4"], g),
                                                  [l9.grid.window(0, 0, 20, 20),
