@@ -7,7 +7,8 @@ Throughput: megapixels of SR output per second for every registered model at a f
 Harness overhead: for one model, the time ``satsr.bench.run.run_model_on_dataset`` takes over a
 sample-schema dataset (xarray → tensors, forward, PSNR/SSIM/cPSNR scoring, records) against a bare
 ``model(lr, lr_mask, frame_valid)`` loop over the same, preloaded tensors, in the same process.
-The target is ≤ 10 % for a learned model of realistic cost.
+The target is ≤ 10 % for a learned model of realistic cost (the published configuration); for
+the tiny CPU presets the fixed per-scene scoring cost (SSIM, cPSNR) is a larger share.
 
     python benchmarks/bench_inference.py [--quick] [--out benchmarks/results_speed/inference.json]
 """
@@ -82,9 +83,9 @@ def throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-def overhead(args: argparse.Namespace) -> dict[str, Any]:
+def overhead(args: argparse.Namespace, preset: str) -> dict[str, Any]:
     ds = make_dataset(args.scenes, args.frames, args.size, 3)
-    model = build(args.overhead_model, args.preset, args.frames)
+    model = build(args.overhead_model, preset, args.frames)
     batches = list(iter_batches(ds, args.batch))
     resolved = ResolvedModel(args.overhead_model, model, None)  # type: ignore[arg-type]
 
@@ -99,10 +100,10 @@ def overhead(args: argparse.Namespace) -> dict[str, Any]:
     t_bare = best_of(bare, args.repeats)
     t_harness = best_of(harness, args.repeats)
     ratio = t_harness / t_bare - 1
-    print(f"harness overhead for {args.overhead_model}: bare {t_bare:.3f} s, "
+    print(f"harness overhead for {args.overhead_model} ({preset}): bare {t_bare:.3f} s, "
           f"harness {t_harness:.3f} s → {100 * ratio:+.1f} %")
-    return {"model": args.overhead_model, "scenes": args.scenes, "bare_s": t_bare,
-            "harness_s": t_harness, "overhead": ratio}
+    return {"model": args.overhead_model, "preset": preset, "scenes": args.scenes,
+            "bare_s": t_bare, "harness_s": t_harness, "overhead": ratio}
 
 
 def main() -> None:
@@ -125,7 +126,10 @@ def main() -> None:
         "benchmark": "inference", "threads": torch.get_num_threads(),
         "platform": platform.platform(), "torch": torch.__version__,
         "lr_size": args.size, "frames": args.frames, "batch": args.batch, "preset": args.preset,
-        "throughput": throughput(args), "harness_overhead": overhead(args),
+        "throughput": throughput(args),
+        # the harness cost (scoring) is fixed per scene, so its share depends on model cost:
+        # report it for the CPU-sized preset and for the published configuration
+        "harness_overhead": [overhead(args, "small"), overhead(args, "default")],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
