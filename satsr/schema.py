@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from satsr._atomic import replace_dir
 from satsr.errors import DatasetNotFoundError, SchemaError
 
 SCHEMA_VERSION = 1
@@ -229,13 +230,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = Fals
             out = out.assign_coords({name: out[name].compute()})
     try:
         out.to_zarr(tmp, mode="w", consolidated=False)
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from satsr._atomic import write_via
 from satsr.batch import batch_from_dataset
 from satsr.frames import topk_indices
 
@@ -85,10 +87,7 @@ def write_strips(
         fig.tight_layout()
         rel = Path("plots") / f"strip_{ds.attrs['dataset']}_{band}_{split}_{scene}.png".replace(
             ":", "_").replace("+", "-")
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        tmp = out / rel.with_name("." + rel.name + ".tmp.png")
-        fig.savefig(tmp, dpi=110)
+        write_via(out / rel, partial(fig.savefig, format="png", dpi=110))
         plt.close(fig)
-        tmp.replace(out / rel)
         written.append(str(rel))
     return written

@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from satsr._atomic import write_text, write_via
 from satsr.bench.results import load_records, load_summary
 
 log = logging.getLogger(__name__)
@@ -138,26 +138,6 @@ def provenance_line(summary: Mapping[str, Any]) -> str:
             f"{summary['created']} · {device}")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def scatter_data(
     records: pd.DataFrame, dataset: str, band: str, split: str, metric: str = "cpsnr"
 ) -> tuple[str, pd.DataFrame] | None:
@@ -228,7 +208,7 @@ def scatter_plot(
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     else:
         ax.legend(loc="upper left", fontsize=8)
-    _atomic_write(path, lambda p: fig.savefig(p, format="png"))
+    write_via(path, lambda p: fig.savefig(p, format="png"))
     return path
 
 
@@ -270,9 +250,9 @@ def write_report(results_dir: Path, out_dir: Path | None = None) -> list[Path]:
         slug = table_slug(table)
         frame = table_frame(table)
         csv_path = out_dir / "tables" / f"{slug}.csv"
-        _atomic_write_text(csv_path, frame.to_csv(index=False))
+        write_text(csv_path, frame.to_csv(index=False))
         md_path = out_dir / "tables" / f"{slug}.md"
-        _atomic_write_text(md_path, markdown_table(table["rows"]))
+        write_text(md_path, markdown_table(table["rows"]))
         written += [csv_path, md_path]
         plot = scatter_plot(records, table["dataset"], table["band"], table["split"],
                             out_dir / "plots" / f"scatter_{slug}.png")
@@ -282,6 +262,6 @@ def write_report(results_dir: Path, out_dir: Path | None = None) -> list[Path]:
         else:
             log.info("no scatter plot for %s: records lack a baseline or a second model", slug)
     report = out_dir / "report.md"
-    _atomic_write_text(report, report_markdown(summary, plots, out_dir))
+    write_text(report, report_markdown(summary, plots, out_dir))
     written.append(report)
     return written

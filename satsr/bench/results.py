@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from satsr import _atomic
 from satsr.errors import SatsrError
 
 KIND = "satsr.bench.results"
@@ -131,20 +131,12 @@ def find_results(root: str | os.PathLike[str]) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/summary.json"))
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_records(df: pd.DataFrame, results_dir: Path) -> None:
     """Write records as Parquet and CSV, each atomically (valid files even after Ctrl-C)."""
     df = df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)].sort_values(RECORD_KEY)
     df = df.reset_index(drop=True)
-    tmp = results_dir / f".records.parquet.tmp-{uuid.uuid4().hex[:8]}"
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, results_dir / "records.parquet")
-    _atomic_write_bytes(results_dir / "records.csv", df.to_csv(index=False).encode())
+    _atomic.write_via(results_dir / "records.parquet", lambda p: df.to_parquet(p, index=False))
+    _atomic.write_text(results_dir / "records.csv", df.to_csv(index=False))
 
 
 def json_clean(value: Any) -> Any:
@@ -163,5 +155,5 @@ def write_summary(summary: Mapping[str, Any], results_dir: Path) -> Path:
     clean = json_clean(dict(summary))
     path = results_dir / "summary.json"
     validate_summary(clean, str(path))
-    _atomic_write_bytes(path, (json.dumps(clean, indent=2, sort_keys=False) + "\n").encode())
+    _atomic.write_text(path, json.dumps(clean, indent=2, sort_keys=False) + "\n")
     return path

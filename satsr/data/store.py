@@ -16,9 +16,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import xarray as xr
 
 from satsr import schema
+from satsr._atomic import write_text
 
 STORE_NAME = "chips.zarr"
 FOOTPRINTS_NAME = "footprints.geojson"
@@ -35,10 +34,7 @@ WORK_NAME = ".work"
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` via a temporary file and ``os.replace`` (sorted keys, stable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps(obj, sort_keys=True, indent=1, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, sort_keys=True, indent=1, default=str) + "\n")
 
 
 class TileStore:

@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from satsr import __version__, schema
+from satsr._atomic import replace_dir
 from satsr.errors import ConfigError, DatasetNotFoundError, SchemaError
 
 log = logging.getLogger(__name__)
@@ -72,17 +73,6 @@ def _check_seed(seed: int) -> int:
 
 def _tmp_sibling(path: Path) -> Path:
     return path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    """Move the finished ``tmp`` folder to ``path`` (replacing an old one atomically)."""
-    if path.exists():
-        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
 
 
 def _split_assignment(seed: int) -> list[str]:
@@ -157,7 +147,7 @@ def generate_sample(root: str | os.PathLike[str], *, seed: int = 0, overwrite: b
         }
         write_metadata(tmp, splits=splits, provenance=provenance)
         if overwrite or not root.exists():
-            _replace(tmp, root)
+            replace_dir(tmp, root)
         # else: a concurrent call finished the same sample first; keep its (identical) copy
     finally:
         if tmp.exists():

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from satsr._atomic import write_bytes
 from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
 
 if TYPE_CHECKING:
@@ -66,15 +67,6 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def set_normalisation(model: SRModel, offset: float, scale: float) -> None:
@@ -141,8 +133,8 @@ def save_weights(
         "size_bytes": len(data),
         "file": path.name,
     }
-    _atomic_write_bytes(path, data)
-    _atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=2, sort_keys=True)
+    write_bytes(path, data)
+    write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=2, sort_keys=True)
                                              + "\n").encode())
     return path
 
@@ -186,8 +178,8 @@ def export_weights(src: str | os.PathLike[str], dest: str | os.PathLike[str]) ->
     verify_checksum(src, str(meta["sha256"]))
     dest.parent.mkdir(parents=True, exist_ok=True)
     meta["file"] = dest.name
-    _atomic_write_bytes(dest, src.read_bytes())
-    _atomic_write_bytes(sidecar_path(dest), (json.dumps(meta, indent=2, sort_keys=True)
+    write_bytes(dest, src.read_bytes())
+    write_bytes(sidecar_path(dest), (json.dumps(meta, indent=2, sort_keys=True)
                                              + "\n").encode())
     return dest
 

@@ -11,14 +11,13 @@ Layout of a run folder::
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from satsr._atomic import write_bytes
 from satsr.errors import CorruptFileError, DatasetNotFoundError
 
 
@@ -51,23 +50,14 @@ def unflatten_optimizer(prefix: str, tensors: Mapping[str, torch.Tensor],
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_state(folder: Path, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]
                ) -> None:
     """Write ``state.safetensors`` and ``state.json`` (JSON last: it marks a complete state)."""
     from safetensors.torch import save
 
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / "state.safetensors", save(dict(tensors)))
-    _atomic(folder / "state.json", (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+    write_bytes(folder / "state.safetensors", save(dict(tensors)))
+    write_bytes(folder / "state.json", (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
 
 
 def load_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
