@@ -200,7 +200,9 @@ def test_load_sample_split_band_and_errors(sample_root: Path, tmp_path: Path) ->
     assert [(d.attrs["dataset"], d.attrs["synthetic"]) for d in by_path] == [("sample", True)] * 2
 
 
-def test_load_sample_generates_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_sample_generates_on_first_use(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setenv("SATSR_DATA", str(tmp_path))  # a data home no other test has filled
     monkeypatch.setattr(smp, "SPLIT_SIZES", {"train": 2, "val": 1, "test": 1})
     monkeypatch.setattr(smp, "SCENES_PER_TRACK", 4)
     root = smp.default_root()
