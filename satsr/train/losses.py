@@ -21,8 +21,9 @@ by name; losses with ``needs_mask = True`` (the PROBA-V cMSE/cL1) refuse data wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -269,23 +270,28 @@ class L1SSIMLoss(SRLoss):
         return self.alpha * (1 - s) + (1 - self.alpha) * masked_mean((sr - hr).abs(), hr_mask)
 
 
-class PerceptualLoss(SRLoss):
-    """L1 between VGG19 features of SR and HR (Johnson et al.; SRGAN/ESRGAN content loss).
+class _VGGFeatureLoss(SRLoss):
+    """Weighted sum over VGG19 layers of a distance between SR and HR features.
 
     ``layers`` maps VGG19 layer names (``"conv5_4"``, ``"relu2_2"``, ...) to weights. Inputs are
     divided by ``data_range``, repeated to 3 channels when single-band, and ImageNet-normalised.
+    HR features carry no gradient.
     """
 
-    name = "perceptual"
+    default_layers: ClassVar[Mapping[str, float]] = MappingProxyType({})
 
     def __init__(self, layers: dict[str, float] | None = None, *, data_range: float = 1.0,
                  weights_path: str | None = None) -> None:
         super().__init__()
         from satsr.train.vgg import VGG19Features
 
-        self.layers = dict(layers or {"conv5_4": 1.0})
+        self.layers = dict(layers or self.default_layers)
         self.vgg = VGG19Features(list(self.layers), weights_path=weights_path,
                                  data_range=data_range)
+
+    def distance(self, f_sr: torch.Tensor, f_hr: torch.Tensor) -> torch.Tensor:
+        """Scalar distance between the features of one layer."""
+        raise NotImplementedError
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor,
                 hr_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -294,8 +300,18 @@ class PerceptualLoss(SRLoss):
             f_hr = self.vgg(hr)
         total = sr.new_zeros(())
         for name, weight in self.layers.items():
-            total = total + weight * (f_sr[name] - f_hr[name]).abs().mean()
+            total = total + weight * self.distance(f_sr[name], f_hr[name])
         return total
+
+
+class PerceptualLoss(_VGGFeatureLoss):
+    """L1 between VGG19 features of SR and HR (Johnson et al.; SRGAN/ESRGAN content loss)."""
+
+    name = "perceptual"
+    default_layers: ClassVar[Mapping[str, float]] = MappingProxyType({"conv5_4": 1.0})
+
+    def distance(self, f_sr: torch.Tensor, f_hr: torch.Tensor) -> torch.Tensor:
+        return (f_sr - f_hr).abs().mean()
 
 
 def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
@@ -305,29 +321,15 @@ def gram_matrix(feat: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (c * h * w)
 
 
-class TextureLoss(SRLoss):
+class TextureLoss(_VGGFeatureLoss):
     """L1 between Gram matrices of VGG19 features (EnhanceNet/Gatys-style texture loss)."""
 
     name = "texture"
+    default_layers: ClassVar[Mapping[str, float]] = MappingProxyType(
+        {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0})
 
-    def __init__(self, layers: dict[str, float] | None = None, *, data_range: float = 1.0,
-                 weights_path: str | None = None) -> None:
-        super().__init__()
-        from satsr.train.vgg import VGG19Features
-
-        self.layers = dict(layers or {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0})
-        self.vgg = VGG19Features(list(self.layers), weights_path=weights_path,
-                                 data_range=data_range)
-
-    def forward(self, sr: torch.Tensor, hr: torch.Tensor,
-                hr_mask: torch.Tensor | None = None) -> torch.Tensor:
-        f_sr = self.vgg(sr)
-        with torch.no_grad():
-            f_hr = self.vgg(hr)
-        total = sr.new_zeros(())
-        for name, weight in self.layers.items():
-            total = total + weight * (gram_matrix(f_sr[name]) - gram_matrix(f_hr[name])).abs().mean()
-        return total
+    def distance(self, f_sr: torch.Tensor, f_hr: torch.Tensor) -> torch.Tensor:
+        return (gram_matrix(f_sr) - gram_matrix(f_hr)).abs().mean()
 
 
 LOSSES: dict[str, Callable[..., SRLoss]] = {
