@@ -209,7 +209,7 @@ def integer_search(ref: torch.Tensor, mov_pad: torch.Tensor, ref_mask: torch.Ten
     """
     b, h, w = ref.shape
     rad = min(radius, margin)
-    dt = torch.float64
+    dt = _work_dtype(ref)
     crop = (slice(None), slice(margin - rad, margin + rad + h), slice(margin - rad, margin + rad + w))
     rmf = ref_mask.to(dt)
     mmf = mov_mask_pad[crop].to(dt)
@@ -218,15 +218,12 @@ def integer_search(ref: torch.Tensor, mov_pad: torch.Tensor, ref_mask: torch.Ten
     mv = _normalise(mov_pad[crop].to(dt), mov_mask_pad[crop])
 
     size = (h + 2 * rad, w + 2 * rad)  # no wrap-around for shifts 0 .. 2·rad of the crop
-    big = [torch.fft.rfft2(v, s=size) for v in (mmf, mv * mmf, mv * mv * mmf)]
-    ker = [torch.fft.rfft2(v, s=size).conj() for v in (rmf, r * rmf, r * r * rmf)]
-
-    def xcorr(i: int, k: int) -> torch.Tensor:
-        """Σ_{y,x} ker_k(y, x)·big_i(y + sy, x + sx), shift ``s`` at index ``s + rad``."""
-        return torch.fft.irfft2(big[i] * ker[k], s=size)[:, :2 * rad + 1, :2 * rad + 1]
-
-    n, sr, srr = xcorr(0, 0), xcorr(0, 1), xcorr(0, 2)
-    sm, smm, srm = xcorr(1, 0), xcorr(2, 0), xcorr(1, 1)
+    big = torch.fft.rfft2(torch.stack([mmf, mv * mmf, mv * mv * mmf]), s=size)
+    ker = torch.fft.rfft2(torch.stack([rmf, r * rmf, r * r * rmf]), s=size).conj()
+    # Σ_{y,x} ker_k(y, x)·big_i(y + sy, x + sx), shift ``s`` at index ``s + rad``
+    pairs = [(0, 0), (0, 1), (0, 2), (1, 0), (2, 0), (1, 1)]
+    sums = torch.fft.irfft2(torch.stack([big[i] * ker[k] for i, k in pairs]), s=size)
+    n, sr, srr, sm, smm, srm = sums[..., :2 * rad + 1, :2 * rad + 1]
     nn = n.clamp_min(1)
     cov = srm - sr * sm / nn
     var_r = (srr - sr * sr / nn).clamp_min(0)
@@ -251,7 +248,7 @@ def integer_search(ref: torch.Tensor, mov_pad: torch.Tensor, ref_mask: torch.Ten
     fx = vertex(scores[ar, iy, (ix - 1).clamp(0, edge)], best, scores[ar, iy, (ix + 1).clamp(0, edge)])
     fy = torch.where((iy > 0) & (iy < edge), fy, torch.zeros_like(fy))
     fx = torch.where((ix > 0) & (ix < edge), fx, torch.zeros_like(fx))
-    shift = torch.stack([iy.to(torch.float64) - rad + fy, ix.to(torch.float64) - rad + fx], dim=1)
+    shift = torch.stack([iy.to(dt) - rad + fy, ix.to(dt) - rad + fx], dim=1)
     return shift, best
 
 
@@ -263,10 +260,11 @@ def _keys_deriv(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
     return s * torch.where(u <= 1, near, torch.where(u < 2, far, torch.zeros_like(u)))
 
 
-def shift_matrices(n: int, n_src: int, margin: int, d: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def shift_matrices(n: int, n_src: int, margin: int, d: torch.Tensor, *, deriv: bool = True
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Keys cubic matrices (B, n, n_src) sampling a margin-padded 1-D signal at ``i + margin + d``,
-    their derivative with respect to ``d``, and the per-row validity (all taps inside)."""
+    their derivative with respect to ``d`` (None unless ``deriv``), and the per-row validity (all
+    taps inside)."""
     pos = torch.arange(n, dtype=d.dtype)[None, :] + margin + d[:, None]  # (B, n)
     base = torch.floor(pos)
     frac = (pos - base)[:, :, None]
@@ -277,14 +275,17 @@ def shift_matrices(n: int, n_src: int, margin: int, d: torch.Tensor
     idx = idx.clamp(0, n_src - 1)
     shape = (d.shape[0], n, n_src)
     mat = torch.zeros(shape, dtype=d.dtype).scatter_add_(2, idx, keys_kernel(t))
-    der = torch.zeros(shape, dtype=d.dtype).scatter_add_(2, idx, _keys_deriv(t))
+    der = torch.zeros(shape, dtype=d.dtype).scatter_add_(2, idx, _keys_deriv(t)) if deriv else None
     return mat, der, inside
 
 
 def _warp(mov_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tensor,
           dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``mov_pad`` resampled at ``(y + margin + dy, x + margin + dx)`` (B, n_y, n_x), its
+    derivatives with respect to ``dy`` and ``dx``, and where every tap was inside."""
     my, dmy, in_y = shift_matrices(n_y, mov_pad.shape[-2], margin, dy)
     mx, dmx, in_x = shift_matrices(n_x, mov_pad.shape[-1], margin, dx)
+    assert dmy is not None and dmx is not None
     rows = my @ mov_pad
     mxt = mx.transpose(1, 2)
     out = rows @ mxt
@@ -292,6 +293,14 @@ def _warp(mov_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tens
     gx = rows @ dmx.transpose(1, 2)
     inside = in_y[:, :, None] & in_x[:, None, :]
     return out, gy, gx, inside
+
+
+def _resample(mov_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tensor,
+              dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_warp` without the derivatives: ``(resampled, inside)``."""
+    my, _, in_y = shift_matrices(n_y, mov_pad.shape[-2], margin, dy, deriv=False)
+    mx, _, in_x = shift_matrices(n_x, mov_pad.shape[-1], margin, dx, deriv=False)
+    return my @ mov_pad @ mx.transpose(1, 2), in_y[:, :, None] & in_x[:, None, :]
 
 
 def _warp_mask(mask_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tensor,
@@ -363,7 +372,7 @@ def refine(ref: torch.Tensor, mov_pad: torch.Tensor, weight: torch.Tensor, mov_m
         """Masked NCC at shifts (k·B, 2), k stacked copies of the batch."""
         k = len(sh) // b
         mp, mmp = mov_pad.repeat(k, 1, 1), mov_mask_pad.repeat(k, 1, 1)
-        out, _, _, inside = _warp(mp, h, w, margin, sh[:, 0], sh[:, 1])
+        out, inside = _resample(mp, h, w, margin, sh[:, 0], sh[:, 1])
         mm = _warp_mask(mmp, h, w, margin, sh[:, 0], sh[:, 1])
         return masked_ncc(ref_n.repeat(k, 1, 1), out, weight.repeat(k, 1, 1) & inside & mm)
 
@@ -516,8 +525,8 @@ def apply_shift(images_pad: np.ndarray, mask_pad: np.ndarray, dy: np.ndarray, dx
     h, w = hp - 2 * margin, wp - 2 * margin
     ty = torch.as_tensor(np.asarray(dy, dtype=np.float64))
     tx = torch.as_tensor(np.asarray(dx, dtype=np.float64))
-    my, _, _ = shift_matrices(h, hp, margin, ty)
-    mx, _, _ = shift_matrices(w, wp, margin, tx)
+    my, _, _ = shift_matrices(h, hp, margin, ty, deriv=False)
+    mx, _, _ = shift_matrices(w, wp, margin, tx, deriv=False)
     xz = torch.where(m[:, None], x, torch.zeros((), dtype=torch.float64))
     out = my[:, None] @ xz @ mx[:, None].transpose(-1, -2)
     om = _warp_mask(m, h, w, margin, ty, tx)
