@@ -311,13 +311,16 @@ def process_tile(tile: Tile, groups: Sequence[PairGroup], source: Source, cfg: F
             continue
         # batched co-registration over every (chip, frame) of this HR acquisition
         m = cfg.coreg_margin
-        refs, ref_masks, movs, mov_masks = [], [], [], []
+        refs, ref_masks, movs, mov_masks, hr_refs, hr_masks = [], [], [], [], [], []
         for _, _, hrr, hrm, fr, _ in items:
-            ref = coreg.degrade(hrr.mean(axis=0), scale)  # NaN where any band is invalid
+            hr_mean = hrr.mean(axis=0)  # NaN where any band is invalid
+            ref = coreg.degrade(hr_mean, scale)
             rmask = coreg.degrade(hrm.astype(np.float64), scale) > 0.999
             for _, lrp, lrm in fr:
                 refs.append(ref)
                 ref_masks.append(rmask & np.isfinite(ref))
+                hr_refs.append(hr_mean)
+                hr_masks.append(hrm & np.isfinite(hr_mean))
                 movs.append(lrp.mean(axis=0))
                 mov_masks.append(lrm & np.isfinite(lrp).all(axis=0))
         if cfg.coregister == "off":
@@ -327,7 +330,8 @@ def process_tile(tile: Tile, groups: Sequence[PairGroup], source: Source, cfg: F
                                     np.full(k, "not_estimated", dtype=object))
         else:
             res = coreg.estimate_shifts(np.stack(refs), np.stack(movs), np.stack(ref_masks),
-                                        np.stack(mov_masks), margin=m, max_shift=cfg.max_shift)
+                                        np.stack(mov_masks), margin=m, max_shift=cfg.max_shift,
+                                        ref_hr=np.stack(hr_refs), ref_hr_mask=np.stack(hr_masks))
         apply = cfg.coregister == "apply"
         dy = np.where(apply & res.accepted, res.dy, 0.0)
         dx = np.where(apply & res.accepted, res.dx, 0.0)
