@@ -35,6 +35,7 @@ LR content is displaced by ``(+dy, +dx)`` (down, right) relative to the referenc
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -74,6 +75,12 @@ class ShiftResult:
         return np.asarray(self.status == STATUS_OK)
 
 
+@functools.lru_cache(maxsize=32)
+def _window(h: int, w: int, alpha: float, dtype: torch.dtype) -> torch.Tensor:
+    """2-D Tukey window (h, w), cached (treat as read-only)."""
+    return _tukey(h, alpha, dtype)[:, None] * _tukey(w, alpha, dtype)[None, :]
+
+
 def _tukey(n: int, alpha: float, dtype: torch.dtype) -> torch.Tensor:
     x = torch.arange(n, dtype=torch.float64) / max(n - 1, 1)
     w = torch.ones(n, dtype=torch.float64)
@@ -100,8 +107,8 @@ def _normalise(x: torch.Tensor, m: torch.Tensor, scale: torch.Tensor | None = No
 
 
 def masked_ncc(a: torch.Tensor, b: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Normalised cross-correlation of ``a`` and ``b`` over mask ``m`` per image → (B,).
-    Values outside the mask must be finite (see :func:`_normalise`)."""
+    """Normalised cross-correlation of ``a`` and ``b`` over mask ``m`` (bool, or 0/1 weights)
+    per image → (B,). Values outside the mask must be finite (see :func:`_normalise`)."""
     w = m.to(a.dtype)
     n = w.sum(dim=(-2, -1), keepdim=True).clamp_min(1)
     da = (a - (a * w).sum(dim=(-2, -1), keepdim=True) / n) * w
@@ -116,6 +123,39 @@ def _work_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
 
 
+@functools.lru_cache(maxsize=16)
+def _dft_tables(h: int, w: int, upsample: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Phase factors for :func:`_upsampled_peak` (cached per size; treat as read-only)."""
+    two_pi = 2 * math.pi
+    ky = torch.fft.fftfreq(h, dtype=torch.float64)  # cycles / px
+    kx = torch.arange(w // 2 + 1, dtype=torch.float64) / w
+    twice = torch.full((w // 2 + 1,), 2.0, dtype=torch.float64)
+    twice[0] = 1.0
+    if w % 2 == 0:
+        twice[-1] = 1.0
+    coarse = torch.arange(-3, 4, dtype=torch.float64) / 4
+    k = math.ceil(0.15 * upsample)
+    fine = torch.arange(-k, k + 1, dtype=torch.float64) / upsample
+
+    def phase(pos: torch.Tensor, freq: torch.Tensor) -> torch.Tensor:
+        return torch.polar(torch.ones(*pos.shape, len(freq), dtype=torch.float64),
+                           two_pi * pos[..., None] * freq)
+
+    cdt = torch.complex64 if dtype == torch.float32 else torch.complex128
+    tables = {
+        "ramp_y": phase(torch.arange(h, dtype=torch.float64), ky),  # integer row shifts mod h
+        "ramp_x": phase(torch.arange(w, dtype=torch.float64), kx) * twice,  # ... columns mod w
+        "rows1": phase(coarse, ky),  # (7, h)
+        "rows2": phase(coarse[:, None] + fine[None, :], ky),  # (7, n_fine, h)
+        "cols_coarse": phase(coarse, kx),  # (7, wh): column offsets of stage 1's best point
+        "cols1": phase(coarse, kx).T,  # (wh, 7)
+        "cols2": phase(fine, kx).T,  # (wh, n_fine)
+    }
+    out = {name: t.to(cdt) for name, t in tables.items()}
+    out["coarse"], out["fine"] = coarse.to(dtype), fine.to(dtype)
+    return out
+
+
 def _upsampled_peak(cross: torch.Tensor, w: int, sy: torch.Tensor, sx: torch.Tensor,
                     upsample: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Sub-pixel peak of the correlation surface near the integer peaks ``(sy, sx)`` (B,), to
@@ -125,47 +165,31 @@ def _upsampled_peak(cross: torch.Tensor, w: int, sy: torch.Tensor, sx: torch.Ten
 
     ``cross`` (B, h, w//2+1) is a half (real-input) spectrum; the surface is evaluated as the
     real trigonometric interpolant ``irfft2`` defines (columns other than 0 and w/2 count twice).
-    The integer row shift enters once as a phase ramp, so the coarse row DFT is one large GEMM
-    shared by the batch; column shifts are applied after the row DFT, where arrays are small."""
-    b, h, wh = cross.shape
-    rdt = cross.real.dtype
-    two_pi = 2 * math.pi
-    ky = torch.fft.fftfreq(h, dtype=rdt)  # cycles / px
-    kx = torch.arange(wh, dtype=rdt) / w
-    twice = torch.full((wh,), 2.0, dtype=rdt)
-    twice[0] = 1.0
-    if w % 2 == 0:
-        twice[-1] = 1.0
-    coarse = torch.arange(-3, 4, dtype=rdt) / 4
-    k = math.ceil(0.15 * upsample)
-    fine = torch.arange(-k, k + 1, dtype=rdt) / upsample
-    sy, sx = sy.to(rdt), sx.to(rdt)
-
-    def phase(pos: torch.Tensor, freq: torch.Tensor) -> torch.Tensor:
-        return torch.polar(torch.ones((), dtype=rdt).expand(*pos.shape, len(freq)),
-                           two_pi * pos[..., None] * freq)
-
-    cy_rows = cross * phase(sy, ky)[:, :, None]  # rows centred on the integer peak
-    col_shift = phase(sx, kx) * twice  # (B, wh)
-    # stage 1: rows at sy + coarse (shared matrix, one GEMM), then columns at sx + coarse
-    t = (phase(coarse, ky) @ cy_rows.permute(1, 0, 2).reshape(h, b * wh)).reshape(7, b, wh)
-    up = ((t * col_shift).reshape(7 * b, wh) @ phase(coarse, kx).T).real.reshape(7, b, 7)
-    idx = up.permute(1, 0, 2).reshape(b, -1).argmax(dim=1)
+    Rows are evaluated first (a few per image), so the column shifts apply to small arrays;
+    every phase factor is a product of cached tables (integer shifts are roots of unity)."""
+    b, h, _ = cross.shape
+    tab = _dft_tables(h, w, upsample, cross.real.dtype)
+    coarse, fine = tab["coarse"], tab["fine"]
+    ramp_y = tab["ramp_y"][torch.remainder(sy, h)][:, None, :]  # (B, 1, h)
+    ramp_x = tab["ramp_x"][torch.remainder(sx, w)][:, None, :]  # (B, 1, wh)
+    # stage 1: rows at sy + coarse, then columns at sx + coarse
+    up = (((tab["rows1"] * ramp_y) @ cross) * ramp_x @ tab["cols1"]).real  # (B, 7, 7)
+    idx = up.reshape(b, -1).argmax(dim=1)
     iy, ix = idx // 7, idx % 7
-    # stage 2: rows at sy + coarse[iy] + fine (one of 7 precomputed matrices per image)
-    rows2 = phase(coarse[:, None] + fine[None, :], ky)[iy]  # (B, n_fine, h)
-    t2 = rows2 @ cy_rows  # (B, n_fine, wh)
-    cx = sx + coarse[ix]
-    up2 = ((t2 * (phase(cx, kx) * twice)[:, None, :]) @ phase(fine, kx).T).real  # (B, nf, nf)
+    # stage 2: rows at sy + coarse[iy] + fine, columns at sx + coarse[ix] + fine
+    t2 = (tab["rows2"][iy] * ramp_y) @ cross  # (B, n_fine, wh)
+    up2 = (t2 * (ramp_x * tab["cols_coarse"][ix][:, None, :]) @ tab["cols2"]).real
     nf = len(fine)
     idx2 = up2.reshape(b, -1).argmax(dim=1)
-    return sy + coarse[iy] + fine[idx2 // nf], cx + fine[idx2 % nf]
+    rdt = cross.real.dtype
+    return (sy.to(rdt) + coarse[iy] + fine[idx2 // nf], sx.to(rdt) + coarse[ix] + fine[idx2 % nf])
 
 
 def phase_correlation(ref: torch.Tensor, mov: torch.Tensor, ref_mask: torch.Tensor,
                       mov_mask: torch.Tensor, *, upsample: int = 20, window: float = 0.3
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Masked, windowed phase correlation of same-size stacks (B, h, w).
+    """Masked, windowed phase correlation of same-size stacks (B, h, w); masks are bool or 0/1
+    float weights, and values outside them must be finite.
 
     Returns ``(shift (B, 2) as (dy, dx), peak (B,), peak_ratio (B,))`` with the convention of the
     module docstring, refined by an upsampled DFT to 1/``upsample`` px (``upsample <= 1``: the
@@ -173,10 +197,15 @@ def phase_correlation(ref: torch.Tensor, mov: torch.Tensor, ref_mask: torch.Tens
     """
     b, h, w = ref.shape
     dt = _work_dtype(ref)
-    win = _tukey(h, window, dt)[:, None] * _tukey(w, window, dt)[None, :]
-    spec = torch.fft.rfft2(_normalise(torch.cat([ref, mov]).to(dt), torch.cat([ref_mask, mov_mask]),
-                                      win))
-    fa, fb = spec[:b], spec[b:]
+    win = _window(h, w, window, dt)
+
+    def spectrum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Zero mean over the clear pixels, 0 elsewhere, tapered; not scaled (whitening is)."""
+        x, m = x.to(dt), mask.to(dt)
+        mean = (x * m).sum(dim=(-2, -1), keepdim=True) / m.sum(dim=(-2, -1), keepdim=True).clamp_min(1)
+        return torch.fft.rfft2((x - mean) * (m * win))
+
+    fa, fb = spectrum(ref, ref_mask), spectrum(mov, mov_mask)
     cross = fb * fa.conj()
     # whiten; |z|^2 from the parts and a real rsqrt: ~4x faster than complex abs and divide on CPU
     mag2 = cross.real * cross.real + cross.imag * cross.imag
@@ -555,7 +584,7 @@ def _as_stack(x: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor | No
             raise InputValueError(f"co-registration masks must have the shape of their images: "
                                   f"mask {m.shape} for images {arr.shape}")
         ok &= m
-    arr[~ok] = 0.0
+    np.copyto(arr, np.float32(0.0), where=~ok)
     return torch.from_numpy(arr), torch.from_numpy(ok)
 
 
@@ -629,9 +658,10 @@ def _estimate_batch(ref_t: torch.Tensor, mov_t: torch.Tensor, rm: torch.Tensor, 
     clear fraction] as float64 arrays (B,)."""
     b, h, w = ref_t.shape
     core = (slice(None), slice(margin, margin + h), slice(margin, margin + w))
-    shift, peak, ratio = phase_correlation(ref_t, mov_t[core], rm, mm[core], upsample=upsample)
-    both = rm & mm[core]
-    clear_frac = both.to(torch.float32).mean(dim=(1, 2))
+    rmf, mmf = rm.to(torch.float32), mm[core].to(torch.float32)  # masks as weights, once
+    shift, peak, ratio = phase_correlation(ref_t, mov_t[core], rmf, mmf, upsample=upsample)
+    both = rmf * mmf
+    clear_frac = both.mean(dim=(1, 2))
     ncc_before = masked_ncc(ref_t, mov_t[core], both)
     if margin >= 3 and refine_iters > 0:
         lim = margin - 2.0
