@@ -16,11 +16,14 @@ For a stack of chips (B, h, w), in float32 and in cache-sized batches (torch, CP
    pixels of both, sampled from the margin-padded moving chip) with a parabolic sub-pixel fit.
 2. **Masked Gauss–Newton refinement.** From the integer-search estimate (and, where the
    phase-correlation peak lies more than 0.3 px from it, from that peak too), the shift
-   ``(dy, dx)`` and a linear radiometric gain/bias are fitted by weighted least squares of
-   ``ref ≈ g·mov(y+dy, x+dx) + b`` over pixels clear in both images, where ``mov`` is resampled
-   by separable Keys cubic convolution (a = −0.5, batched matrix products) from a chip read
-   with a margin, so no border effects enter the fit. Of two refined shifts, the one with the
-   higher masked NCC after alignment is kept.
+   ``(dy, dx)`` and a linear radiometric gain/bias are fitted by weighted least squares over
+   pixels clear in both images. Given the HR chips (``ref_hr``, as ``satsr fetch`` does), the
+   model is ``mov(y) ≈ g·D[ref_hr](y − d) + b``: the HR chip shifted by Keys cubic convolution
+   at 10 m, where the content is well sampled, then area-averaged (:func:`refine_hr`).
+   Without them it is ``ref ≈ g·mov(y + d) + b`` with ``mov`` resampled at 30 m from a chip read
+   with a margin (:func:`refine`); interpolating the aliased LR chip biases that fit by up to
+   0.4 px at offsets off the 1/2-px lattice. Of two refined shifts, the one with the higher
+   masked NCC after alignment is kept.
 3. **Outlier rejection.** A shift larger than ``max_shift`` LR px, a peak ratio below
    ``min_peak_ratio``, or a masked NCC after alignment below the NCC before it marks the chip;
    the pipeline drops ``too_large`` chips and keeps the others unshifted (``status`` records why).
@@ -200,10 +203,12 @@ def phase_correlation(ref: torch.Tensor, mov: torch.Tensor, ref_mask: torch.Tens
     win = _window(h, w, window, dt)
 
     def spectrum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Zero mean over the clear pixels, 0 elsewhere, tapered; not scaled (whitening is)."""
-        x, m = x.to(dt), mask.to(dt)
-        mean = (x * m).sum(dim=(-2, -1), keepdim=True) / m.sum(dim=(-2, -1), keepdim=True).clamp_min(1)
-        return torch.fft.rfft2((x - mean) * (m * win))
+        """Clear pixels tapered by the window, 0 elsewhere, minus their weighted mean (so the
+        tapered image has no DC); not scaled: whitening removes the scale."""
+        mw = mask.to(dt) * win
+        xmw = x.to(dt) * mw
+        mean = xmw.sum(dim=(-2, -1), keepdim=True) / mw.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+        return torch.fft.rfft2(torch.addcmul(xmw, mw, mean, value=-1.0))
 
     fa, fb = spectrum(ref, ref_mask), spectrum(mov, mov_mask)
     cross = fb * fa.conj()
@@ -584,7 +589,8 @@ def _as_stack(x: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor | No
             raise InputValueError(f"co-registration masks must have the shape of their images: "
                                   f"mask {m.shape} for images {arr.shape}")
         ok &= m
-    np.copyto(arr, np.float32(0.0), where=~ok)
+    if not ok.all():
+        np.copyto(arr, np.float32(0.0), where=~ok)
     return torch.from_numpy(arr), torch.from_numpy(ok)
 
 
