@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,17 +97,15 @@ def _tukey(n: int, alpha: float, dtype: torch.dtype) -> torch.Tensor:
     return w.to(dtype)
 
 
-def _normalise(x: torch.Tensor, m: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
-    """Zero-mean unit-std over mask ``m`` (per image), 0 outside the mask, times ``scale`` (a
-    window, broadcast) if given.
+def _normalise(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Zero-mean unit-std over mask ``m`` (per image), 0 outside the mask.
 
     Values outside the mask must be finite: masks are applied by multiplication, which on CPU
     is an order of magnitude faster than ``torch.where`` with a boolean mask."""
     w = m.to(x.dtype)
     n = w.sum(dim=(-2, -1), keepdim=True).clamp_min(1)
     d = (x - (x * w).sum(dim=(-2, -1), keepdim=True) / n) * w
-    inv = torch.rsqrt(((d * d).sum(dim=(-2, -1), keepdim=True) / n).clamp_min(1e-24))
-    return d * (inv if scale is None else inv * scale)
+    return d * torch.rsqrt(((d * d).sum(dim=(-2, -1), keepdim=True) / n).clamp_min(1e-24))
 
 
 def masked_ncc(a: torch.Tensor, b: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -334,14 +333,6 @@ def _warp(mov_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tens
     return out, gy, gx, inside
 
 
-def _resample(mov_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tensor,
-              dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_warp` without the derivatives: ``(resampled, inside)``."""
-    my, _, in_y = shift_matrices(n_y, mov_pad.shape[-2], margin, dy, deriv=False)
-    mx, _, in_x = shift_matrices(n_x, mov_pad.shape[-1], margin, dx, deriv=False)
-    return my @ mov_pad @ mx.transpose(1, 2), in_y[:, :, None] & in_x[:, None, :]
-
-
 def _warp_mask(mask_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torch.Tensor,
                dx: torch.Tensor) -> torch.Tensor:
     """A pixel of the shifted image is clear only if every cubic tap is clear and inside."""
@@ -361,40 +352,23 @@ def _warp_mask(mask_pad: torch.Tensor, n_y: int, n_x: int, margin: int, dy: torc
     return (hits < 0.5) & inside.expand(b, n_y, n_x)
 
 
-def _blur(x: torch.Tensor, m: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Normalised (mask-aware) separable Gaussian blur of (B, H, W) over clear pixels."""
-    if sigma <= 0:
-        return x
-    r = max(1, math.ceil(3 * sigma))
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = (k / k.sum()).reshape(1, 1, -1)
-    w = m.to(x.dtype)
-
-    def conv(img: torch.Tensor) -> torch.Tensor:
-        b, h, wd = img.shape
-        y = torch.nn.functional.conv1d(img.reshape(b * h, 1, wd), k, padding=r).reshape(b, h, wd)
-        y = y.transpose(1, 2).reshape(b * wd, 1, h)
-        return torch.nn.functional.conv1d(y, k, padding=r).reshape(b, wd, h).transpose(1, 2)
-
-    num = conv(torch.where(m, x, torch.zeros_like(x)))
-    den = conv(w).clamp_min(1e-12)
-    return torch.where(m, num / den, torch.zeros_like(x))
-
-
 def _gn_step(target: torch.Tensor, out: torch.Tensor, gy: torch.Tensor, gx: torch.Tensor,
-             m: torch.Tensor) -> torch.Tensor:
+             m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One Gauss–Newton step (B, 2) for ``target ≈ g·out(d) + b`` over weights ``m`` (B, h, w),
-    with the gain and bias solved in closed form first (variable projection); ``gy``/``gx`` are
-    the derivatives of ``out`` with respect to ``d``. Steps are clamped to ±0.5 px."""
+    with the gain and bias solved in closed form first (variable projection), and the masked
+    NCC of ``target`` and ``out`` at the current ``d`` (B,); ``gy``/``gx`` are the derivatives
+    of ``out`` with respect to ``d``. Steps are clamped to ±0.5 px."""
     k = len(target)
     dt = out.dtype
     n = m.sum(dim=(1, 2)).clamp_min(1)
     mo = (out * m).sum(dim=(1, 2)) / n
     mr = (target * m).sum(dim=(1, 2)) / n
     oc = (out - mo[:, None, None]) * m
+    tc = (target - mr[:, None, None]) * m
     var = (oc * oc).sum(dim=(1, 2)).clamp_min(1e-12)
-    gain = (oc * (target - mr[:, None, None])).sum(dim=(1, 2)) / var
+    cov = (oc * tc).sum(dim=(1, 2))
+    ncc = cov / (var * (tc * tc).sum(dim=(1, 2))).sqrt().clamp_min(1e-12)
+    gain = cov / var
     bias = mr - gain * mo
     res = (target - gain[:, None, None] * out - bias[:, None, None]) * m
     # derivatives, centred so the step is orthogonal to the bias term
@@ -405,16 +379,61 @@ def _gn_step(target: torch.Tensor, out: torch.Tensor, gy: torch.Tensor, gx: torc
     jf = torch.stack([jy, jx], dim=-1).reshape(k, -1, 2)
     jtj = jf.transpose(1, 2) @ jf + 1e-9 * torch.eye(2, dtype=dt)
     jtr = jf.transpose(1, 2) @ res.reshape(k, -1, 1)
-    return torch.linalg.solve(jtj, jtr)[..., 0].clamp(-0.5, 0.5)
+    return torch.linalg.solve(jtj, jtr)[..., 0].clamp(-0.5, 0.5), ncc
+
+
+Model = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def _fit_shift(target: torch.Tensor, model: Model, weight: torch.Tensor, init: torch.Tensor,
+               reach: torch.Tensor, limit: float, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Gauss–Newton loop shared by :func:`refine` and :func:`refine_hr`.
+
+    ``model(idx, shifts)`` returns the modelled image and its derivatives for chips ``idx`` at
+    ``shifts`` (k, 2); ``weight`` (B, h, w) float holds the pixels valid for every shift within
+    ``reach`` (B,) of ``init``, so all NCCs compare like with like. Only chips that still move
+    are iterated (active set). A fit that ends on the edge of its box (it slid along an edge:
+    the aperture problem) or whose NCC is below the NCC at ``init`` keeps ``init``. Returns
+    ``(shift (B, 2), NCC at it (B,))``."""
+    b = len(init)
+    shift = init.clone()
+    ncc_init = torch.full((b,), math.nan, dtype=target.dtype)
+    ncc_cur = ncc_init.clone()
+    active = torch.ones(b, dtype=torch.bool)
+    for it in range(max(iters, 1)):
+        idx = active.nonzero()[:, 0]
+        if len(idx) == 0:
+            break
+        sh = shift[idx]
+        out, gy, gx = model(idx, sh)
+        step, ncc = _gn_step(target[idx], out, gy, gx, weight[idx])
+        ncc_cur[idx] = ncc
+        if it == 0:
+            ncc_init = ncc.clone()
+        if iters < 1:
+            break
+        ini, r = init[idx], reach[idx][:, None]
+        shift[idx] = torch.minimum(torch.maximum(sh + step, ini - r), ini + r).clamp(-limit, limit)
+        active[idx] = step.abs().amax(dim=1) >= 1e-3
+    # converged chips were last evaluated less than 1e-3 px away; the others move once more
+    idx = active.nonzero()[:, 0]
+    if iters >= 1 and len(idx):
+        out, _, _ = model(idx, shift[idx])
+        ncc_cur[idx] = masked_ncc(target[idx], out, weight[idx])
+    free = ((shift - init).abs() < reach[:, None] - 1e-3).all(dim=1)
+    better = (ncc_cur >= ncc_init) & free
+    return torch.where(better[:, None], shift, init), torch.where(better, ncc_cur, ncc_init)
 
 
 def _box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
     """Mean over every k×k window (stride 1, no padding) of (B, H, W) → (B, H-k+1, W-k+1)."""
     hh, ww = x.shape[-2] - k + 1, x.shape[-1] - k + 1
-    rows = sum(x[:, i:i + hh] for i in range(k))
-    assert isinstance(rows, torch.Tensor)
-    out = sum(rows[:, :, j:j + ww] for j in range(k))
-    assert isinstance(out, torch.Tensor)
+    rows = x[:, :hh].clone()
+    for i in range(1, k):
+        rows += x[:, i:i + hh]
+    out = rows[:, :, :ww].clone()
+    for j in range(1, k):
+        out += rows[:, :, j:j + ww]
     return out / (k * k)
 
 
@@ -484,97 +503,48 @@ def refine_hr(ref_hr: torch.Tensor, ref_hr_mask: torch.Tensor, mov: torch.Tensor
     box_ok = (_box_mean(hr_ok, scale) > 0.999).to(dt)
     target = _normalise(mov.to(dt), mov_mask)
     init = init.to(dt)
-    shift = init.clone()
     reach_t = torch.as_tensor(reach, dtype=dt).expand(b)
-
-    def ncc_at(sh: torch.Tensor) -> torch.Tensor:
-        """Masked NCC at shifts (k·B, 2), k stacked copies of the batch."""
-        k = len(sh) // b
-        out, _, _, ok = _degraded_hr(box.repeat(k, 1, 1), box_ok.repeat(k, 1, 1), scale, h, w,
-                                     sh[:, 0], sh[:, 1], grad=False)
-        return masked_ncc(target.repeat(k, 1, 1), out, mov_mask.repeat(k, 1, 1) & ok)
-
     # pixels valid for every shift within reach of init: valid at init, eroded by the reach
     _, _, _, ok0 = _degraded_hr(box, box_ok, scale, h, w, init[:, 0], init[:, 1], grad=False)
     span = math.ceil(float(reach_t.max()))
     ok0 = -torch.nn.functional.max_pool2d(-(ok0.to(dt))[:, None], 2 * span + 1, 1, span)[:, 0] > 0.5
-    weight = mov_mask & ok0
-    active = torch.ones(b, dtype=torch.bool)
-    for _ in range(iters):
-        idx = active.nonzero()[:, 0]
-        if len(idx) == 0:
-            break
-        sh = shift[idx]
-        # no validity needed here: ``weight`` holds only pixels valid for every shift in reach
-        out, gy, gx, ok = _degraded_hr(box[idx], None, scale, h, w, sh[:, 0], sh[:, 1])
+    weight = (mov_mask & ok0).to(dt)
+
+    def model(idx: torch.Tensor, sh: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out, gy, gx, _ = _degraded_hr(box[idx], None, scale, h, w, sh[:, 0], sh[:, 1])
         assert gy is not None and gx is not None
-        step = _gn_step(target[idx], out, gy, gx, (weight[idx] & ok).to(dt))
-        ini, r = init[idx], reach_t[idx][:, None]
-        new = torch.minimum(torch.maximum(sh + step, ini - r), ini + r)
-        shift[idx] = new.clamp(-limit, limit)
-        active[idx] = step.abs().amax(dim=1) >= 1e-3
-    free = ((shift - init).abs() < reach_t[:, None] - 1e-3).all(dim=1)
-    n_fit, n_init = ncc_at(torch.cat([shift, init.clamp(-limit, limit)])).split(b)
-    better = (n_fit >= n_init) & free
-    return torch.where(better[:, None], shift, init), torch.where(better, n_fit, n_init)
+        return out, gy, gx
+
+    return _fit_shift(target, model, weight, init, reach_t, limit, iters)
 
 
 def refine(ref: torch.Tensor, mov_pad: torch.Tensor, weight: torch.Tensor, mov_mask_pad: torch.Tensor,
-           margin: int, init: torch.Tensor, *, iters: int = 8, reach: float | torch.Tensor = 0.3,
-           sigma: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Masked Gauss–Newton fit of the shift (B, 2) from ``init``, with the gain and bias of
-    ``ref ≈ g·mov(y+dy, x+dx) + b`` re-solved in closed form at every step (variable projection).
-    ``sigma > 0`` blurs both images by a Gaussian first (off by default: it biased the fit on
-    the real-image tests). The shift stays within ``reach`` px of ``init`` and ``margin - 2`` px
-    of zero; a chip whose fit hits that box, or whose masked NCC does not improve, keeps
-    ``init``. ``reach`` is a number or one per chip (B,). Runs in float32 on the chips that still
-    move (active set). Returns ``(shift (B, 2), masked NCC of ref and the aligned mov (B,))``."""
+           margin: int, init: torch.Tensor, *, iters: int = 8, reach: float | torch.Tensor = 0.3
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked Gauss–Newton fit of the shift (B, 2) from ``init``: ``ref ≈ g·mov(y+d) + b`` over
+    the pixels clear in ``weight`` (B, h, w), with ``mov`` resampled at LR by Keys cubic
+    convolution from the margin-padded chips ``mov_pad``. The shift stays within ``reach`` px of
+    ``init`` (a number or one per chip) and ``margin - 2`` px of zero; see :func:`_fit_shift`.
+    float32. Returns ``(shift (B, 2), masked NCC after alignment (B,))``."""
     b, h, w = ref.shape
     dt = torch.float32  # ample for 1e-3 px steps; halves the cost of the batched products
-    if sigma > 0:  # ignore the border the blur could not see past
-        rad = math.ceil(3 * sigma)
-        inner = torch.zeros_like(weight)
-        inner[:, rad:h - rad, rad:w - rad] = True
-        weight = weight & inner
-    ref_n = _normalise(_blur(ref.to(dt), weight, sigma), weight)
-    mov_pad = _blur(mov_pad.to(dt), mov_mask_pad, sigma)
+    ref_n = _normalise(ref.to(dt), weight)
+    mov_pad = mov_pad.to(dt)
     init = init.to(dt)
-    ref = ref.to(dt)
-    shift = init.clone()
     lim = float(margin) - 2.0
     reach_t = torch.as_tensor(reach, dtype=dt).expand(b)
-
-    def ncc_at(sh: torch.Tensor) -> torch.Tensor:
-        """Masked NCC at shifts (k·B, 2), k stacked copies of the batch."""
-        k = len(sh) // b
-        mp, mmp = mov_pad.repeat(k, 1, 1), mov_mask_pad.repeat(k, 1, 1)
-        out, inside = _resample(mp, h, w, margin, sh[:, 0], sh[:, 1])
-        mm = _warp_mask(mmp, h, w, margin, sh[:, 0], sh[:, 1])
-        return masked_ncc(ref_n.repeat(k, 1, 1), out, weight.repeat(k, 1, 1) & inside & mm)
-
-    # pixels usable for every shift within reach of init: clear taps at init, eroded by one px
+    # pixels usable for every shift within reach of init: clear taps at init, eroded by the reach
     mm0 = _warp_mask(mov_mask_pad, h, w, margin, init[:, 0], init[:, 1])
     span = math.ceil(float(reach_t.max()))
     mm0 = -torch.nn.functional.max_pool2d(-(mm0.to(dt))[:, None], 2 * span + 1, 1, span)[:, 0] > 0.5
-    active = torch.ones(b, dtype=torch.bool)
-    for _ in range(iters):  # only chips that still move are iterated (active set)
-        idx = active.nonzero()[:, 0]
-        if len(idx) == 0:
-            break
-        sh = shift[idx]
-        out, gy, gx, inside = _warp(mov_pad[idx], h, w, margin, sh[:, 0], sh[:, 1])
-        m = (weight[idx] & inside & mm0[idx]).to(dt)
-        step = _gn_step(ref_n[idx], out, gy, gx, m)
-        ini = init[idx]
-        r = reach_t[idx][:, None]
-        new = torch.minimum(torch.maximum(sh + step, ini - r), ini + r)
-        shift[idx] = new.clamp(-lim, lim)
-        active[idx] = step.abs().amax(dim=1) >= 1e-3
-    # a fit that runs to the edge of its box slid along an edge (aperture problem): keep init
-    free = ((shift - init).abs() < reach_t[:, None] - 1e-3).all(dim=1)
-    n_fit, n_init = ncc_at(torch.cat([shift, init.clamp(-lim, lim)])).split(b)
-    better = (n_fit >= n_init) & free
-    return torch.where(better[:, None], shift, init), torch.where(better, n_fit, n_init)
+
+    def model(idx: torch.Tensor, sh: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out, gy, gx, _ = _warp(mov_pad[idx], h, w, margin, sh[:, 0], sh[:, 1])
+        return out, gy, gx
+
+    return _fit_shift(ref_n, model, (weight & mm0).to(dt), init, reach_t, lim, iters)
 
 
 def _as_stack(x: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor | None

@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks/results_speed/coregister.json"
 PAGE = REPO / "docs/concepts/coregistration.md"
 LABELS = {  # docs table label → results key
-    "satsr (full, the `satsr fetch` default)": "satsr_full",
-    "satsr (full)": "satsr_full",
-    "satsr phase correlation only": "satsr_pc",
+    "satsr, full (what `satsr fetch` runs)": "satsr_full",
+    "satsr, full, LR-only refinement": "satsr_full_lr",
+    "satsr, phase correlation only": "satsr_pc",
     "skimage, upsample 20": "skimage_u20",
     "skimage, upsample 100": "skimage_u100",
     "skimage, upsample 20, satsr's window": "skimage_window_u20",

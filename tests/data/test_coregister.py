@@ -128,9 +128,9 @@ def _dense_real_interpolant_peak(ref: np.ndarray, mov: np.ndarray, up: int, wind
     win = _tukey(h, window, torch.float64).numpy()
     win = win[:, None] * win[None, :]
 
-    def norm(a: np.ndarray) -> np.ndarray:
-        a = a - a.mean(axis=(-2, -1), keepdims=True)
-        return a / a.std(axis=(-2, -1), keepdims=True) * win
+    def norm(a: np.ndarray) -> np.ndarray:  # tapered, minus its window-weighted mean
+        mean = (a * win).sum(axis=(-2, -1), keepdims=True) / win.sum()
+        return (a - mean) * win
 
     cross = np.fft.rfft2(norm(mov)) * np.fft.rfft2(norm(ref)).conj()
     cross /= np.maximum(np.abs(cross), 1e-12)
