@@ -13,14 +13,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks/results_speed/coregister.json"
 PAGE = REPO / "docs/concepts/coregistration.md"
-LABELS_BY_KEY = {
-    "satsr_full": "satsr, full (what `satsr fetch` runs)",
-    "satsr_full_lr": "satsr, full, LR-only refinement",
-    "satsr_pc": "satsr, phase correlation only",
-    "skimage_u20": "skimage, upsample 20",
-    "skimage_u100": "skimage, upsample 100",
-    "skimage_window_u20": "skimage, upsample 20, satsr's window",
-}
 
 
 @pytest.mark.slow
@@ -32,7 +24,7 @@ def test_quick_run_writes_results(l8s2_dir: Path, tmp_path: Path) -> None:
     res = json.loads(out.read_text())
     size = res["chip_sizes"]["32"]
     assert size["chips"] == 49 * 9
-    assert set(size["methods"]) == set(LABELS_BY_KEY)
+    assert set(size["methods"]) == set(_hook().COREG_LABELS)
     full = size["methods"]["satsr_full"]
     assert full["median_err_px"] <= 0.05 and full["p95_err_px"] <= 0.1
     # the equal-accuracy counterpart is really at least as accurate
@@ -63,7 +55,7 @@ def test_docs_render_the_committed_results() -> None:
     assert "satsr:speed" not in md
     for chip, size in res["chip_sizes"].items():
         for name, m in size["methods"].items():
-            row = f"| {chip} px | {LABELS_BY_KEY[name]} | {m['chips_per_s']:,.0f} | "
+            row = f"| {chip} px | {hook.COREG_LABELS[name]} | {m['chips_per_s']:,.0f} | "
             assert row in md, row
     sp = {c: v["speedup_at_equal_accuracy"] for c, v in res["chip_sizes"].items()}
     assert "met on 32-px chips but not on 64-px chips" in page
