@@ -38,9 +38,11 @@ LR content is displaced by ``(+dy, +dx)`` (down, right) relative to the referenc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -563,6 +565,26 @@ def _as_stack(x: np.ndarray, mask: np.ndarray | None) -> tuple[torch.Tensor, tor
     return torch.from_numpy(arr), torch.from_numpy(ok)
 
 
+_THREADS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _single_threaded() -> Iterator[None]:
+    """Run torch on one intra-op thread for the duration, one caller at a time per process.
+
+    Parallel reductions and BLAS products round differently with different thread counts, so
+    without this the same chips would get (slightly) different shifts on a dask worker process
+    (which starts with one thread) and in an in-process cluster (all cores): results must not
+    depend on where a tile ran. The previous thread count is restored afterwards."""
+    with _THREADS_LOCK:
+        n = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(n)
+
+
 #: padded pixels per internal batch: keeps each batch's working set in the CPU cache (measured
 #: 1.5-2x faster than one batch of 729 chips for 32- and 64-px chips); results do not depend on it
 CHUNK_PIXELS = 2**18
@@ -622,14 +644,16 @@ def estimate_shifts(
         return None if x is None else x[i:i + step]
 
     parts = []
-    for i in range(0, b, step):  # each batch converted on its own: the working set stays in cache
-        ref_i, mov_i, hr_i = part(r, i), part(mv, i), part(hr_img, i)
-        assert ref_i is not None and mov_i is not None
-        ref_t, rm = _as_stack(ref_i, part(rmask, i))
-        mov_t, mm = _as_stack(mov_i, part(mmask, i))
-        hr = None if hr_i is None else _as_stack(hr_i, part(hmask, i))
-        parts.append(_estimate_batch(ref_t, mov_t, rm, mm, hr, margin=margin, upsample=upsample,
-                                     refine_iters=refine_iters, max_shift=max_shift))
+    with _single_threaded():  # the same shifts whatever the process's thread count
+        for i in range(0, b, step):  # each batch converted on its own: working set in cache
+            ref_i, mov_i, hr_i = part(r, i), part(mv, i), part(hr_img, i)
+            assert ref_i is not None and mov_i is not None
+            ref_t, rm = _as_stack(ref_i, part(rmask, i))
+            mov_t, mm = _as_stack(mov_i, part(mmask, i))
+            hr = None if hr_i is None else _as_stack(hr_i, part(hmask, i))
+            parts.append(_estimate_batch(ref_t, mov_t, rm, mm, hr, margin=margin,
+                                         upsample=upsample, refine_iters=refine_iters,
+                                         max_shift=max_shift))
     dy, dx, peak, ratio, ncc_before, ncc_after, clear_frac = (
         np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in range(7))
     status = np.full(b, STATUS_OK, dtype=object)
@@ -683,7 +707,14 @@ def apply_shift(images_pad: np.ndarray, mask_pad: np.ndarray, dy: np.ndarray, dx
                 margin: int) -> tuple[np.ndarray, np.ndarray]:
     """Resample margin-padded chips (B, C, h+2m, w+2m) at ``(y + dy, x + dx)`` by Keys cubic
     convolution → (B, C, h, w) float32 and a clear mask (B, h, w) (clear only where every tap
-    was clear and inside the padded chip)."""
+    was clear and inside the padded chip). Single-threaded, so the bytes do not depend on the
+    process's thread count."""
+    with _single_threaded():
+        return _apply_shift(images_pad, mask_pad, dy, dx, margin)
+
+
+def _apply_shift(images_pad: np.ndarray, mask_pad: np.ndarray, dy: np.ndarray, dx: np.ndarray,
+                 margin: int) -> tuple[np.ndarray, np.ndarray]:
     x = torch.as_tensor(np.asarray(images_pad, dtype=np.float64))
     m = torch.as_tensor(np.asarray(mask_pad, dtype=bool)) & torch.isfinite(x).all(dim=1)
     _bsz, _c, hp, wp = x.shape

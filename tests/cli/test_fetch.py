@@ -144,3 +144,32 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path: Path, local_src: Path)
     assert reused >= len(done_before)
     assert _tree(part / "chips.zarr") == _tree(full / "chips.zarr")
     assert (part / "provenance.json").read_bytes() == (full / "provenance.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_fetch_on_a_separate_dask_cluster_matches_the_local_run(tmp_path: Path, local_src: Path) -> None:
+    """``--scheduler ADDRESS``: tiles run on another cluster's worker processes (started here,
+    reached over TCP) and give the same chips as the default in-process cluster."""
+    distributed = pytest.importorskip("distributed")
+    cmd = [sys.executable, "-c", "from satsr.cli import main; main()"]
+    local = tmp_path / "local"
+    subprocess.run([*cmd, *_args(local_src, local, "--tile-chips", "1")], check=True,
+                   capture_output=True, timeout=600)
+    remote = tmp_path / "remote"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as client:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        res = subprocess.run([*cmd, *_args(local_src, remote, "--tile-chips", "1",
+                                           "--scheduler", address)],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+        # the tiles were scheduled on this cluster, not on an in-process one of the CLI
+        keys = client.run_on_scheduler(
+            lambda dask_scheduler: sorted({str(e[0]) for e in dask_scheduler.transition_log}))
+        n_tiles = len(json.loads((remote / "provenance.json").read_text())["chips"])
+        assert len([k for k in keys if k.startswith("satsr-tile-remote-")]) >= 1, keys
+        assert n_tiles >= 1
+    assert _tree(remote / "chips.zarr") == _tree(local / "chips.zarr")
+    assert (remote / "provenance.json").read_bytes() == (local / "provenance.json").read_bytes()

@@ -212,3 +212,22 @@ def test_shape_mismatch_is_a_clear_error() -> None:
         estimate_shifts(ref, np.zeros((4, 28, 28)), np.ones((4, 15, 15), bool), margin=6)
     empty = estimate_shifts(np.zeros((0, 16, 16)), np.zeros((0, 28, 28)), margin=6)
     assert len(empty.dy) == 0 and len(empty.status) == 0
+
+
+def test_results_do_not_depend_on_the_thread_count(l8s2_dir: Path) -> None:
+    """Dask worker processes start with one thread, in-process clusters use all cores: the
+    shifts and resampled chips must be the same bytes either way."""
+    ref, hr, mov, _ = real_shift_stack_hr(l8s2_dir, steps=3)
+    before = torch.get_num_threads()
+    runs = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            res = estimate_shifts(ref, mov, margin=MARGIN, ref_hr=hr)
+            out, mask = apply_shift(mov[:, None], np.ones(mov.shape, bool), res.dy, res.dx, MARGIN)
+            runs.append((res.dy.tobytes(), res.dx.tobytes(), res.ncc_after.tobytes(), out.tobytes(),
+                         mask.tobytes()))
+            assert torch.get_num_threads() == n  # restored
+    finally:
+        torch.set_num_threads(before)
+    assert runs[0] == runs[1]
