@@ -572,10 +572,11 @@ _THREADS_LOCK = threading.Lock()
 def _single_threaded() -> Iterator[None]:
     """Run torch on one intra-op thread for the duration, one caller at a time per process.
 
-    Parallel reductions and BLAS products round differently with different thread counts, so
-    without this the same chips would get (slightly) different shifts on a dask worker process
-    (which starts with one thread) and in an in-process cluster (all cores): results must not
-    depend on where a tile ran. The previous thread count is restored afterwards."""
+    For small batches (a one-chip tile) torch splits single reductions across threads, which
+    rounds differently: without this the same chip got shifts differing by ~1e-7 px on a dask
+    worker process (one thread) and in the in-process cluster (all cores), and the chips were
+    no longer byte-identical. Results must not depend on where a tile ran. The previous thread
+    count is restored afterwards."""
     with _THREADS_LOCK:
         n = torch.get_num_threads()
         torch.set_num_threads(1)
