@@ -34,6 +34,12 @@ def register(app: typer.Typer) -> None:
         stac_url: str = typer.Option(None, "--stac-url", help="STAC API root (--source stac; "
                                      "default Earth Search v1)."),
         project: str = typer.Option(None, "--project", help="Google Cloud project (--source ee)."),
+        ee_credentials: Path = typer.Option(None, "--ee-credentials", help="Service-account key "
+                                            "(JSON) for --source ee (default: $SATSR_EE_CREDENTIALS, "
+                                            "else your `earthengine authenticate` or ADC login)."),
+        ee_url: str = typer.Option(None, "--ee-url", help="Earth Engine REST endpoint (default: "
+                                   "$SATSR_EE_API_URL, else Google's); for private endpoints "
+                                   "and emulators."),
         bands: str = typer.Option("blue,green,red,nir", "--bands", help="Comma list of common bands."),
         max_cloud: float = typer.Option(100.0, "--max-cloud", help="Max scene cloud cover (%)."),
         pair_days: float = typer.Option(5.0, "--pair-days", help="Max |Δt| between Landsat and "
@@ -68,8 +74,11 @@ def register(app: typer.Typer) -> None:
             options["root"] = local_dir
         elif source == "stac" and stac_url:
             options["url"] = stac_url
-        elif source == "ee" and project:
-            options["project"] = project
+        elif source == "ee":
+            for key, value in (("project", project), ("credentials", ee_credentials),
+                               ("url", ee_url)):
+                if value:
+                    options[key] = value
         cfg = FetchConfig(
             start=_date(start, "--start"), end=_date(end, "--end"), out=out,
             aoi=aoi, bbox=bbox, source=source, source_options=options,

@@ -506,6 +506,11 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
         final = cfg.out / STORE_NAME
         params = {k: v for k, v in asdict(cfg).items()
                   if k not in ("out", "progress", "scheduler", "workers", "dry_run", "aoi")}
+        # connection details (endpoint, login) do not decide the chips (the acquisition ids in
+        # the pairs do), differ between machines, and a key path or credentials object does not
+        # belong in the provenance (nor, as an object address, in the resume fingerprint)
+        params["source_options"] = {k: v for k, v in cfg.source_options.items()
+                                    if k not in ("credentials", "url")}
         provenance: dict[str, Any] = {
             "satsr_version": __version__, "source": cfg.source, "aoi": aoi.name,
             "aoi_wkt": aoi.geometry.wkt, "crs": aoi.utm_crs, "parameters": params,

@@ -163,3 +163,24 @@ def test_fetch_killed_midway_then_rerun_is_byte_identical(assets, clean_run, tmp
     with EEEmulator(assets) as emu:
         _run(_fetch_cmd(out), _env(emu, tmp_path))
     _assert_same_chips(clean_run["out"], out)
+
+
+def test_endpoint_and_key_by_flags(assets, clean_run, tmp_path):
+    """``--ee-url`` and ``--ee-credentials`` instead of the environment variables: the same
+    chips, and the key's path is in no output file (who logs in does not decide the chips)."""
+    with EEEmulator(assets) as emu:
+        env = _env(emu, tmp_path)
+        key = env.pop("SATSR_EE_CREDENTIALS")
+        url = env.pop("SATSR_EE_API_URL")
+        out = tmp_path / "out"
+        _run([*_fetch_cmd(out), "--ee-url", url, "--ee-credentials", key], env)
+        assert [r.status for r in emu.records("algorithms")] == [200]
+    _assert_same_chips(clean_run["out"], out)
+    for p in out.rglob("*"):
+        if p.is_file():
+            assert key.encode() not in p.read_bytes(), p
+    missing = subprocess.run([*_fetch_cmd(tmp_path / "x"), "--ee-url", url, "--ee-credentials",
+                              str(tmp_path / "nope.json")], env=env, cwd=REPO, capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode == 2 and "nope.json does not exist" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
