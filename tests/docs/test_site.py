@@ -128,6 +128,7 @@ def test_a_folder_dropped_into_benchmarks_results_adds_rows(tmp_path: Path) -> N
     shutil.copytree(REPO / "docs", project / "docs")
     shutil.copy(REPO / "mkdocs.yml", project / "mkdocs.yml")
     shutil.copytree(REPO / "benchmarks" / "literature", project / "benchmarks" / "literature")
+    shutil.copytree(REPO / "benchmarks" / "results_speed", project / "benchmarks" / "results_speed")
     make_results(project / "benchmarks" / "results" / "dropped-run", run_id="dropped-run", seed=5)
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(project / "mkdocs.yml"),
