@@ -8,6 +8,19 @@ from pathlib import Path
 import typer
 
 
+def _fractions(text: str) -> tuple[float, float, float]:
+    from satsr.errors import ConfigError
+
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise ConfigError(f"--split-fractions {text!r} must be three numbers: train,val,test "
+                          "(e.g. 0.8,0.1,0.1)")
+    return parts  # type: ignore[return-value]
+
+
 def _date(text: str, flag: str) -> date:
     from satsr.errors import ConfigError
 
@@ -54,6 +67,13 @@ def register(app: typer.Typer) -> None:
         max_shift: float = typer.Option(3.0, "--max-shift", help="Drop frames shifted more (LR px)."),
         tile_chips: int = typer.Option(4, "--tile-chips", help="Tile side in chips (unit of work "
                                        "and resumption)."),
+        split_block: int = typer.Option(8, "--split-block", help="Side (chips) of the lattice "
+                                        "blocks that share a split; smaller mixes train/val/test "
+                                        "in small AOIs."),
+        split_buffer: int = typer.Option(1, "--split-buffer", help="Chips dropped next to a "
+                                         "block of another split (leakage guard)."),
+        split_fractions: str = typer.Option("0.8,0.1,0.1", "--split-fractions",
+                                            help="train,val,test fractions of the blocks."),
         out: Path = typer.Option(Path("chips"), "--out", help="Output folder (chips.zarr inside)."),
         workers: int = typer.Option(None, "--workers", help="Threads of the local dask cluster."),
         scheduler: str = typer.Option(None, "--scheduler", help="dask scheduler address "
@@ -86,7 +106,8 @@ def register(app: typer.Typer) -> None:
             pair_days=pair_days, frames=frames, chip=chip, overlap=overlap, harmonize=harmonize,
             min_valid=min_valid, coregister=coregister, max_shift=max_shift, tile_chips=tile_chips,
             max_area_km2=max_area_km2, workers=workers, scheduler=scheduler, dry_run=dry_run,
-            name=name, progress=progress)
+            name=name, progress=progress, split_block=split_block, split_buffer=split_buffer,
+            split_fractions=_fractions(split_fractions))
         result = fetch(cfg)
         console = Console()
         plan = result.plan
@@ -103,5 +124,12 @@ def register(app: typer.Typer) -> None:
             console.print(f"requests: {plan['requests']}, about "
                           f"{plan['request_bytes_estimate'] / 2**20:.1f} MiB")
             return
-        console.print(f"wrote {result.n_scenes} chips to {result.store} "
+        counts = ", ".join(f"{k} {v}" for k, v in result.split_counts.items())
+        console.print(f"wrote {result.n_scenes} chips ({counts}) to {result.store} "
                       f"({result.tiles_skipped} of {result.n_tiles} tiles reused)")
+        empty = [k for k, v in result.split_counts.items() if v == 0]
+        if empty and result.n_scenes:
+            hint = (f"a smaller --split-block (e.g. {max(1, split_block // 4)}) mixes the splits "
+                    "in small AOIs" if split_block > 1 else "a larger AOI gives every split chips")
+            console.print(f"note: no {' or '.join(empty)} chips: the AOI's chips fell in too few "
+                          f"{split_block}×{split_block}-chip split blocks; {hint}")

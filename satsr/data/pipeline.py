@@ -38,7 +38,7 @@ import numpy as np
 from satsr.data import coregister as coreg
 from satsr.data._quiet import quiet_raster_calls
 from satsr.data.aoi import AOI, DEFAULT_MAX_AREA_KM2, load_aoi, project
-from satsr.data.chips import SplitSpec, chip_split, valid_fraction
+from satsr.data.chips import SPLIT_NAMES, SplitSpec, chip_split, valid_fraction
 from satsr.data.grid import ChipSpec, Tile, chips_covering, group_tiles, offset_in
 from satsr.data.pairing import PairGroup, candidate_pairs, rank_frames
 from satsr.data.sensors import COMMON_BANDS, prepare, read_bands
@@ -109,6 +109,11 @@ class FetchResult:
     tiles_skipped: int = 0
     n_scenes: int = 0
     plan: dict[str, Any] = field(default_factory=dict)
+    split_counts: dict[str, int] = field(default_factory=dict)  # chips per train/val/test
+
+
+def _split_counts(chip_recs: Sequence[dict[str, Any]]) -> dict[str, int]:
+    return {name: sum(c["split"] == name for c in chip_recs) for name in SPLIT_NAMES}
 
 
 # ----------------------------------------------------------------------------- validation
@@ -525,6 +530,8 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
                 raise ConfigError(f"{cfg.out} already holds a chip dataset made with other "
                                   "parameters or acquisitions; choose another --out or delete it")
             result.store, result.tiles_skipped = final, len(tiles)
+            result.n_scenes = len(done.get("chips", []))
+            result.split_counts = _split_counts(done.get("chips", []))
             return result
         marker = cfg.out / WORK_NAME / "fingerprint.json"
         if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) != fingerprint:
@@ -566,6 +573,7 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
             progress.advance(task)
         shutil.rmtree(cfg.out / WORK_NAME, ignore_errors=True)
         result.store, result.n_scenes = final, n_scenes
+        result.split_counts = _split_counts(chip_recs)
         return result
     finally:
         if client is not None:

@@ -173,3 +173,21 @@ def test_fetch_on_a_separate_dask_cluster_matches_the_local_run(tmp_path: Path, 
         assert n_tiles >= 1
     assert _tree(remote / "chips.zarr") == _tree(local / "chips.zarr")
     assert (remote / "provenance.json").read_bytes() == (local / "provenance.json").read_bytes()
+
+
+def test_split_counts_and_smaller_split_blocks(tmp_path: Path, local_src: Path) -> None:
+    """A small AOI falls in one 8x8-chip split block: the CLI says so and how to mix the splits;
+    --split-block 1 spreads its chips over several splits."""
+    default = CliRunner().invoke(app, _args(local_src, tmp_path / "a"))
+    assert default.exit_code == 0, default.output
+    text = " ".join(default.output.split())
+    assert "(train 9, val 0, test 0)" in text
+    assert "note: no val or test chips" in text and "--split-block (e.g. 2)" in text
+    small = CliRunner().invoke(app, _args(local_src, tmp_path / "b", "--split-block", "1",
+                                          "--split-buffer", "0"))
+    assert small.exit_code == 0, small.output
+    splits = {str(s) for s in open_dataset(tmp_path / "b")["split"].values}
+    assert len(splits) >= 2, splits
+    bad = CliRunner().invoke(app, _args(local_src, tmp_path / "c", "--split-fractions", "0.8,0.2"))
+    assert bad.exit_code != 0 and "three numbers" in str(bad.exception)
+    assert not (tmp_path / "c").exists()
