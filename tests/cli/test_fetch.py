@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,7 +141,9 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path: Path, local_src: Path)
     done_before = {p.name for p in tiles.glob("*.json")}
     res = subprocess.run([*cmd, *_args(local_src, part, "--tile-chips", "1")], check=True,
                          capture_output=True, text=True, timeout=600)
-    reused = int(" ".join(res.stdout.split()).split("(")[1].split(" of")[0])
+    found = re.search(r"\((\d+) of \d+ tiles reused\)", " ".join(res.stdout.split()))
+    assert found, res.stdout
+    reused = int(found[1])
     assert reused >= len(done_before)
     assert _tree(part / "chips.zarr") == _tree(full / "chips.zarr")
     assert (part / "provenance.json").read_bytes() == (full / "provenance.json").read_bytes()
