@@ -30,7 +30,6 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from satsr.data._quiet import quiet_raster_calls
 from satsr.data.sources.base import Acquisition, Grid
 from satsr.errors import ConfigError, SatsrError
 
@@ -161,9 +160,11 @@ class StacSource:
         item = pystac.Item.from_dict(acq.properties["stac_item"])
         geobox = GeoBox((grid.height, grid.width), Affine(*grid.transform), grid.crs)
         assets = [keys[b] for b in bands]
-        with quiet_raster_calls():  # odc-geo 0.5 deprecation warnings
-            ds = load([item], bands=assets, geobox=geobox, resampling="nearest", chunks=None,
-                      groupby="id", fail_on_error=True)
+        # not under quiet_raster_calls: its process-wide lock would serialise the (network)
+        # reads. odc-geo 0.5's calls to deprecated shapely/affine APIs only raise
+        # (Pending)DeprecationWarnings, which Python hides outside __main__.
+        ds = load([item], bands=assets, geobox=geobox, resampling="nearest", chunks=None,
+                  groupby="id", fail_on_error=True)
         return np.stack([np.asarray(ds[a].values[0]) for a in assets])
 
 

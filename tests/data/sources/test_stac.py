@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -118,6 +120,10 @@ class _Api(BaseHTTPRequestHandler):
     files: ClassVar[Path] = Path()
     base: ClassVar[str] = ""
     searches: ClassVar[list[dict[str, Any]]] = []
+    # file GETs: an optional delay, and the most requests in flight at once
+    file_delay: ClassVar[float] = 0.0
+    in_flight: ClassVar[list[int]] = [0, 0]  # [now, max]
+    flight_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -207,6 +213,13 @@ class _Api(BaseHTTPRequestHandler):
         if not path.is_file():
             return self.send_error(404)
         data = path.read_bytes()
+        if not head:
+            with self.flight_lock:
+                self.in_flight[0] += 1
+                self.in_flight[1] = max(self.in_flight[1], self.in_flight[0])
+            time.sleep(self.file_delay)
+            with self.flight_lock:
+                self.in_flight[0] -= 1
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes="):
             a, _, b = rng[6:].partition("-")
@@ -263,6 +276,39 @@ def test_search_reads_and_scaling(stac_api: str) -> None:
     assert set(np.unique(raw[2]).tolist()) <= {0, 4}
     lr = src.read(ls[0], ["SR_B4", "QA_PIXEL"], ls[0].grid)
     assert lr.shape == (2, 139, 139) and (lr[1][lr[0] > 0] == 21824).all()
+
+
+def _handler(base: str) -> type[_Api]:
+    for obj in _Api.__subclasses__():
+        if obj.base == base:
+            return obj
+    raise AssertionError("no handler for " + base)
+
+
+def test_reads_do_not_hold_the_process_wide_raster_lock(stac_api: str) -> None:
+    """While a read waits on the network, the lock that serialises warning-filtered raster
+    calls (:mod:`satsr.data._quiet`) is free: reads from several threads run concurrently."""
+    from satsr.data import _quiet
+
+    src = get_source("stac", url=stac_api)
+    aoi = shapely.box(-160.845, 63.862, -160.762, 63.897)
+    s2 = src.search(aoi, date(2023, 10, 1), date(2023, 10, 31), "sentinel2")[0]
+    handler = _handler(stac_api)
+    handler.file_delay, handler.in_flight[:] = 0.5, [0, 0]
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(src.read, s2, ["B4"], s2.grid.window(100, 100, 40, 40))
+            deadline = time.monotonic() + 30
+            while handler.in_flight[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert handler.in_flight[0] >= 1, "the read never reached the server"
+            free = _quiet._LOCK.acquire(blocking=False)
+            if free:
+                _quiet._LOCK.release()
+            assert fut.result(timeout=60).shape == (1, 40, 40)
+    finally:
+        handler.file_delay = 0.0
+    assert free, "a STAC read holds the process-wide raster lock while waiting on the network"
 
 
 def _api_files(base: str) -> Path:
