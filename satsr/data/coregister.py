@@ -25,8 +25,10 @@ For a stack of chips (B, h, w), in float32 and in cache-sized batches (torch, CP
    0.4 px at offsets off the 1/2-px lattice. Of two refined shifts, the one with the higher
    masked NCC after alignment is kept.
 3. **Outlier rejection.** A shift larger than ``max_shift`` LR px, a peak ratio below
-   ``min_peak_ratio``, or a masked NCC after alignment below the NCC before it marks the chip;
-   the pipeline drops ``too_large`` chips and keeps the others unshifted (``status`` records why).
+   ``min_peak_ratio``, a masked NCC after alignment below the NCC before it, or an integer-search
+   optimum on the edge of its ±(``max_shift`` + 2) px window (``search_edge``: no optimum inside,
+   typically a spurious match on changed content) marks the chip; the pipeline drops
+   ``too_large`` chips and keeps the others unshifted (``status`` records why).
 
 ``refine_iters=0`` stops after step 1 (skimage's algorithm, batched; see
 ``benchmarks/bench_coregister.py`` for speed and accuracy of both).
@@ -56,6 +58,7 @@ STATUS_LOW_PEAK = "low_peak"
 STATUS_NO_IMPROVEMENT = "no_improvement"
 STATUS_TOO_LARGE = "too_large"
 STATUS_TOO_FEW = "too_few_clear"
+STATUS_SEARCH_EDGE = "search_edge"
 
 
 @dataclass
@@ -655,12 +658,13 @@ def estimate_shifts(
             parts.append(_estimate_batch(ref_t, mov_t, rm, mm, hr, margin=margin,
                                          upsample=upsample, refine_iters=refine_iters,
                                          max_shift=max_shift))
-    dy, dx, peak, ratio, ncc_before, ncc_after, clear_frac = (
-        np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in range(7))
+    dy, dx, peak, ratio, ncc_before, ncc_after, clear_frac, edge = (
+        np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in range(8))
     status = np.full(b, STATUS_OK, dtype=object)
     status[ratio < min_peak_ratio] = STATUS_LOW_PEAK
     status[ncc_after < ncc_before - 1e-6] = STATUS_NO_IMPROVEMENT
     status[np.hypot(dy, dx) > max_shift] = STATUS_TOO_LARGE
+    status[edge > 0] = STATUS_SEARCH_EDGE  # magnitude unknown: not evidence of a large shift
     status[clear_frac < min_clear] = STATUS_TOO_FEW
     return ShiftResult(dy=dy, dx=dx, peak=peak, peak_ratio=ratio, ncc_before=ncc_before,
                        ncc_after=ncc_after, status=status)
@@ -683,7 +687,12 @@ def _estimate_batch(ref_t: torch.Tensor, mov_t: torch.Tensor, rm: torch.Tensor, 
         # start from the exhaustive masked-NCC integer search (robust where whitening is not:
         # band-limited content, clear-mask edges inside the chip); where the phase-correlation
         # peak lies outside that start's reach it is refined too, and the better NCC wins
-        coarse, _ = integer_search(ref_t, mov_t, rm, mm, margin, math.ceil(max_shift) + 1)
+        # search 2 px beyond max_shift, so a real shift just above it is still bracketed
+        radius = min(math.ceil(max_shift) + 2, margin)
+        coarse, _ = integer_search(ref_t, mov_t, rm, mm, margin, radius)
+        # best match on the search edge: no optimum inside the window (typically a spurious
+        # match on changed or featureless content), so the shift is not trustworthy
+        edge = (coarse.abs() >= radius - 1e-6).any(dim=1)
         far = ((shift - coarse).abs() > 0.3).any(dim=1).nonzero()[:, 0]
         sel = torch.cat([torch.arange(b), far])
         starts = torch.cat([coarse, shift[far]]).clamp(-lim, lim)
@@ -700,8 +709,9 @@ def _estimate_batch(ref_t: torch.Tensor, mov_t: torch.Tensor, rm: torch.Tensor, 
         ncc_after[far[wins]] = ncc[b:][wins]
     else:
         ncc_after = ncc_before
+        edge = torch.zeros(b, dtype=torch.bool)
     return [t.double().numpy() for t in (shift[:, 0], shift[:, 1], peak, ratio, ncc_before,
-                                         ncc_after, clear_frac)]
+                                         ncc_after, clear_frac, edge)]
 
 
 def apply_shift(images_pad: np.ndarray, mask_pad: np.ndarray, dy: np.ndarray, dx: np.ndarray,
@@ -738,6 +748,6 @@ def degrade(hr: np.ndarray, factor: int = 3) -> np.ndarray:
     return np.asarray(blocks.mean(axis=(-3, -1)))
 
 
-__all__ = ["STATUS_LOW_PEAK", "STATUS_NO_IMPROVEMENT", "STATUS_OK", "STATUS_TOO_FEW",
+__all__ = ["STATUS_LOW_PEAK", "STATUS_NO_IMPROVEMENT", "STATUS_OK", "STATUS_SEARCH_EDGE", "STATUS_TOO_FEW",
            "STATUS_TOO_LARGE", "ShiftResult", "apply_shift", "degrade", "estimate_shifts",
            "integer_search", "masked_ncc", "phase_correlation", "refine", "refine_hr"]

@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from satsr.data.coregister import (
     STATUS_OK,
+    STATUS_SEARCH_EDGE,
     STATUS_TOO_LARGE,
     ShiftResult,
     apply_shift,
@@ -24,13 +25,15 @@ from satsr.errors import InputValueError
 CHIP, MARGIN = 32, 6
 
 
-def real_shift_stack_hr(l8s2_dir: Path, *, chip: int = CHIP, margin: int = MARGIN, steps: int = 9
+def real_shift_stack_hr(l8s2_dir: Path, *, chip: int = CHIP, margin: int = MARGIN, steps: int = 9,
+                        offsets: list[tuple[float, float]] | None = None
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(ref (B, chip, chip), ref_hr (B, 3·chip, 3·chip), mov (B, chip+2m, chip+2m), truth (B, 2))
     from the real S2 image.
 
     The 10 m image (mean of bands 1-4; band 5 is not spectral) is shifted by (3·ty, 3·tx) HR px
-    with a cubic spline for ``steps``×``steps`` offsets over ±2 LR px, both versions are
+    with a cubic spline for ``steps``×``steps`` offsets over ±2 LR px (or the given ``offsets``),
+    both versions are
     area-averaged x3, and chips are cut at a spread of places (land, water, coast)."""
     with rasterio.open(l8s2_dir / "2023-10-09-22-28-02_S2_ms.tif") as ds:
         img = ds.read([1, 2, 3, 4]).astype(np.float64).mean(axis=0) / 1e4
@@ -39,14 +42,14 @@ def real_shift_stack_hr(l8s2_dir: Path, *, chip: int = CHIP, margin: int = MARGI
     starts = np.linspace(margin + 2, lr_ref.shape[0] - chip - margin - 2, 3).astype(int)
     places = [(r, c) for r in starts for c in starts]
     refs, hrs, movs, truth = [], [], [], []
-    for ty in np.linspace(-2, 2, steps):
-        for tx in np.linspace(-2, 2, steps):
-            lr_mov = degrade(ndimage.shift(img, (3 * ty, 3 * tx), order=3, mode="nearest"), 3)
-            for r, c in places:
-                refs.append(lr_ref[r:r + chip, c:c + chip])
-                hrs.append(img[3 * r:3 * (r + chip), 3 * c:3 * (c + chip)])
-                movs.append(lr_mov[r - margin:r + chip + margin, c - margin:c + chip + margin])
-                truth.append((ty, tx))
+    grid = [(ty, tx) for ty in np.linspace(-2, 2, steps) for tx in np.linspace(-2, 2, steps)]
+    for ty, tx in offsets if offsets is not None else grid:
+        lr_mov = degrade(ndimage.shift(img, (3 * ty, 3 * tx), order=3, mode="nearest"), 3)
+        for r, c in places:
+            refs.append(lr_ref[r:r + chip, c:c + chip])
+            hrs.append(img[3 * r:3 * (r + chip), 3 * c:3 * (c + chip)])
+            movs.append(lr_mov[r - margin:r + chip + margin, c - margin:c + chip + margin])
+            truth.append((ty, tx))
     return np.stack(refs), np.stack(hrs), np.stack(movs), np.array(truth)
 
 
@@ -236,3 +239,16 @@ def test_results_do_not_depend_on_the_thread_count(l8s2_dir: Path) -> None:
     finally:
         torch.set_num_threads(before)
     assert runs[0] == runs[1]
+
+
+def test_shift_beyond_max_shift_is_too_large_but_beyond_the_search_is_unreliable(l8s2_dir: Path
+                                                                               ) -> None:
+    """A real shift above ``max_shift`` but inside the ±(max_shift + 2) search is bracketed and
+    dropped (too_large); a best match on the search edge has no optimum inside the window and
+    is flagged search_edge (kept unshifted), not taken as proof of a large shift."""
+    ref, hr, mov, truth = real_shift_stack_hr(l8s2_dir, margin=8, offsets=[(0.0, 4.0), (0.0, 7.5)])
+    res = estimate_shifts(ref, mov, margin=8, ref_hr=hr, max_shift=3.0)
+    near, far = truth[:, 1] == 4.0, truth[:, 1] == 7.5
+    assert (res.status[near] == STATUS_TOO_LARGE).mean() >= 8 / 9, res.status[near]
+    assert np.median(np.abs(res.dx[near] - 4.0)) < 0.05
+    assert (res.status[far] == STATUS_SEARCH_EDGE).mean() >= 8 / 9, res.status[far]
