@@ -53,6 +53,7 @@ from scipy.signal.windows import tukey
 from skimage.registration import phase_cross_correlation
 
 from satsr import __version__
+from satsr._atomic import write_text
 from satsr.data.coregister import degrade, estimate_shifts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,10 +184,7 @@ def main() -> None:
             print(f"        vs {k:19s}: {v['satsr_method']} {v['speedup']}x")
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["chip_sizes"] = sizes
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from satsr import __version__
+from satsr._atomic import write_text
 from satsr.metrics import cmse_per_shift, cpsnr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,10 +131,7 @@ def main() -> None:
     print(f"  {'per-shift NumPy loop (1 thread)':<44}{rate['numpy']:>10.1f}{1.0:>9.1f}x")
     print(f"  largest disagreement {diff:.2e} dB; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 
 

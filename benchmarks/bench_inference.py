@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from satsr import schema
+from satsr._atomic import write_text
 from satsr.batch import iter_batches
 from satsr.bench.models import ResolvedModel
 from satsr.bench.run import run_model_on_dataset
@@ -131,8 +132,7 @@ def main() -> None:
         # report it for the CPU-sized preset and for the published configuration
         "harness_overhead": [overhead(args, "small"), overhead(args, "default")],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

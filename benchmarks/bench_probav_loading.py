@@ -23,6 +23,7 @@ from pathlib import Path
 import dask
 
 from satsr import __version__
+from satsr._atomic import write_text
 from satsr.datasets import probav as pv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,8 +109,7 @@ def main() -> None:
     print(f"  PNG decoding : {png_rate:8.1f} scenes/s")
     print(f"  prepared Zarr: {zarr_rate:8.1f} scenes/s")
     print(f"  ratio Zarr/PNG: {zarr_rate / png_rate:.2f}x   (prepare took {prepare_s:.2f} s)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 
