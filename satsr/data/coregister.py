@@ -674,7 +674,7 @@ def _estimate_batch(ref_t: torch.Tensor, mov_t: torch.Tensor, rm: torch.Tensor, 
                     hr: tuple[torch.Tensor, torch.Tensor] | None, *, margin: int, upsample: int,
                     refine_iters: int, max_shift: float) -> list[np.ndarray]:
     """One batch of :func:`estimate_shifts` → [dy, dx, peak, ratio, ncc_before, ncc_after,
-    clear fraction] as float64 arrays (B,)."""
+    clear fraction, search-edge flag (0/1)] as float64 arrays (B,)."""
     b, h, w = ref_t.shape
     core = (slice(None), slice(margin, margin + h), slice(margin, margin + w))
     rmf, mmf = rm.to(torch.float32), mm[core].to(torch.float32)  # masks as weights, once
@@ -685,9 +685,9 @@ def _estimate_batch(ref_t: torch.Tensor, mov_t: torch.Tensor, rm: torch.Tensor, 
     if margin >= 3 and refine_iters > 0:
         lim = margin - 2.0
         # start from the exhaustive masked-NCC integer search (robust where whitening is not:
-        # band-limited content, clear-mask edges inside the chip); where the phase-correlation
-        # peak lies outside that start's reach it is refined too, and the better NCC wins
-        # search 2 px beyond max_shift, so a real shift just above it is still bracketed
+        # band-limited content, clear-mask edges inside the chip), 2 px beyond max_shift so a
+        # real shift just above it is still bracketed; where the phase-correlation peak lies
+        # outside that start's reach it is refined too, and the better NCC wins
         radius = min(math.ceil(max_shift) + 2, margin)
         coarse, _ = integer_search(ref_t, mov_t, rm, mm, margin, radius)
         # best match on the search edge: no optimum inside the window (typically a spurious
