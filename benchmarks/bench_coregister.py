@@ -4,10 +4,10 @@
 Chips come from the REAL Sentinel-2 image of the shared test data (mean of bands 1–4; band 5 is
 not spectral), degraded to 30 m and shifted by known sub-pixel offsets on a 10×10 grid over ±2
 LR px (4/9-px spacing, so most offsets are off the 1/2-px lattice; the construction of
-``tests/data/test_coregister.py``), cut at 9 places: 900 chips per chip size. Reported per
+``tests/fetch/test_coregister.py``), cut at 9 places: 900 chips per chip size. Reported per
 method and chip size: chips/s, median and 95th-percentile error (LR px).
 
-satsr (:func:`satsr.data.coregister.estimate_shifts`, whole stack per call):
+satsr (:func:`satsr.fetch.coregister.estimate_shifts`, whole stack per call):
 
 - ``satsr_full`` — what ``satsr fetch`` runs: masked phase correlation, masked-NCC integer
   search, masked Gauss–Newton refinement against the HR chip shifted at 10 m and degraded
@@ -54,7 +54,7 @@ from skimage.registration import phase_cross_correlation
 
 from satsr import __version__
 from satsr._atomic import write_text
-from satsr.data.coregister import degrade, estimate_shifts
+from satsr.fetch.coregister import degrade, estimate_shifts
 
 REPO = Path(__file__).resolve().parents[1]
 S2 = "l8s2/2023-10-09-22-28-02_S2_ms.tif"

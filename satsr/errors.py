@@ -20,6 +20,10 @@ class DatasetNotFoundError(SatsrError, FileNotFoundError):
     """A dataset or a file inside it is missing; the message says what to run or where to look."""
 
 
+class WeightsNotFoundError(SatsrError, FileNotFoundError):
+    """A weights file (or its sidecar, or its download) is missing; the message says where to look."""
+
+
 class CorruptFileError(SatsrError, ValueError):
     """A file exists but cannot be decoded (truncated PNG, corrupt weights, ...)."""
 

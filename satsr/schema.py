@@ -207,7 +207,7 @@ def validate(ds: xr.Dataset, *, check_values: bool = False) -> None:
                             "the source data")
 
 
-def save(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write ``ds`` to a Zarr store atomically (temp folder, then rename) and return its path.
 
     Either the complete store exists afterwards or nothing does: a crash midway leaves only a
@@ -248,7 +248,7 @@ def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
     return {str(dim): (SCENES_PER_CHUNK if dim == "scene" else -1) for dim in ds.dims}
 
 
-def open(path: str | os.PathLike[str]) -> xr.Dataset:
+def open_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
     """Open a sample-schema Zarr store lazily (dask-backed) and validate its structure."""
     path = Path(path)
     if not path.exists():

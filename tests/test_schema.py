@@ -79,8 +79,8 @@ def test_check_values_rejects_nan_in_clear_pixels_only() -> None:
 
 def test_save_open_round_trip_is_lossless_and_lazy(tmp_path: Path) -> None:
     ds = make(bands=("blue", "green", "red", "nir"))
-    path = schema.save(ds, tmp_path / "d.zarr")
-    back = schema.open(path)
+    path = schema.save_dataset(ds, tmp_path / "d.zarr")
+    back = schema.open_dataset(path)
     assert back["lr"].chunks is not None  # dask-backed
     for name in ("lr", "lr_mask", "frame_valid", "hr", "hr_mask", "norm"):
         np.testing.assert_array_equal(back[name].values, ds[name].values)
@@ -91,32 +91,32 @@ def test_save_open_round_trip_is_lossless_and_lazy(tmp_path: Path) -> None:
 
 
 def test_save_is_atomic_and_refuses_to_clobber(tmp_path: Path) -> None:
-    path = schema.save(make(), tmp_path / "d.zarr")
+    path = schema.save_dataset(make(), tmp_path / "d.zarr")
     with pytest.raises(SchemaError, match="already exists"):
-        schema.save(make(seed=1), path)
-    schema.save(make(seed=1), path, overwrite=True)
-    np.testing.assert_array_equal(schema.open(path)["lr"].values, make(seed=1)["lr"].values)
+        schema.save_dataset(make(seed=1), path)
+    schema.save_dataset(make(seed=1), path, overwrite=True)
+    np.testing.assert_array_equal(schema.open_dataset(path)["lr"].values, make(seed=1)["lr"].values)
     assert [p.name for p in tmp_path.iterdir()] == ["d.zarr"]  # no temp leftovers
 
 
 def test_save_rejects_invalid_before_writing(tmp_path: Path) -> None:
     with pytest.raises(SchemaError):
-        schema.save(make().drop_vars("hr"), tmp_path / "bad.zarr")
+        schema.save_dataset(make().drop_vars("hr"), tmp_path / "bad.zarr")
     assert not any(tmp_path.iterdir())
 
 
 def test_open_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="does not exist"):
-        schema.open(tmp_path / "missing.zarr")
+        schema.open_dataset(tmp_path / "missing.zarr")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "zarr.json").write_text("{truncated")
     with pytest.raises(SchemaError, match="not a readable Zarr store"):
-        schema.open(tmp_path / "junk")
+        schema.open_dataset(tmp_path / "junk")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "zarr.json").write_text(json.dumps(
         {"zarr_format": 3, "node_type": "group", "attributes": {}}))
     with pytest.raises(SchemaError, match="'lr' is missing"):
-        schema.open(tmp_path / "other")
+        schema.open_dataset(tmp_path / "other")
 
 
 def test_select_split_and_band() -> None:

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         """Search, pair, co-register and chip Landsat/Sentinel-2 imagery into a sample-schema store."""
         from rich.console import Console
 
-        from satsr.data.pipeline import FetchConfig, fetch
+        from satsr.fetch.pipeline import FetchConfig, fetch
 
         options: dict[str, object] = {}
         if source == "local":

@@ -86,13 +86,13 @@ def load_datasets(
             f"dataset {key!r} is neither a known name ({', '.join(list_datasets())}) nor an "
             f"existing path; check the spelling or create it first")
     if _is_zarr_store(path):
-        ds = schema.select(schema.open(path), split=split, band=band)
+        ds = schema.select(schema.open_dataset(path), split=split, band=band)
         return [ds]
     stores = sorted(p for p in path.glob("*.zarr") if _is_zarr_store(p))
     if stores:
         out = []
         for store in stores:
-            ds = schema.open(store)
+            ds = schema.open_dataset(store)
             if band is not None and band not in [str(b) for b in ds["band"].values]:
                 continue
             out.append(schema.select(ds, split=split, band=band))

@@ -449,7 +449,7 @@ def prepared_path(root: str | os.PathLike[str], band: str, out: str | os.PathLik
 
 def _store_is_current(target: Path, root: Path, scenes: Sequence[SceneFiles]) -> bool:
     """True when ``target`` was prepared from exactly ``scenes``; raise when it is stale."""
-    prov = schema.provenance(schema.open(target))
+    prov = schema.provenance(schema.open_dataset(target))
     want = [str(s.path.relative_to(root)) for s in scenes]
     if prov.get("files") == want:
         return True
@@ -469,7 +469,7 @@ def prepare_probav(
 
     Every scene is checked first (files paired, PNG type/size, chunk CRCs), so a broken archive
     fails before anything is written; each store is written atomically by
-    :func:`satsr.schema.save`, so a failure midway leaves no store behind. Re-running resumes:
+    :func:`satsr.schema.save_dataset`, so a failure midway leaves no store behind. Re-running resumes:
     a store already prepared from the same scenes is kept; one prepared from other scenes is
     an error unless ``overwrite``. :func:`load_probav` finds stores in the default ``out``
     (``root/"satsr"``); open stores written elsewhere with ``satsr.datasets.load_datasets(out)``.
@@ -501,7 +501,7 @@ def prepare_probav(
             ds = build_band_dataset(root_path, scenes, band,
                                     on_scene=partial(bar.advance, task))
             with dask.config.set(scheduler="threads"):
-                schema.save(ds, targets[band], overwrite=overwrite)
+                schema.save_dataset(ds, targets[band], overwrite=overwrite)
     return [targets[band] for band in bands]
 
 
@@ -660,7 +660,7 @@ def load_probav(
     for name in bands:
         store = prepared_path(root_path, name)
         if store.exists():
-            ds = schema.open(store)
+            ds = schema.open_dataset(store)
             if split is not None:
                 keep = np.asarray(ds["split"].values).astype(str) == split
                 if not keep.any():

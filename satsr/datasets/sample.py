@@ -159,7 +159,7 @@ def generate_sample_chips(path: str | os.PathLike[str], *, seed: int = 0,
                           overwrite: bool = False, progress: bool = True) -> Path:
     """Generate the SYNTHETIC Landsat/Sentinel-2-style chip store at ``path`` (Zarr).
 
-    Written atomically by :func:`satsr.schema.save`. Raises
+    Written atomically by :func:`satsr.schema.save_dataset`. Raises
     :class:`~satsr.errors.ConfigError` when ``path`` exists and not ``overwrite``.
     """
     from satsr.datasets.simulate.chips import ChipConfig, simulate_chips
@@ -182,7 +182,7 @@ def generate_sample_chips(path: str | os.PathLike[str], *, seed: int = 0,
     ds.attrs["provenance"] = json.dumps(prov, sort_keys=True, default=str)
     # single-frame pairs: score only where the LR frame is clear too (satsr.bench.run)
     ds.attrs["score_mask"] = "hr&lr"
-    return schema.save(ds, path, overwrite=overwrite)
+    return schema.save_dataset(ds, path, overwrite=overwrite)
 
 
 def _generate_once(path: Path, generate: Callable[..., Path]) -> None:
@@ -268,7 +268,7 @@ def load_sample_chips(*, root: str | os.PathLike[str] | None = None, split: str 
     path = default_chips_path() if root is None else Path(root).expanduser()
     if not path.exists():
         _generate_once(path, generate_sample_chips)
-    ds = schema.open(path)
+    ds = schema.open_dataset(path)
     if not bool(ds.attrs.get("synthetic", False)) or ds.attrs.get("dataset") != "sample-chips":
         raise DatasetNotFoundError(f"{path} is not the synthetic sample-chips store (dataset="
                                    f"{ds.attrs.get('dataset')!r}); pass the store made by "

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from satsr._atomic import write_bytes
-from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
+from satsr.errors import ConfigError, CorruptFileError, WeightsNotFoundError
 
 if TYPE_CHECKING:
     from satsr.models.base import SRModel
@@ -143,7 +143,7 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The sidecar metadata of a weights file (raises a clear error when missing or broken)."""
     side = sidecar_path(path)
     if not side.exists():
-        raise DatasetNotFoundError(
+        raise WeightsNotFoundError(
             f"weights sidecar {side} is missing; satsr weights are a .safetensors file plus a "
             f"JSON sidecar written by satsr.models.weights.save_weights (keep them together)")
     try:
@@ -235,7 +235,7 @@ def _resolve_tag(model_name: str, tag: str) -> Path:
             return found
     have = sorted({f"{r['dataset']}" + (f"-{r['band']}" if r["band"] else "")
                    for r in list_pretrained() if r["model"] == model_name})
-    raise DatasetNotFoundError(
+    raise WeightsNotFoundError(
         f"no weights {tag!r} for model {model_name!r}: not an existing file, a URL or a shipped "
         f"tag (shipped for this model: {have or 'none'}); train some with `satsr train`")
 
@@ -257,7 +257,7 @@ def _download(url: str, dest: Path) -> None:
             shutil.copyfileobj(resp, fh)
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError) as exc:
-        raise DatasetNotFoundError(f"could not download {url} ({exc}); check the URL and your "
+        raise WeightsNotFoundError(f"could not download {url} ({exc}); check the URL and your "
                                    "connection, or download it by hand and pass the path") from None
     finally:
         tmp.unlink(missing_ok=True)
@@ -311,7 +311,7 @@ def resolve_weights(model_name: str, source: str | os.PathLike[str]) -> Path:
                               "(e.g. best.safetensors of a training run)")
         return path
     if os.sep in text or text.endswith(".safetensors"):
-        raise DatasetNotFoundError(f"weights file {path} does not exist; check the path")
+        raise WeightsNotFoundError(f"weights file {path} does not exist; check the path")
     return _resolve_tag(model_name, text)
 
 

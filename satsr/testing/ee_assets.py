@@ -227,7 +227,7 @@ def build_synthetic_assets(root: str | Path, *, shift_m: tuple[float, float] = (
     pixel values at (x, y) equal the field at (x - east, y - north). Landsat is point-sampled at
     30 m pixel centres (edges on odd multiples of 15 m), Sentinel-2 at 10 m. Returns the asset
     ids, ``shift_m`` and ``shift_lr_px``: the same shift in the co-registration convention of
-    :mod:`satsr.data.coregister` (``(dy, dx)`` in 30 m px, rows southwards, with
+    :mod:`satsr.fetch.coregister` (``(dy, dx)`` in 30 m px, rows southwards, with
     ``landsat(y + dy, x + dx) ≈ sentinel2_at_30m(y, x)``), i.e. ``(-north / 30, east / 30)``;
     the default (12, -7) m is (0.233, 0.4) LR px. The half-pixel (15 m) offset of the Landsat
     grid from a 30 m grid nested in the Sentinel-2 one moves no content, so the shift on that

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from satsr._atomic import write_bytes
-from satsr.errors import CorruptFileError, DatasetNotFoundError
+from satsr.errors import CorruptFileError, WeightsNotFoundError
 
 
 def flatten_optimizer(prefix: str, state: Mapping[str, Any]
@@ -67,7 +67,7 @@ def load_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     meta_path, tensor_path = folder / "state.json", folder / "state.safetensors"
     if not meta_path.exists() or not tensor_path.exists() or not (folder /
                                                                   "last.safetensors").exists():
-        raise DatasetNotFoundError(f"nothing to resume in {folder}: no state.json/last.safetensors"
+        raise WeightsNotFoundError(f"nothing to resume in {folder}: no state.json/last.safetensors"
                                    "; drop --resume to start a new run there")
     try:
         meta = json.loads(meta_path.read_text())

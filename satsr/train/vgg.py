@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
+from satsr.errors import ConfigError, CorruptFileError, WeightsNotFoundError
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -64,7 +64,7 @@ def load_vgg19_state(path: str | os.PathLike[str] | None = None) -> dict[str, to
     """The ``features.*`` tensors of the VGG19 file, keyed ``<index>.weight``/``<index>.bias``."""
     file = Path(path).expanduser() if path else default_weights_path()
     if not file.exists():
-        raise DatasetNotFoundError(
+        raise WeightsNotFoundError(
             f"perceptual/texture losses need ImageNet VGG19 weights: put torchvision's "
             f"{VGG19_FILE} ({VGG19_URL}) at {default_weights_path()} or set "
             f"SATSR_VGG19_WEIGHTS=/path/to/{VGG19_FILE} (.pth or .safetensors); "

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from satsr import schema
 from satsr.cli import app, main
 from satsr.datasets import open_dataset
-from tests.data.sources.test_local import write_real_manifest
+from tests.fetch.sources.test_local import write_real_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 AOI = REPO / "datasets" / "aoi" / "unalakleet.geojson"

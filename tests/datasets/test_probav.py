@@ -180,7 +180,7 @@ def test_prepare_resumes_and_detects_stale(probav_copy: Path, tmp_path: Path) ->
     with pytest.raises(SchemaError, match=r"probav_RED\.zarr was prepared from other scenes"):
         pv.prepare_probav(probav_copy, out, progress=False)
     assert len(pv.prepare_probav(probav_copy, out, overwrite=True, progress=False)) == 2
-    assert list(schema.open(red)["scene"].values) == ["imgset0000", "imgset0001"]
+    assert list(schema.open_dataset(red)["scene"].values) == ["imgset0000", "imgset0001"]
 
 
 def test_prepared_split_selection_trims_padding(probav_copy: Path) -> None:

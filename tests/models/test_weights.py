@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError
+from satsr.errors import ConfigError, CorruptFileError, WeightsNotFoundError
 from satsr.models import create_model, list_models, model_info
 from satsr.models import weights as W
 
@@ -88,12 +88,12 @@ def test_truncated_and_corrupt(saved: Path) -> None:
     with pytest.raises(CorruptFileError, match="not valid JSON"):
         create_model(NAME, preset="small", weights=saved)
     W.sidecar_path(saved).unlink()
-    with pytest.raises(DatasetNotFoundError, match="sidecar"):
+    with pytest.raises(WeightsNotFoundError, match="sidecar"):
         create_model(NAME, preset="small", weights=saved)
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
-    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
         create_model(NAME, preset="small", weights=tmp_path / "nope.safetensors")
     with pytest.raises(ConfigError, match="is a folder"):
         create_model(NAME, preset="small", weights=tmp_path)
@@ -141,7 +141,7 @@ def test_url_download_with_checksum(saved: Path, server: tuple[str, Path]) -> No
     assert not list(W.weights_cache().rglob("*.safetensors"))
     with pytest.raises(CorruptFileError, match="does not match"):
         W.fetch_weights(url, sha256="0" * 64)
-    with pytest.raises(DatasetNotFoundError, match="could not download"):
+    with pytest.raises(WeightsNotFoundError, match="could not download"):
         W.fetch_weights(f"{base}/missing.safetensors")
 
 
@@ -167,7 +167,7 @@ def test_shipped_tags(saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with torch.no_grad():
         assert torch.equal(built.eval()(_lr()), ref(_lr()))
     assert W.create_pretrained(NAME, "probav") is None
-    with pytest.raises(DatasetNotFoundError, match="shipped for this model: \\['sample'\\]"):
+    with pytest.raises(WeightsNotFoundError, match="shipped for this model: \\['sample'\\]"):
         create_model(NAME, preset="small", weights="probav-RED")
     assert [r["model"] for r in W.list_pretrained()] == [NAME]
 

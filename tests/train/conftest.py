@@ -56,7 +56,7 @@ def make_store(path: Path, *, n_scenes: int = 6, frames: int = 4, size: int = 12
                       scene_ids=[f"s{i}" for i in range(n_scenes)], bands=["RED"],
                       split=splits, scale=scale, dataset="tiny", value_scale="uint16/65535",
                       data_range=1.0, synthetic=True)
-    return schema.save(ds, path)
+    return schema.save_dataset(ds, path)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from satsr.errors import ConfigError, DatasetNotFoundError
+from satsr.errors import ConfigError, WeightsNotFoundError
 from satsr.models import create_model
 from satsr.train import TrainConfig, train
 from tests.train.conftest import TINY
@@ -79,7 +79,7 @@ def test_masked_losses_and_errors(tiny_store: Path, clear_store: Path, tmp_path:
         train(_cfg(tiny_store, tmp_path / "x", patch=50))
     with pytest.raises(ConfigError, match="--amp needs"):
         train(_cfg(tiny_store, tmp_path / "x", amp=True))
-    with pytest.raises(DatasetNotFoundError, match="nothing to resume"):
+    with pytest.raises(WeightsNotFoundError, match="nothing to resume"):
         train(_cfg(tiny_store, tmp_path / "empty", resume=True))
 
 

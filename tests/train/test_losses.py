@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError, InputValueError
+from satsr.errors import ConfigError, CorruptFileError, InputValueError, WeightsNotFoundError
 from satsr.metrics import cmse_per_shift, ssim
 from satsr.train.losses import (
     corrected_errors,
@@ -148,7 +148,7 @@ def test_perceptual_without_weights_says_where(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SATSR_VGG19_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    with pytest.raises(DatasetNotFoundError) as err:
+    with pytest.raises(WeightsNotFoundError) as err:
         get_loss("perceptual")
     msg = str(err.value)
     assert "vgg19-dcbb9e9d.pth" in msg and str(tmp_path / "torch") in msg

@@ -13,7 +13,7 @@ QA_RADSAT    qa_radsat   SCL          scl
 
 Scaling comes from the assets' ``raster:bands`` ``scale``/``offset`` when the catalogue gives
 them (Earth Search's Collection 1 states the −0.1 BOA offset there); otherwise from
-``s2:processing_baseline`` (≥ 04.00 → (DN − 1000)/10000) via :mod:`satsr.data.sensors`.
+``s2:processing_baseline`` (≥ 04.00 → (DN − 1000)/10000) via :mod:`satsr.fetch.sensors`.
 Earth Search carries no Cloud Score+, so Sentinel-2 masks use SCL.
 
 Reads go through ``odc.stac.load`` on the exact grid the pipeline asks for (nearest
@@ -30,8 +30,8 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from satsr.data.sources.base import Acquisition, Grid
 from satsr.errors import ConfigError, SatsrError
+from satsr.fetch.types import Acquisition, Grid
 
 EARTH_SEARCH = "https://earth-search.aws.element84.com/v1"
 DEFAULT_COLLECTIONS = {"landsat": "landsat-c2-l2", "sentinel2": "sentinel-2-c1-l2a"}

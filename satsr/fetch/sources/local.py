@@ -13,7 +13,7 @@
 
 Fields: ``file`` (relative to the folder), ``collection`` (``landsat``/``sentinel2``), ``sensor``,
 ``datetime`` (ISO 8601, UTC if no zone), ``bands`` (names of the file's bands in order, using the
-source-native names of :mod:`satsr.data.sensors`), optional ``id`` (default: file stem),
+source-native names of :mod:`satsr.fetch.sensors`), optional ``id`` (default: file stem),
 ``cloud_cover`` (%, default 0), ``kind`` (``"dn"`` default or ``"reflectance"``), ``scale``/
 ``offset`` (reflectance = DN*scale + offset; default: the collection's standard scaling),
 ``nodata`` (default: the file's nodata), ``processing_baseline``, ``harmonized`` and any other
@@ -34,8 +34,8 @@ import numpy as np
 import shapely
 import shapely.geometry
 
-from satsr.data.sources.base import COLLECTIONS, SENSORS, Acquisition, Grid
 from satsr.errors import ConfigError, DatasetNotFoundError
+from satsr.fetch.types import COLLECTIONS, SENSORS, Acquisition, Grid
 
 MANIFEST_NAMES = ("manifest.json", "manifest.csv")
 _RESERVED = {"file", "collection", "sensor", "datetime", "bands", "id", "cloud_cover"}
@@ -91,7 +91,7 @@ class LocalSource:
                     raise
                 raise ConfigError(f"cannot parse {path} ({exc}); fix the manifest") from None
         raise DatasetNotFoundError(f"{self.root} has no manifest.json or manifest.csv; write one "
-                                   "(see satsr.data.sources.local)")
+                                   "(see satsr.fetch.sources.local)")
 
     def items(self) -> list[Acquisition]:
         """Every acquisition in the manifest (files opened once to read their grids)."""
@@ -105,7 +105,7 @@ class LocalSource:
             where = f"manifest item {k} ({row.get('file', '?')})"
             for key in ("file", "collection", "sensor", "datetime", "bands"):
                 if key not in row:
-                    raise ConfigError(f"{where} lacks {key!r}; see satsr.data.sources.local")
+                    raise ConfigError(f"{where} lacks {key!r}; see satsr.fetch.sources.local")
             if row["collection"] not in COLLECTIONS:
                 raise ConfigError(f"{where}: collection {row['collection']!r} is not one of {COLLECTIONS}")
             if row["sensor"] not in SENSORS:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from satsr.data.sensors import (
+from satsr.fetch.sensors import (
     HLS_COEFFICIENTS,
     landsat_clear,
     mask_bands,
@@ -19,7 +19,7 @@ from satsr.data.sensors import (
     s2_clear_scl,
     scale_offset,
 )
-from satsr.data.sources.base import Acquisition
+from satsr.fetch.types import Acquisition
 
 
 def _acq(coll: str, sensor: str, **props: Any) -> Acquisition:

@@ -1,4 +1,4 @@
-"""Imagery sources behind one interface (:class:`~satsr.data.sources.base.Source`).
+"""Imagery sources behind one interface (:class:`~satsr.fetch.sources.base.Source`).
 
 ``get_source(name, **options)`` builds one: ``local`` (a folder of GeoTIFFs with a manifest),
 ``stac`` (a STAC API through pystac-client, e.g. Earth Search) and ``ee`` (Google Earth Engine).
@@ -10,14 +10,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from satsr.data.sources.base import Acquisition, Grid, Source
 from satsr.errors import ConfigError
+from satsr.fetch.sources.base import Source
+from satsr.fetch.types import Acquisition, Grid
 
 #: registry name -> "module:class"
 SOURCES: dict[str, str] = {
-    "local": "satsr.data.sources.local:LocalSource",
-    "stac": "satsr.data.sources.stac:StacSource",
-    "ee": "satsr.data.sources.earthengine:EarthEngineSource",
+    "local": "satsr.fetch.sources.local:LocalSource",
+    "stac": "satsr.fetch.sources.stac:StacSource",
+    "ee": "satsr.fetch.sources.earthengine:EarthEngineSource",
 }
 
 

@@ -8,9 +8,9 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from satsr.data.aoi import load_aoi
-from satsr.data.grid import ChipSpec, chip_at, chips_covering, group_tiles, is_nested, offset_in
-from satsr.data.sources.base import Grid
+from satsr.fetch.aoi import load_aoi
+from satsr.fetch.grid import ChipSpec, chip_at, chips_covering, group_tiles, is_nested, offset_in
+from satsr.fetch.types import Grid
 
 
 @settings(max_examples=60, deadline=None)

@@ -23,12 +23,12 @@ import shapely
 import shapely.geometry
 from rasterio.warp import Resampling, reproject, transform_geom
 
-from satsr.data.pipeline import FetchConfig, fetch
-from satsr.data.sensors import HLS_COEFFICIENTS
-from satsr.data.sources import get_source
-from satsr.data.sources.local import LocalSource
 from satsr.datasets import open_dataset
-from tests.data.sources.test_local import L9, S2, write_real_manifest
+from satsr.fetch.pipeline import FetchConfig, fetch
+from satsr.fetch.sensors import HLS_COEFFICIENTS
+from satsr.fetch.sources import get_source
+from satsr.fetch.sources.local import LocalSource
+from tests.fetch.sources.test_local import L9, S2, write_real_manifest
 
 REPO = Path(__file__).resolve().parents[3]
 AOI = REPO / "datasets" / "aoi" / "unalakleet.geojson"
@@ -287,8 +287,8 @@ def _handler(base: str) -> type[_Api]:
 
 def test_reads_do_not_hold_the_process_wide_raster_lock(stac_api: str) -> None:
     """While a read waits on the network, the lock that serialises warning-filtered raster
-    calls (:mod:`satsr.data._quiet`) is free: reads from several threads run concurrently."""
-    from satsr.data import _quiet
+    calls (:mod:`satsr.fetch._quiet`) is free: reads from several threads run concurrently."""
+    from satsr.fetch import _quiet
 
     src = get_source("stac", url=stac_api)
     aoi = shapely.box(-160.845, 63.862, -160.762, 63.897)

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from satsr.data.pipeline import FetchConfig, fetch
 from satsr.datasets import open_dataset
+from satsr.fetch.pipeline import FetchConfig, fetch
 from satsr.testing.ee_assets import build_synthetic_assets
 from satsr.testing.ee_emulator import EEEmulator
 
@@ -89,7 +89,7 @@ def _clean_synthetic_chips(chip: int, shift: tuple[float, float], n: int = 12, m
     """(ref (n, chip, chip), mov (n, chip+2m, chip+2m)) at random places of the synthetic field:
     ref = 10 m point samples area-averaged x3, mov = 30 m point samples of the field whose
     content is displaced by ``shift = (dy, dx)`` LR px (down, right)."""
-    from satsr.data.coregister import degrade
+    from satsr.fetch.coregister import degrade
     from satsr.testing.ee_assets import synthetic_reflectance
 
     ty, tx = shift
@@ -110,7 +110,7 @@ def _clean_synthetic_chips(chip: int, shift: tuple[float, float], n: int = 12, m
 def test_estimator_on_clean_band_limited_chips(chip: int, shift: tuple[float, float]) -> None:
     """Band-limited content (no energy above 1/3 cycle/px, where whitened phase correlation is
     pulled towards zero): every chip still recovers the shift."""
-    from satsr.data.coregister import estimate_shifts
+    from satsr.fetch.coregister import estimate_shifts
 
     ref, mov = _clean_synthetic_chips(chip, shift)
     res = estimate_shifts(ref, mov, margin=6)
@@ -122,7 +122,7 @@ def test_estimator_on_clean_band_limited_chips(chip: int, shift: tuple[float, fl
 def test_integer_search_matches_brute_force_masked_ncc() -> None:
     import torch
 
-    from satsr.data.coregister import integer_search, masked_ncc
+    from satsr.fetch.coregister import integer_search, masked_ncc
 
     ref, mov = _clean_synthetic_chips(16, (1.0, -2.0), n=4)
     rng = np.random.default_rng(3)

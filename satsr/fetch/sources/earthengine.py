@@ -42,8 +42,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from satsr.data.sources.base import Acquisition, Grid
 from satsr.errors import ConfigError, SatsrError
+from satsr.fetch.types import Acquisition, Grid
 
 log = logging.getLogger(__name__)
 

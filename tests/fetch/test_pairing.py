@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from satsr.data.pairing import candidate_pairs, rank_frames
-from satsr.data.sources.base import Acquisition
+from satsr.fetch.pairing import candidate_pairs, rank_frames
+from satsr.fetch.types import Acquisition
 
 
 def _acq(i: str, coll: str, day: int) -> Acquisition:

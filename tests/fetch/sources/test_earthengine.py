@@ -14,10 +14,11 @@ import pytest
 import rasterio
 import shapely
 
-from satsr.data.sources import get_source
-from satsr.data.sources.base import Acquisition, Grid, Source
-from satsr.data.sources.earthengine import EarthEngineError, EarthEngineSource, scrub
 from satsr.errors import ConfigError, SatsrError
+from satsr.fetch.sources import get_source
+from satsr.fetch.sources.base import Source
+from satsr.fetch.sources.earthengine import EarthEngineError, EarthEngineSource, scrub
+from satsr.fetch.types import Acquisition, Grid
 from satsr.testing.ee_assets import build_l8s2_assets, build_synthetic_assets, write_image_asset
 from satsr.testing.ee_emulator import EEEmulator, Faults
 

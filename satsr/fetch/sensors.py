@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from satsr.data.sources.base import Acquisition
+from satsr.fetch.types import Acquisition
 
 COMMON_BANDS = ("blue", "green", "red", "nir")
 

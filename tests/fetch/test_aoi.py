@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from satsr.data.aoi import AOIError, load_aoi, utm_crs_for
+from satsr.fetch.aoi import AOIError, load_aoi, utm_crs_for
 
 REPO = Path(__file__).resolve().parents[2]
 BOX = [[[-160.845, 63.862], [-160.762, 63.862], [-160.762, 63.897], [-160.845, 63.897],

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import shapely
 
-from satsr.data.sources.base import Grid
+from satsr.fetch.types import Grid
 
 HR_RES = 10.0
 SCALE = 3

@@ -1,6 +1,6 @@
 """Chip bookkeeping: spatial train/val/test split by blocks of the chip lattice, with buffers.
 
-The lattice of :mod:`satsr.data.grid` is grouped into square blocks of ``block`` × ``block``
+The lattice of :mod:`satsr.fetch.grid` is grouped into square blocks of ``block`` × ``block``
 chips; each block gets a split from a stable hash of its index (so the split of a place never
 depends on the AOI or on the order of work), with probabilities ``fractions``
 (train, val, test). Chips within ``buffer`` lattice steps of a block with a different split are

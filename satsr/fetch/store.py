@@ -57,7 +57,7 @@ class TileStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         store = self.dir / f"{tile_id}.zarr"
         if ds is not None:
-            schema.save(ds, store, overwrite=True)
+            schema.save_dataset(ds, store, overwrite=True)
         elif store.exists():
             shutil.rmtree(store)
         write_json_atomic(self.dir / f"{tile_id}.json", {**record, "has_chips": ds is not None})
@@ -80,7 +80,7 @@ def assemble(tiles: TileStore, tile_ids: Sequence[str], provenance: Mapping[str,
     ds.attrs["provenance"] = json.dumps(dict(provenance), sort_keys=True, default=str)
     # a pair is only scoreable where both sensors saw the ground (see satsr.bench.run)
     ds.attrs["score_mask"] = "hr&lr"
-    return schema.save(ds, tiles.out / STORE_NAME, overwrite=True)
+    return schema.save_dataset(ds, tiles.out / STORE_NAME, overwrite=True)
 
 
 __all__ = ["FOOTPRINTS_NAME", "PROVENANCE_NAME", "STORE_NAME", "WORK_NAME", "TileStore",

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import shapely
 
-from satsr.data.sources import get_source
-from satsr.data.sources.local import LocalSource
 from satsr.errors import ConfigError, DatasetNotFoundError
+from satsr.fetch.sources import get_source
+from satsr.fetch.sources.local import LocalSource
 
 S2 = "2023-10-09-22-28-02_S2_ms.tif"
 L9 = "2023-06-30-22-01-55_L9_ms.tif"

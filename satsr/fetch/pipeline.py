@@ -2,7 +2,7 @@
 
 Public API (stable; the ``satsr fetch`` command and the Earth Engine tests use it)::
 
-    from satsr.data.pipeline import FetchConfig, fetch
+    from satsr.fetch.pipeline import FetchConfig, fetch
     result = fetch(FetchConfig(aoi="datasets/aoi/unalakleet.geojson", start=date(2023, 6, 1),
                                end=date(2023, 10, 31), source="local",
                                source_options={"root": "my/folder"}, out=Path("out")))
@@ -10,15 +10,15 @@ Public API (stable; the ``satsr fetch`` command and the Earth Engine tests use i
 
 Everything the user can get wrong (AOI, dates, options, credentials, scheduler, an empty
 search) is checked before anything is created under ``out``. Tiles are independent dask tasks;
-each is written atomically and skipped when a rerun finds it done (see :mod:`satsr.data.store`).
+each is written atomically and skipped when a rerun finds it done (see :mod:`satsr.fetch.store`).
 
 Per tile and Sentinel-2 acquisition: the S2 bands are read on their native grid, scaled and
-masked (:mod:`satsr.data.sensors`) and put on the tile's 10 m HR grid (a pixel copy when the
+masked (:mod:`satsr.fetch.sensors`) and put on the tile's 10 m HR grid (a pixel copy when the
 grids share the zone, cubic convolution otherwise); each Landsat candidate within ±pair_days is
 read, scaled, masked and resampled onto the nested 30 m LR grid by cubic convolution; candidates
 are ranked by clear fraction over the tile and the best ``frames`` kept; chips below
 ``min_valid`` are dropped; every (chip, frame) is co-registered against the HR chip degraded to
-30 m (band mean, batched, :mod:`satsr.data.coregister`) and the shift applied or recorded.
+30 m (band mean, batched, :mod:`satsr.fetch.coregister`) and the shift applied or recorded.
 """
 
 from __future__ import annotations
@@ -35,16 +35,17 @@ from typing import Any
 
 import numpy as np
 
-from satsr.data import coregister as coreg
-from satsr.data._quiet import quiet_raster_calls
-from satsr.data.aoi import AOI, DEFAULT_MAX_AREA_KM2, load_aoi, project
-from satsr.data.chips import SPLIT_NAMES, SplitSpec, chip_split, valid_fraction
-from satsr.data.grid import ChipSpec, Tile, chips_covering, group_tiles, offset_in
-from satsr.data.pairing import PairGroup, candidate_pairs, rank_frames
-from satsr.data.sensors import COMMON_BANDS, prepare, read_bands
-from satsr.data.sources import get_source
-from satsr.data.sources.base import Acquisition, Grid, Source
-from satsr.data.store import (
+from satsr.errors import ConfigError, SatsrError
+from satsr.fetch import coregister as coreg
+from satsr.fetch._quiet import quiet_raster_calls
+from satsr.fetch.aoi import AOI, DEFAULT_MAX_AREA_KM2, load_aoi, project
+from satsr.fetch.chips import SPLIT_NAMES, SplitSpec, chip_split, valid_fraction
+from satsr.fetch.grid import ChipSpec, Tile, chips_covering, group_tiles, offset_in
+from satsr.fetch.pairing import PairGroup, candidate_pairs, rank_frames
+from satsr.fetch.sensors import COMMON_BANDS, prepare, read_bands
+from satsr.fetch.sources import get_source
+from satsr.fetch.sources.base import Source
+from satsr.fetch.store import (
     FOOTPRINTS_NAME,
     PROVENANCE_NAME,
     STORE_NAME,
@@ -53,7 +54,7 @@ from satsr.data.store import (
     assemble,
     write_json_atomic,
 )
-from satsr.errors import ConfigError, SatsrError
+from satsr.fetch.types import Acquisition, Grid
 
 log = logging.getLogger(__name__)
 
@@ -582,7 +583,7 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
 
 def _check_bands(acqs: Sequence[Acquisition], cfg: FetchConfig) -> None:
     """Fail before writing anything when an acquisition lacks a band the run needs."""
-    from satsr.data.sensors import spectral_bands
+    from satsr.fetch.sensors import spectral_bands
 
     for acq in acqs:
         declared = acq.properties.get("bands")
@@ -606,7 +607,7 @@ def _fingerprint(params: dict[str, Any], pairs: Any, aoi: AOI) -> str:
 
 
 def _sensor_info(acqs: list[Acquisition], cfg: FetchConfig) -> dict[str, Any]:
-    from satsr.data.sensors import mask_bands, scale_offset, spectral_bands
+    from satsr.fetch.sensors import mask_bands, scale_offset, spectral_bands
 
     info = {}
     for a in acqs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from satsr.data.chips import SplitSpec, block_split, chip_split, valid_fraction
+from satsr.fetch.chips import SplitSpec, block_split, chip_split, valid_fraction
 
 
 def test_splits_are_stable_and_roughly_proportional() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from satsr.data.sources.base import Acquisition
+from satsr.fetch.types import Acquisition
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import rasterio
 import torch
 from scipy import ndimage
 
-from satsr.data.coregister import (
+from satsr.errors import InputValueError
+from satsr.fetch.coregister import (
     STATUS_OK,
     STATUS_SEARCH_EDGE,
     STATUS_TOO_LARGE,
@@ -20,7 +21,6 @@ from satsr.data.coregister import (
     degrade,
     estimate_shifts,
 )
-from satsr.errors import InputValueError
 
 CHIP, MARGIN = 32, 6
 
@@ -125,7 +125,7 @@ def _dense_real_interpolant_peak(ref: np.ndarray, mov: np.ndarray, up: int, wind
     """Brute force: the maximum of the real trigonometric interpolant of the whitened
     cross-power surface (rfft convention) over a dense ±0.9 px grid at 1/``up`` px around its
     integer peak, per chip, in NumPy float64."""
-    from satsr.data.coregister import _tukey
+    from satsr.fetch.coregister import _tukey
 
     h, w = ref.shape[-2:]
     win = _tukey(h, window, torch.float64).numpy()
@@ -159,7 +159,7 @@ def _dense_real_interpolant_peak(ref: np.ndarray, mov: np.ndarray, up: int, wind
 def test_two_stage_upsampled_peak_equals_dense_search(l8s2_dir: Path, up: int) -> None:
     """The coarse-then-fine DFT search finds the same maximum as a dense search of the same
     interpolant."""
-    from satsr.data.coregister import phase_correlation
+    from satsr.fetch.coregister import phase_correlation
 
     ref, mov, _ = real_shift_stack(l8s2_dir, steps=5)
     core = np.ascontiguousarray(mov[:, MARGIN:-MARGIN, MARGIN:-MARGIN])
@@ -176,7 +176,7 @@ def test_phase_correlation_agrees_with_skimage(l8s2_dir: Path) -> None:
     Nyquist terms of the interpolant are treated and skimage's use of |·| instead of Re)."""
     from skimage.registration import phase_cross_correlation
 
-    from satsr.data.coregister import phase_correlation
+    from satsr.fetch.coregister import phase_correlation
 
     ref, mov, _ = real_shift_stack(l8s2_dir, steps=5)
     core = np.ascontiguousarray(mov[:, MARGIN:-MARGIN, MARGIN:-MARGIN])
