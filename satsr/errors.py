@@ -41,3 +41,13 @@ class InputValueError(SatsrError, ValueError):
 
 class ConfigError(SatsrError, ValueError):
     """An invalid option or combination of options."""
+
+
+class IncompatibleWeightsError(ConfigError):
+    """Weights trained on other data (band, sensor, scale, value scale) than the dataset at hand;
+    the message names both sides and the override flag (``--allow-mismatch``)."""
+
+
+class UnverifiedWeightsError(SatsrError, ValueError):
+    """A weights sidecar records no sha256, so the tensors cannot be checked against tampering
+    or corruption; the message names the override flag (``--trust-unverified``)."""

@@ -1,36 +1,29 @@
-"""Resumable HTTP downloads with size/checksum verification, and safe zip extraction.
+"""Dataset downloads: the shipped manifests and safe zip extraction.
 
-``download(url, dest)`` streams into ``dest + ".part"``; when that partial file exists it asks
-the server for the rest with an HTTP ``Range`` request (a server that ignores Range restarts the
-file from zero). The final file appears under ``dest`` only after its size and checksum match,
-so ``dest`` is always complete. ``extract_zip`` unpacks into a temporary folder next to the
-target and renames, refusing members that would escape it.
+The download itself is satsr's one downloader, :func:`satsr._download.download` (resumable,
+verified, shared with weights), re-exported here with :func:`satsr._digest.file_digest`.
+``extract_zip`` unpacks into a temporary folder next to the target and renames, refusing
+members that would escape it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import shutil
-import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from satsr.errors import ConfigError, CorruptFileError, SatsrError
+from satsr._atomic import temp_sibling
+from satsr._digest import file_digest
+from satsr._download import DownloadError, download
+from satsr.errors import ConfigError, CorruptFileError
 
 log = logging.getLogger(__name__)
-
-CHUNK = 1 << 20
-
-
-class DownloadError(SatsrError, OSError):
-    """A download failed (network, HTTP status, size or checksum mismatch)."""
 
 
 @dataclass(frozen=True)
@@ -67,109 +60,6 @@ def load_manifest(name: str) -> Manifest:
     return Manifest.from_dict(json.loads(text))
 
 
-def file_digest(path: str | os.PathLike[str], algorithm: str, *, chunk: int = CHUNK) -> str:
-    """Hex digest (``md5``/``sha256``) of a file, read in chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _verify(path: Path, *, size: int | None, md5: str | None, sha256: str | None,
-            url: str) -> None:
-    actual = path.stat().st_size
-    if size is not None and actual != size:
-        raise DownloadError(f"download of {url} has {actual} bytes, expected {size}; the server "
-                            "sent a different file or the transfer was cut: run the download "
-                            "again (or pass the right --size)")
-    for algo, want in (("md5", md5), ("sha256", sha256)):
-        if want:
-            got = file_digest(path, algo)
-            if got.lower() != want.lower():
-                raise DownloadError(f"{algo} of the download of {url} is {got}, expected {want}; "
-                                    "the file is corrupt or not the expected release: it was "
-                                    "deleted, run the download again")
-
-
-def download(
-    url: str,
-    dest: str | os.PathLike[str],
-    *,
-    size: int | None = None,
-    md5: str | None = None,
-    sha256: str | None = None,
-    resume: bool = True,
-    chunk: int = CHUNK,
-    timeout: float = 60.0,
-    progress: bool = True,
-    on_chunk: Callable[[int], None] | None = None,
-) -> Path:
-    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify it, return ``dest``.
-
-    An existing ``dest`` that passes verification is kept as is. On a size/checksum mismatch the
-    partial file is deleted and :class:`DownloadError` is raised; on a network error the
-    partial file is kept so the next call resumes.
-    """
-    import requests
-
-    from satsr.progress import make_progress
-
-    dest = Path(dest)
-    if dest.exists():
-        try:
-            _verify(dest, size=size, md5=md5, sha256=sha256, url=url)
-            return dest
-        except DownloadError:
-            log.warning("%s exists but does not verify; downloading it again", dest)
-            dest.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    if not resume and part.exists():
-        part.unlink()
-    offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:
-        part.unlink()
-        offset = 0
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    try:
-        if size is not None and offset == size:
-            pass  # the partial file is complete: only verification is left
-        else:
-            with requests.get(url, headers=headers, stream=True, timeout=timeout) as resp:
-                if resp.status_code == 416 and offset:  # nothing left to send
-                    pass
-                else:
-                    if resp.status_code not in (200, 206):
-                        raise DownloadError(f"GET {url} answered HTTP {resp.status_code}; check "
-                                            "the URL (--url) or try again later")
-                    if resp.status_code == 200 and offset:
-                        log.info("server ignored the Range request; restarting %s", dest.name)
-                        offset = 0
-                    remaining = resp.headers.get("Content-Length")
-                    total = size if size is not None else (
-                        offset + int(remaining) if remaining is not None else None)
-                    mode = "ab" if offset else "wb"
-                    with open(part, mode) as fh, make_progress(disable=not progress) as bar:
-                        task = bar.add_task(f"downloading {dest.name}", total=total,
-                                            completed=offset, status="")
-                        for block in resp.iter_content(chunk_size=chunk):
-                            fh.write(block)
-                            bar.advance(task, len(block))
-                            if on_chunk is not None:
-                                on_chunk(len(block))
-    except requests.RequestException as exc:
-        raise DownloadError(f"download of {url} was interrupted ({type(exc).__name__}: {exc}); "
-                            f"run the same command again to resume from {part.name}") from None
-    try:
-        _verify(part, size=size, md5=md5, sha256=sha256, url=url)
-    except DownloadError:
-        part.unlink(missing_ok=True)
-        raise
-    os.replace(part, dest)
-    return dest
-
-
 def extract_zip(archive: str | os.PathLike[str], target: str | os.PathLike[str], *,
                 strip: str | None = None, progress: bool = True) -> Path:
     """Extract ``archive`` into ``target`` atomically and return ``target``.
@@ -182,7 +72,7 @@ def extract_zip(archive: str | os.PathLike[str], target: str | os.PathLike[str],
 
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.extract-{uuid.uuid4().hex[:8]}"
+    tmp = temp_sibling(target, "extract")
     try:
         with zipfile.ZipFile(archive) as zf:
             bad = zf.testzip()

@@ -17,18 +17,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
-import shutil
-import urllib.error
+import struct
 import urllib.parse
-import urllib.request
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from satsr._atomic import write_bytes
-from satsr.errors import ConfigError, CorruptFileError, WeightsNotFoundError
+from satsr._atomic import write_bytes, write_json
+from satsr._digest import file_digest
+from satsr.errors import (
+    ConfigError,
+    CorruptFileError,
+    IncompatibleWeightsError,
+    UnverifiedWeightsError,
+    WeightsNotFoundError,
+)
 
 if TYPE_CHECKING:
     from satsr.models.base import SRModel
@@ -48,12 +53,22 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex sha256 of a file (see :func:`satsr._digest.file_digest`)."""
+    return file_digest(path, "sha256")
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its JSON header rewritten canonically.
+
+    safetensors writes the ``__metadata__`` map in hash-map order, so equal tensors saved twice
+    can differ in bytes. The header is re-serialised with sorted keys and no spaces, padded
+    with spaces to 8 bytes as the format requires; the tensor bytes and offsets are unchanged.
+    """
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + length:]
 
 
 def _jsonable(value: Any) -> Any:
@@ -119,7 +134,7 @@ def save_weights(
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     hparams = _jsonable(getattr(model, "hparams", {}))
     header = {"format": FORMAT, "model": getattr(model, "model_name", type(model).__name__)}
-    data = save(state, metadata=header)
+    data = canonical_safetensors(save(state, metadata=header))
     sidecar = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -134,8 +149,7 @@ def save_weights(
         "file": path.name,
     }
     write_bytes(path, data)
-    write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=2, sort_keys=True)
-                                             + "\n").encode())
+    write_json(sidecar_path(path), sidecar)
     return path
 
 
@@ -179,8 +193,7 @@ def export_weights(src: str | os.PathLike[str], dest: str | os.PathLike[str]) ->
     dest.parent.mkdir(parents=True, exist_ok=True)
     meta["file"] = dest.name
     write_bytes(dest, src.read_bytes())
-    write_bytes(sidecar_path(dest), (json.dumps(meta, indent=2, sort_keys=True)
-                                             + "\n").encode())
+    write_json(sidecar_path(dest), meta)
     return dest
 
 
@@ -250,24 +263,27 @@ def weights_cache() -> Path:
     return data_home() / "weights"
 
 
-def _download(url: str, dest: Path) -> None:
-    tmp = dest.parent / f".{dest.name}.part-{uuid.uuid4().hex[:8]}"
+def _fetch(url: str, dest: Path, *, sha256: str | None = None, reuse: bool = True) -> Path:
+    """Download ``url`` to ``dest`` with satsr's one downloader; errors become weights errors."""
+    from satsr._download import DownloadError, download
+
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
-            shutil.copyfileobj(resp, fh)
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError) as exc:
-        raise WeightsNotFoundError(f"could not download {url} ({exc}); check the URL and your "
-                                   "connection, or download it by hand and pass the path") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        return download(url, dest, sha256=sha256, reuse=reuse, progress=False)
+    except DownloadError as exc:
+        if exc.kind == "checksum":
+            raise CorruptFileError(f"download of {url} does not match its sha256 "
+                                   f"{str(sha256)[:12]}…; the server copy is corrupt or was "
+                                   "replaced") from None
+        raise WeightsNotFoundError(f"could not download weights: {exc}") from None
 
 
-def fetch_weights(url: str, *, sha256: str | None = None) -> Path:
+def fetch_weights(url: str, *, sha256: str | None = None,
+                  trust_unverified: bool = False) -> Path:
     """Download ``url`` (a ``.safetensors``) and its ``.json`` sidecar into the weights cache.
 
-    The file's sha256 must equal ``sha256`` when given, else the sidecar's. A cached copy with
-    the right checksum is reused; a bad one is replaced.
+    The file's sha256 must equal ``sha256`` when given, else the sidecar's; a sidecar without
+    one is refused unless ``trust_unverified``. A cached copy with the right checksum is
+    reused; a bad one is replaced.
     """
     parsed = urllib.parse.urlparse(url)
     fname = Path(parsed.path).name or "weights.safetensors"
@@ -275,35 +291,25 @@ def fetch_weights(url: str, *, sha256: str | None = None) -> Path:
         raise ConfigError(f"weights URL {url} must end in .safetensors (with a .json sidecar "
                           "next to it)")
     key = hashlib.sha256(url.encode()).hexdigest()[:12]
-    folder = weights_cache() / key
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / fname
+    dest = weights_cache() / key / fname
     side_url = urllib.parse.urlunparse(parsed._replace(path=parsed.path[:-len(".safetensors")]
                                                        + ".json"))
-    _download(side_url, sidecar_path(dest))
-    expected = sha256 or read_sidecar(dest).get("sha256")
-    if not expected:
-        raise CorruptFileError(f"sidecar of {url} has no sha256; cannot verify the download")
-    if dest.exists() and file_sha256(dest) == expected:
-        return dest
-    _download(url, dest)
-    try:
-        verify_checksum(dest, expected)
-    except CorruptFileError:
-        dest.unlink(missing_ok=True)
-        raise CorruptFileError(f"download of {url} does not match its sha256 {expected[:12]}…; "
-                               "the server copy is corrupt or was replaced") from None
-    return dest
+    _fetch(side_url, sidecar_path(dest), reuse=False)  # always the server's current sidecar
+    meta = read_sidecar(dest)
+    if sha256 is None:
+        require_checksum(meta, dest, trust_unverified=trust_unverified)
+    return _fetch(url, dest, sha256=sha256 or meta.get("sha256") or None)
 
 
 # --- loading ------------------------------------------------------------------------------------
 
 
-def resolve_weights(model_name: str, source: str | os.PathLike[str]) -> Path:
+def resolve_weights(model_name: str, source: str | os.PathLike[str], *,
+                    trust_unverified: bool = False) -> Path:
     """A local ``.safetensors`` path for a path, URL or shipped tag."""
     text = str(source)
     if text.startswith(("http://", "https://", "file://")):
-        return fetch_weights(text)
+        return fetch_weights(text, trust_unverified=trust_unverified)
     path = Path(text).expanduser()
     if path.exists():
         if path.is_dir():
@@ -315,8 +321,9 @@ def resolve_weights(model_name: str, source: str | os.PathLike[str]) -> Path:
     return _resolve_tag(model_name, text)
 
 
-def check_compatible(model: SRModel, meta: Mapping[str, Any], path: Path) -> None:
-    """Raise :class:`ConfigError` when ``model`` differs from what the weights were trained for."""
+def check_model_fits(model: SRModel, meta: Mapping[str, Any], path: Path) -> None:
+    """Raise :class:`ConfigError` when ``model`` differs from what the weights were trained for
+    (model name, scale, in_channels, hyper-parameters); see :func:`check_compatible` for data."""
     want_model = str(meta.get("model", ""))
     name = getattr(model, "model_name", "")
     if want_model and name and want_model != name:
@@ -337,20 +344,115 @@ def check_compatible(model: SRModel, meta: Mapping[str, Any], path: Path) -> Non
                           f"with the sidecar's hparams (satsr.models.weights.create_pretrained)")
 
 
-def load_weights(model: SRModel, source: str | os.PathLike[str]) -> dict[str, Any]:
+#: Sidecar/dataset facts compared by :func:`check_compatible`, in message order.
+DATA_FACTS = ("bands", "lr_sensor", "hr_sensor", "scale", "value_scale", "data_range")
+
+
+def dataset_facts(ds: Any) -> dict[str, Any]:
+    """The facts of a sample-schema dataset that trained weights depend on.
+
+    Returns ``{"dataset", "bands", "lr_sensor", "hr_sensor", "scale", "value_scale",
+    "data_range"}`` from an :class:`xarray.Dataset`'s ``band`` coordinate and attributes (the
+    mapping :func:`check_compatible` takes as ``dataset_attrs``).
+    """
+    attrs = ds.attrs
+    return {"dataset": str(attrs.get("dataset", "")),
+            "bands": [str(b) for b in ds["band"].values],
+            "lr_sensor": str(attrs.get("lr_sensor", "")),
+            "hr_sensor": str(attrs.get("hr_sensor", "")),
+            "scale": int(attrs["scale"]), "value_scale": str(attrs.get("value_scale", "")),
+            "data_range": float(attrs.get("data_range", math.nan))}
+
+
+def _fact_mismatches(meta: Mapping[str, Any], data: Mapping[str, Any]
+                     ) -> list[tuple[str, str, str]]:
+    """(fact, weights side, dataset side) for every fact recorded on both sides that differs."""
+    out: list[tuple[str, str, str]] = []
+    for key in DATA_FACTS:
+        want, have = meta.get(key), data.get(key)
+        if want in (None, "", []) or have in (None, "", []):
+            continue  # not recorded (older sidecars have no sensors): nothing to compare
+        if key == "bands":
+            trained = [str(b) for b in want]
+            bands = [str(b) for b in have]
+            single = int(meta.get("in_channels", 1)) == 1
+            ok = all(b in trained for b in bands) if single else bands == trained
+            if not ok:
+                out.append(("band", ", ".join(trained), ", ".join(bands)))
+        elif key == "data_range":
+            if not math.isclose(float(want), float(have), rel_tol=1e-9):
+                out.append(("data range", f"{float(want):g}", f"{float(have):g}"))
+        elif str(want) != str(have):
+            out.append((key.replace("_", " "), str(want), str(have)))
+    return out
+
+
+def check_compatible(meta: Mapping[str, Any], dataset_attrs: Mapping[str, Any], *,
+                     allow_mismatch: bool = False, weights: str | None = None) -> list[str]:
+    """Check that weights were trained on data like the dataset they are about to run on.
+
+    ``meta`` is the weights sidecar (:func:`read_sidecar`); ``dataset_attrs`` the dataset's
+    facts (:func:`dataset_facts`: ``bands``, ``lr_sensor``, ``hr_sensor``, ``scale``,
+    ``value_scale``, ``data_range``). A fact missing on either side is not compared. Band rule:
+    single-channel weights accept any band they were trained on (pooled weights list several);
+    multi-channel weights need the same bands in the same order. ``weights`` names the weights
+    in the message (default: the sidecar's ``file``).
+
+    Raises :class:`IncompatibleWeightsError` (one line naming both sides and
+    ``--allow-mismatch``) on a mismatch; with ``allow_mismatch=True`` logs a warning instead.
+    Returns the mismatches as short ``"band RED != NIR"`` strings (empty when compatible).
+    """
+    found = _fact_mismatches(meta, dataset_attrs)
+    if not found:
+        return []
+    label = weights or str(meta.get("file", "")) or str(meta.get("model", "?"))
+    trained = ", ".join(f"{fact} {want}" for fact, want, _ in found)
+    has = ", ".join(f"{fact} {have}" for fact, _, have in found)
+    name = str(dataset_attrs.get("dataset") or "")
+    where = f"the dataset {name}" if name else "the dataset"
+    message = f"weights {label} were trained on {trained}; {where} has {has}"
+    if not allow_mismatch:
+        raise IncompatibleWeightsError(f"{message}; use weights trained on this data or pass "
+                                       "--allow-mismatch to use them anyway")
+    log.warning("%s (used anyway: --allow-mismatch)", message)
+    return [f"{fact} {want} != {have}" for fact, want, have in found]
+
+
+def require_checksum(meta: Mapping[str, Any], path: Path, *, trust_unverified: bool = False
+                     ) -> None:
+    """Refuse weights whose sidecar records no sha256 unless ``trust_unverified``.
+
+    Without a checksum, tampered or truncated tensors would load silently.
+    """
+    if meta.get("sha256"):
+        return
+    if not trust_unverified:
+        raise UnverifiedWeightsError(
+            f"weights {path} have no sha256 in their sidecar {sidecar_path(path).name}, so "
+            "their content cannot be verified; re-save them with satsr (save_weights) or pass "
+            "--trust-unverified to load them anyway")
+    log.warning("loading unverified weights %s (no sha256 in the sidecar)", path)
+
+
+def load_weights(model: SRModel, source: str | os.PathLike[str], *,
+                 trust_unverified: bool = False) -> dict[str, Any]:
     """Load weights from a path, URL or shipped tag into ``model`` (in place); return the sidecar.
 
     Verifies the sha256 and the model/scale/in_channels/hparams recorded in the sidecar; a
-    truncated or corrupt file raises :class:`CorruptFileError`, a mismatch :class:`ConfigError`.
+    truncated or corrupt file raises :class:`CorruptFileError`, a mismatch :class:`ConfigError`,
+    a sidecar without sha256 :class:`UnverifiedWeightsError` unless ``trust_unverified``. The
+    dataset the weights will run on is checked separately by :func:`check_compatible`.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = resolve_weights(getattr(model, "model_name", ""), source)
+    path = resolve_weights(getattr(model, "model_name", ""), source,
+                           trust_unverified=trust_unverified)
     meta = read_sidecar(path)
-    if "sha256" in meta:
+    require_checksum(meta, path, trust_unverified=trust_unverified)
+    if meta.get("sha256"):
         verify_checksum(path, str(meta["sha256"]))
-    check_compatible(model, meta, path)
+    check_model_fits(model, meta, path)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -40,6 +40,9 @@ class SceneTensors:
     dataset: str
     #: the dataset's identity for reproducibility (e.g. generator, sample_version, seed)
     data_version: dict[str, Any] = field(default_factory=dict)
+    #: the dataset's ``lr_sensor``/``hr_sensor`` attributes (recorded in weights sidecars)
+    lr_sensor: str = ""
+    hr_sensor: str = ""
 
     def __len__(self) -> int:
         return int(self.lr.shape[0])
@@ -103,6 +106,8 @@ def scenes_from_datasets(datasets: Sequence[xr.Dataset]) -> SceneTensors:
         value_scale=str(first.attrs["value_scale"]),
         dataset=str(first.attrs["dataset"]),
         data_version=data_version(first),
+        lr_sensor=str(first.attrs.get("lr_sensor", "")),
+        hr_sensor=str(first.attrs.get("hr_sensor", "")),
     )
 
 

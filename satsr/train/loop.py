@@ -319,6 +319,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     recipe = cfg.to_dict()
     sidecar_meta = {"bands": train_scenes.bands, "value_scale": train_scenes.value_scale,
                     "data_range": train_scenes.data_range,
+                    "lr_sensor": train_scenes.lr_sensor, "hr_sensor": train_scenes.hr_sensor,
                     "dataset": train_scenes.dataset, "split": "train", "recipe": recipe,
                     "data_version": train_scenes.data_version}
 

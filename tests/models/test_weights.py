@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from satsr.errors import ConfigError, CorruptFileError, WeightsNotFoundError
+from satsr.errors import (
+    ConfigError,
+    CorruptFileError,
+    IncompatibleWeightsError,
+    UnverifiedWeightsError,
+    WeightsNotFoundError,
+)
 from satsr.models import create_model, list_models, model_info
 from satsr.models import weights as W
 
@@ -252,3 +258,84 @@ def test_shipped_weights_beat_baselines_on_heldout_test() -> None:
     scores = {n: torch.cat(res[n]["score"]).mean().item() for n in learned
               if model_info(n).multi_frame}
     assert scores and all(s < 1 for s in scores.values()), scores
+
+
+# --- data compatibility, unverified weights, canonical bytes --------------------------------------
+
+_FACTS = {"dataset": "probav", "bands": ["NIR"], "lr_sensor": "PROBA-V 300m",
+          "hr_sensor": "PROBA-V 100m", "scale": 3, "value_scale": "uint16/65535",
+          "data_range": 1.0}
+
+
+def test_check_compatible_names_both_sides() -> None:
+    meta = {**_FACTS, "file": "edsr-sample-RED.safetensors", "bands": ["RED"], "in_channels": 1}
+    with pytest.raises(IncompatibleWeightsError) as err:
+        W.check_compatible(meta, _FACTS)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert ("weights edsr-sample-RED.safetensors were trained on band RED; the dataset probav "
+            "has band NIR") in msg and "--allow-mismatch" in msg
+    assert W.check_compatible(meta, _FACTS, allow_mismatch=True) == ["band RED != NIR"]
+    # pooled single-channel weights accept every band they saw; unknown facts are not compared
+    assert W.check_compatible({**meta, "bands": ["RED", "NIR"]}, _FACTS) == []
+    assert W.check_compatible({"bands": ["NIR"]}, {"bands": ["NIR"]}) == []
+    # multi-channel weights need the same bands in the same order
+    multi = {**meta, "bands": ["NIR", "RED"], "in_channels": 2}
+    with pytest.raises(IncompatibleWeightsError, match="band NIR, RED"):
+        W.check_compatible(multi, {**_FACTS, "bands": ["RED", "NIR"]})
+    other = {**meta, "bands": ["NIR"], "lr_sensor": "Landsat-9 OLI-2 30 m",
+             "value_scale": "reflectance", "scale": 2}
+    with pytest.raises(IncompatibleWeightsError,
+                       match="lr sensor Landsat-9 OLI-2 30 m, scale 2, value scale reflectance; "
+                             "the dataset probav has lr sensor PROBA-V 300m, scale 3, value scale "
+                             "uint16/65535"):
+        W.check_compatible(other, _FACTS, weights="mine")
+
+
+def test_dataset_facts_from_a_store() -> None:
+    from satsr.datasets import open_dataset
+
+    ds = open_dataset("sample", split="test", band="NIR")
+    facts = W.dataset_facts(ds)
+    assert facts["bands"] == ["NIR"] and facts["scale"] == 3 and facts["dataset"] == "sample"
+    assert facts["lr_sensor"] and facts["value_scale"] == "uint16/65535"
+    for record in W.list_pretrained():  # every shipped sample weights file fits the sample
+        assert W.check_compatible(W.read_sidecar(record["path"]), facts) == []
+
+
+def test_unverified_weights_are_refused(saved: Path) -> None:
+    meta = W.read_sidecar(saved)
+    del meta["sha256"]
+    W.sidecar_path(saved).write_text(json.dumps(meta))
+    with pytest.raises(UnverifiedWeightsError, match=r"no sha256 .* --trust-unverified"):
+        W.load_weights(_model(), saved)
+    W.load_weights(_model(), saved, trust_unverified=True)
+
+
+def test_same_tensors_same_bytes(tmp_path: Path) -> None:
+    """Canonical files: the safetensors header and the sidecar do not depend on dict order."""
+    a = W.save_weights(_model(), tmp_path / "a.safetensors", metadata={"z": 1, "a": {"y": 2,
+                                                                                     "b": 3}})
+    b = W.save_weights(_model(), tmp_path / "b.safetensors", metadata={"a": {"b": 3, "y": 2},
+                                                                        "z": 1})
+    assert a.read_bytes() == b.read_bytes()
+    side_a, side_b = W.read_sidecar(a), W.read_sidecar(b)
+    assert side_a.pop("file") == "a.safetensors" and side_b.pop("file") == "b.safetensors"
+    assert side_a == side_b
+    text = W.sidecar_path(a).read_text()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    header_len = int.from_bytes(a.read_bytes()[:8], "little")
+    header = a.read_bytes()[8:8 + header_len]
+    assert header_len % 8 == 0
+    assert header.rstrip(b" ") == json.dumps(json.loads(header), sort_keys=True,
+                                             separators=(",", ":")).encode()
+
+
+def test_shipped_weights_are_canonical() -> None:
+    for record in W.list_pretrained():
+        path = record["path"]
+        assert isinstance(path, Path)
+        data = path.read_bytes()
+        assert W.canonical_safetensors(data) == data, path.name
+        text = W.sidecar_path(path).read_text()
+        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
