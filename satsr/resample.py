@@ -9,6 +9,8 @@ a cubic B-spline: neither reproduces ``norm.csv``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -61,3 +63,37 @@ def downscale_area(x: torch.Tensor, factor: int) -> torch.Tensor:
     flat = x.reshape(-1, 1, shape[-2], shape[-1])
     out = F.avg_pool2d(flat, factor)
     return out.reshape(*shape[:-2], out.shape[-2], out.shape[-1])
+
+
+def gaussian_kernel1d(sigma: float, *, dtype: torch.dtype = torch.float64,
+                      device: torch.device | str | None = None) -> torch.Tensor:
+    """Sampled, normalised 1-D Gaussian of standard deviation ``sigma`` px (radius ⌈4σ⌉)."""
+    radius = max(1, math.ceil(4.0 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    return (k / k.sum()).to(dtype=dtype, device=device)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (σ in px) of the last two dims, edges replicated; σ = 0: ``x``."""
+    if sigma <= 0:
+        return x
+    shape = x.shape
+    flat = x.reshape(-1, 1, shape[-2], shape[-1])
+    k = gaussian_kernel1d(sigma, dtype=flat.dtype, device=flat.device)
+    r = (k.numel() - 1) // 2
+    flat = F.pad(flat, (r, r, r, r), mode="replicate")
+    flat = F.conv2d(flat, k.view(1, 1, -1, 1))
+    flat = F.conv2d(flat, k.view(1, 1, 1, -1))
+    return flat.reshape(shape)
+
+
+def degrade(x: torch.Tensor, factor: int, psf_sigma_hr: float = 0.0) -> torch.Tensor:
+    """HR → LR with the imaging model of the simulator: Gaussian PSF, then area integration.
+
+    ``x`` (..., H, W) with H, W divisible by ``factor``; ``psf_sigma_hr`` is the Gaussian σ in
+    HR px on top of the ``factor × factor`` detector box (0: area aggregation only). This is
+    :func:`satsr.datasets.simulate.sensor.observe` without shifts, computed in the image domain
+    with replicated edges instead of a periodic spectrum (the two agree away from the borders).
+    """
+    return downscale_area(gaussian_blur(x, psf_sigma_hr), factor)

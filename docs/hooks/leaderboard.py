@@ -31,6 +31,7 @@ from mkdocs.structure.files import File, Files
 
 from satsr.bench.report import (
     COLUMNS,
+    per_band_markdown,
     format_value,
     is_missing,
     provenance_line,
@@ -66,7 +67,14 @@ class Leaderboard:
     literature: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
 
     def datasets(self) -> list[str]:
-        return sorted({str(t["dataset"]) for r in self.runs for t in r.summary["tables"]})
+        """Dataset names, REAL ones first (then alphabetical)."""
+        names = {str(t["dataset"]) for r in self.runs for t in r.summary["tables"]}
+        return sorted(names, key=lambda n: (self.synthetic(n), n))
+
+    def synthetic(self, dataset: str) -> bool:
+        """Whether any run of ``dataset`` is marked synthetic."""
+        return any(r.summary["dataset"].get("synthetic") for r in self.runs
+                   if any(str(t["dataset"]) == dataset for t in r.summary["tables"]))
 
 
 STATE = Leaderboard()
@@ -273,9 +281,13 @@ def _tables_of(state: Leaderboard, dataset: str) -> dict[tuple[str, str], list[t
 
 
 LEGEND = (
-    "Means over scenes (never pooled). **cPSNR** and **Score** follow the PROBA-V challenge "
+    "Means over scenes (never pooled), with 95 % bootstrap intervals of the scene mean. "
+    "**cPSNR** and **Score** follow the PROBA-V challenge "
     "(score = norm / cPSNR, lower is better; — where the dataset has no norm). **Δ** columns "
-    "are against the `bicubic` row of the same run. **Throughput**: output megapixels per "
+    "are against the `bicubic` row of the same run. **ERGAS** (h/l = 1/scale, lower is "
+    "better), **SAM** (degrees, multi-band tables only) and the reference-free **consistency** "
+    "(SR degraded back to LR against the LR input) are defined on the "
+    "[metrics page](../concepts/metrics.md). **Throughput**: output megapixels per "
     "second of model forward time on the run's device. Click a column header to sort.")
 
 
@@ -283,8 +295,13 @@ def dataset_page(state: Leaderboard, dataset: str) -> str:
     """``leaderboard/<dataset>.md``: tables per band × split, then plots."""
     runs = [r for r in state.runs
             if any(str(t["dataset"]) == dataset for t in r.summary["tables"])]
-    synthetic = any(r.summary["dataset"].get("synthetic") for r in runs)
-    lines = ["---", "hide:", "  - toc", "---", "", f"# Leaderboard: {dataset}", ""]
+    synthetic = state.synthetic(dataset)
+    label = "SYNTHETIC" if synthetic else "REAL"
+    lines = ["---", "hide:", "  - toc", "---", "", f"# Leaderboard: {dataset} ({label} data)", ""]
+    if not synthetic:
+        lines += ['!!! note "REAL data"',
+                  "    Measured on real satellite images. Few scenes settle little: read the "
+                  "95 % bootstrap intervals before the means.", ""]
     if synthetic:
         lines += ['!!! warning "SYNTHETIC data"',
                   "    These numbers come from simulated scenes. They test the pipeline; they "
@@ -295,10 +312,13 @@ def dataset_page(state: Leaderboard, dataset: str) -> str:
         n = sorted({int(t["n_scenes"]) for r in runs for t in r.summary["tables"]
                     if table_slug(t) == slug})
         n_runs = len({r.key for r, _ in entries})
-        lines += [f"## {band} · {split}", "",
-                  f"{', '.join(map(str, n))} scene{'s' if n != [1] else ''} · {n_runs} "
-                  f"run{'s' if n_runs != 1 else ''}.",
+        scenes = f"{', '.join(map(str, n))} scene{'s' if n != [1] else ''}"
+        lines += [f"## {band} · {split} — {label}, {scenes}", "",
+                  f"{label} data · {scenes} · {n_runs} run{'s' if n_runs != 1 else ''}.",
                   "", leaderboard_table(entries, slug)]
+        bands = per_band_markdown([row for _, row in entries])
+        if bands is not None:
+            lines += ["Per band (means over scenes):", "", bands]
         for run in runs:
             plots = [p for p in _plots(run) if Path(p).name == f"scatter_{slug}.png"]
             strips = [p for p in _plots(run) if Path(p).name.startswith(f"strip_{slug}")]
@@ -328,15 +348,17 @@ def index_page(state: Leaderboard) -> str:
     if not state.runs:
         lines += ["No results folder found yet. Run `satsr bench --out benchmarks/results/<run>`."]
         return "\n".join(lines)
-    lines += ["| Dataset | Band · split | Runs | Models | Best cPSNR (dB) |",
-              "|:---|:---|---:|---:|:---|"]
+    lines += ["REAL-data tables come first. Every table says whether it measured REAL or "
+              "SYNTHETIC data and on how many scenes.", "",
+              "| Data | Dataset | Band · split | Scenes | Runs | Models | Best cPSNR (dB) |",
+              "|:---|:---|:---|---:|---:|---:|:---|"]
     for ds in state.datasets():
-        synthetic = any(r.summary["dataset"].get("synthetic") for r in state.runs
-                        if r.summary["dataset"]["name"] == ds)
-        label = f"[{ds}]({_slug(ds)}.md)" + (" (SYNTHETIC)" if synthetic else "")
+        kind = "SYNTHETIC" if state.synthetic(ds) else "**REAL**"
         for (band, split), entries in _tables_of(state, ds).items():
             _, best = entries[0]
-            lines.append(f"| {label} | {band} · {split} | {len({r.key for r, _ in entries})} | "
+            n = max(int(row["n_scenes"]) for _, row in entries)
+            lines.append(f"| {kind} | [{ds}]({_slug(ds)}.md) | {band} · {split} | {n} | "
+                         f"{len({r.key for r, _ in entries})} | "
                          f"{len(entries)} | `{best['model']}` "
                          f"{format_value('cpsnr', best.get('cpsnr'))} |")
     return "\n".join(lines) + "\n"

@@ -62,6 +62,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("delta_psnr", "Δ PSNR (dB)", 2, signed=True, higher_is_better=True),
     Column("delta_ssim", "Δ SSIM", 4, signed=True, higher_is_better=True),
     Column("delta_cpsnr", "Δ cPSNR (dB)", 2, signed=True, higher_is_better=True),
+    Column("psnr_ci95", "PSNR 95 % CI", numeric=False),
+    Column("cpsnr_ci95", "cPSNR 95 % CI", numeric=False),
+    Column("ergas", "ERGAS", 3, higher_is_better=False),
+    Column("sam", "SAM (°)", 3, higher_is_better=False),
+    Column("consistency_psnr", "Consistency PSNR (dB)", 2, higher_is_better=True),
+    Column("consistency_bias", "Consistency mean abs. bias", 5, higher_is_better=False),
     Column("params", "Params"),
     Column("throughput_mpx_s", "Throughput (MP/s)", 2, higher_is_better=True),
 )
@@ -103,14 +109,48 @@ def table_slug(table: Mapping[str, Any]) -> str:
     return f"{table['dataset']}_{table['band']}_{table['split']}"
 
 
+def data_label(summary: Mapping[str, Any]) -> str:
+    """``REAL`` or ``SYNTHETIC``: every table and plot says which data it measured."""
+    return "SYNTHETIC" if summary["dataset"].get("synthetic") else "REAL"
+
+
+def table_title(table: Mapping[str, Any], label: str) -> str:
+    """``dataset · band · split — REAL, N scenes``: the heading of a table or plot."""
+    n = int(table["n_scenes"])
+    return (f"{table['dataset']} · {table['band']} · {table['split']} — {label}, {n} "
+            f"scene{'s' if n != 1 else ''}")
+
+
 def table_frame(table: Mapping[str, Any]) -> pd.DataFrame:
     """The rows of one summary table as a DataFrame in :data:`COLUMNS` order (nulls → NaN)."""
     keys = [c.key for c in COLUMNS]
     rows = [{k: row.get(k) for k in keys} for row in table["rows"]]
     df = pd.DataFrame(rows, columns=keys)
     for col in COLUMNS[1:]:
-        df[col.key] = pd.to_numeric(df[col.key], errors="coerce").astype("float64")
+        if col.numeric:
+            df[col.key] = pd.to_numeric(df[col.key], errors="coerce").astype("float64")
     return df
+
+
+def per_band_markdown(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """Per-band ERGAS and consistency bias of each model (None for single-band tables)."""
+    bands: list[str] = []
+    for row in rows:
+        for band in (row.get("per_band") or {}).get("ergas", {}):
+            if band not in bands:
+                bands.append(band)
+    if len(bands) < 2:
+        return None
+    head = ["Model", *(f"ERGAS {b}" for b in bands), *(f"bias {b}" for b in bands)]
+    lines = ["| " + " | ".join(head) + " |", "|:---|" + "---:|" * (2 * len(bands))]
+    for row in rows:
+        pb = row.get("per_band") or {}
+        cells = [str(row["model"])]
+        cells += [format_value("ergas", pb.get("ergas", {}).get(b)) for b in bands]
+        cells += [format_value("consistency_bias", pb.get("consistency_bias", {}).get(b))
+                  for b in bands]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column] = COLUMNS) -> str:
@@ -160,7 +200,7 @@ def scatter_data(
 
 
 def scatter_plot(
-    records: pd.DataFrame, dataset: str, band: str, split: str, path: Path
+    records: pd.DataFrame, dataset: str, band: str, split: str, path: Path, label: str = ""
 ) -> Path | None:
     """Write the per-scene scatter plot of one table to ``path`` (PNG); None if not drawable.
 
@@ -178,7 +218,7 @@ def scatter_plot(
     if found is None:
         return None
     baseline, wide = found
-    label = "cPSNR" if metric == "cpsnr" else "PSNR"
+    data, label = label, ("cPSNR" if metric == "cpsnr" else "PSNR")
     many = len(wide.columns) > 6  # a long legend goes beside the axes, not over the points
     fig = Figure(figsize=(8.0 if many else 5.2, 5.0), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -202,7 +242,9 @@ def scatter_plot(
     ax.set_aspect("equal")
     ax.set_xlabel(f"{baseline} {label} (dB)")
     ax.set_ylabel(f"model {label} (dB)")
-    ax.set_title(f"{dataset} · {band} · {split}: per-scene {label}")
+    n = len(wide)
+    ax.set_title(f"{dataset} · {band} · {split}: per-scene {label}\n"
+                 f"{data or 'data'}, {n} scene{'s' if n != 1 else ''}", fontsize=10)
     ax.grid(alpha=0.3)
     if many:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
@@ -217,16 +259,21 @@ def report_markdown(
 ) -> str:
     """The ``report.md`` text: provenance, then each table with its scatter plot."""
     ds = summary["dataset"]
-    synthetic = " (SYNTHETIC data)" if ds.get("synthetic") else ""
+    label = data_label(summary)
     lines = [f"# Benchmark report: {summary['run_id']}", "",
-             f"Dataset **{ds['name']}**{synthetic}, scale ×{ds['scale']}.", "",
+             f"Dataset **{ds['name']}** ({label} data), scale ×{ds['scale']}.", "",
              provenance_line(summary), "",
              "Δ columns are against the `bicubic` row of the same table. Score is the PROBA-V "
-             "score (norm / cPSNR, lower is better).", ""]
+             "score (norm / cPSNR, lower is better). Means are over scenes; the 95 % CI is a "
+             "bootstrap interval of the scene mean. ERGAS uses h/l = 1/scale; SAM is in degrees "
+             "(multi-band tables only); consistency compares the SR degraded back to LR with "
+             "the LR input (reference-free).", ""]
     for table in summary["tables"]:
         slug = table_slug(table)
-        lines += [f"## {table['dataset']} · {table['band']} · {table['split']} "
-                  f"({table['n_scenes']} scenes)", "", markdown_table(table["rows"])]
+        lines += [f"## {table_title(table, label)}", "", markdown_table(table["rows"])]
+        bands = per_band_markdown(table["rows"])
+        if bands is not None:
+            lines += ["Per band:", "", bands]
         if slug in plots:
             rel = os.path.relpath(plots[slug], out_dir)
             lines += [f"![per-scene scatter {slug}]({rel})", ""]
@@ -255,7 +302,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None) -> list[Path]:
         write_text(md_path, markdown_table(table["rows"]))
         written += [csv_path, md_path]
         plot = scatter_plot(records, table["dataset"], table["band"], table["split"],
-                            out_dir / "plots" / f"scatter_{slug}.png")
+                            out_dir / "plots" / f"scatter_{slug}.png", data_label(summary))
         if plot is not None:
             plots[slug] = plot
             written.append(plot)

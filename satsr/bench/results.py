@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from satsr import _atomic
+from satsr.bench.evidence import RECORD_COLUMNS as EVIDENCE_COLUMNS
 from satsr.errors import SatsrError
 
 KIND = "satsr.bench.results"
@@ -34,6 +35,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "score": "float64",
     "runtime_s": "float64",
     "synthetic": "bool",
+    **EVIDENCE_COLUMNS,
 }
 RECORD_KEY = ["dataset", "split", "band", "scene", "model"]
 
@@ -112,10 +114,22 @@ def load_records(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
         df = pd.read_csv(csv, dtype={"scene": str})
     else:
         return empty_records()
+    df = with_evidence_columns(df)
     missing = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing:
         raise ResultsSchemaError(f"{results_dir}: records lack column(s) {missing}")
     return df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)]
+
+
+def with_evidence_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the remote-sensing columns added as missing values where it lacks them
+    (records written before those metrics existed stay readable)."""
+    df = df.copy()
+    for name, dtype in EVIDENCE_COLUMNS.items():
+        if name not in df.columns:
+            df[name] = pd.Series(pd.NA if dtype == "string" else float("nan"), index=df.index,
+                                 dtype=dtype)
+    return df
 
 
 def empty_records() -> pd.DataFrame:
@@ -133,7 +147,8 @@ def find_results(root: str | os.PathLike[str]) -> list[Path]:
 
 def write_records(df: pd.DataFrame, results_dir: Path) -> None:
     """Write records as Parquet and CSV, each atomically (valid files even after Ctrl-C)."""
-    df = df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)].sort_values(RECORD_KEY)
+    df = with_evidence_columns(df).astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)]
+    df = df.sort_values(RECORD_KEY)
     df = df.reset_index(drop=True)
     _atomic.write_via(results_dir / "records.parquet", lambda p: df.to_parquet(p, index=False))
     _atomic.write_text(results_dir / "records.csv", df.to_csv(index=False))

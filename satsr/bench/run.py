@@ -25,6 +25,7 @@ import xarray as xr
 from satsr import __version__, schema
 from satsr.batch import Batch, iter_batches
 from satsr.bench import results as res
+from satsr.bench.evidence import remote_sensing_scores, table_fields
 from satsr.bench.models import (
     ModelSpec,
     ResolvedModel,
@@ -167,6 +168,10 @@ def run_model_on_dataset(
         elapsed = time.perf_counter() - t0
         mask = scoring_mask(batch, int(ds.attrs["scale"]), rule)
         scores = score_batch(sr.cpu(), batch, data_range, mask)
+        extra = remote_sensing_scores(
+            sr.cpu(), batch, scale=int(ds.attrs["scale"]), data_range=data_range, mask=mask,
+            crop=BORDER, bands=[str(b) for b in ds["band"].values],
+            psf_sigma_hr=float(ds.attrs.get("psf_sigma_hr", 0.0)))
         for i, scene in enumerate(batch.scene):
             rows.append({
                 "dataset": ds.attrs["dataset"],
@@ -180,6 +185,7 @@ def run_model_on_dataset(
                 "score": float(scores["score"][i]),
                 "runtime_s": elapsed / len(batch),
                 "synthetic": bool(ds.attrs["synthetic"]),
+                **extra[i],
             })
         if on_batch is not None:
             on_batch(len(batch))
@@ -250,6 +256,7 @@ def summarise(
                 "params": int(models.get(str(model), {}).get("params", 0)),
                 "throughput_mpx_s": (pixels / runtime / 1e6) if runtime > 0 and pixels else None,
                 "runtime_s": runtime,
+                **table_fields(g),
             })
         rows.sort(key=_row_order)
         tables.append({"dataset": str(dataset), "band": str(band), "split": str(split),

@@ -16,18 +16,20 @@ def _fmt(value: Any, digits: int, signed: bool = False) -> str:
 def render_tables(summary: dict[str, Any]) -> list[Table]:
     """Rich tables for every table in a bench summary (rows best cPSNR first)."""
     out = []
-    synthetic = " [synthetic]" if summary["dataset"].get("synthetic") else ""
+    from satsr.bench.report import data_label, table_title
+
+    label = data_label(summary)
     for t in summary["tables"]:
-        table = Table(title=f"{t['dataset']}{synthetic} · {t['band']} · {t['split']} "
-                            f"({t['n_scenes']} scenes)")
-        for col in ("model", "PSNR", "SSIM", "cPSNR", "score", "ΔPSNR", "ΔcPSNR", "params",
-                    "Mpx/s"):
+        table = Table(title=table_title(t, label))
+        for col in ("model", "PSNR", "SSIM", "cPSNR", "cPSNR 95% CI", "score", "ΔPSNR",
+                    "ΔcPSNR", "ERGAS", "SAM°", "cons. PSNR", "params", "Mpx/s"):
             table.add_column(col, justify="left" if col == "model" else "right")
         for r in t["rows"]:
             table.add_row(
                 r["model"], _fmt(r["psnr"], 3), _fmt(r["ssim"], 4), _fmt(r["cpsnr"], 3),
-                _fmt(r["score"], 6), _fmt(r["delta_psnr"], 3, True),
-                _fmt(r["delta_cpsnr"], 3, True), f"{r['params']:,}",
+                r.get("cpsnr_ci95") or "–", _fmt(r["score"], 6), _fmt(r["delta_psnr"], 3, True),
+                _fmt(r["delta_cpsnr"], 3, True), _fmt(r.get("ergas"), 3), _fmt(r.get("sam"), 3),
+                _fmt(r.get("consistency_psnr"), 2), f"{r['params']:,}",
                 _fmt(r["throughput_mpx_s"], 2))
         out.append(table)
     return out

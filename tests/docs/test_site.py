@@ -52,7 +52,7 @@ def _expected_rows(roots: list[Path]) -> dict[tuple[str, str, str], dict[str, st
             for row in table["rows"]:
                 key = (table_slug(table), summary["run_id"], row["model"])
                 assert key not in expected, f"run id {summary['run_id']} is not unique"
-                expected[key] = {k: format_value(k, row[k]) for k in METRIC_KEYS}
+                expected[key] = {k: format_value(k, row.get(k)) for k in METRIC_KEYS}
                 expected[key]["model"] = row["model"]
     return expected
 

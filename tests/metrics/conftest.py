@@ -60,3 +60,12 @@ def scenes(probav_root: Path) -> list[Scene]:
     norm = {k: float(v) for k, v in (line.split() for line in lines if line.strip())}
     return [_load(probav_root, rel, norm) for rel in SCENES]
 
+
+
+@pytest.fixture(scope="session")
+def s2_image(l8s2_dir: Path) -> np.ndarray:
+    """The real Sentinel-2 image's four reflectance bands (4, 439, 439) float64 (DN / 10000)."""
+    import rasterio
+
+    with rasterio.open(l8s2_dir / "2023-10-09-22-28-02_S2_ms.tif") as src:
+        return src.read([1, 2, 3, 4]).astype(np.float64) / 10000.0
