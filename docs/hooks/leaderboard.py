@@ -31,9 +31,9 @@ from mkdocs.structure.files import File, Files
 
 from satsr.bench.report import (
     COLUMNS,
-    per_band_markdown,
     format_value,
     is_missing,
+    per_band_markdown,
     provenance_line,
     sort_value,
     table_slug,
