@@ -2,11 +2,118 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from satsr.models._receptive import (
+    conv,
+    cubic,
+    deconv,
+    down,
+    prime_factors,
+    receptive_field,
+    up,
+    upsampler,
+)
 from satsr.models._registry import ModelInfo, register_model
+
+
+# ---- receptive fields from the layer stacks (see satsr.models._receptive) ----
+def _rf_cubic(h: Mapping[str, Any]) -> int:
+    return receptive_field(h["scale"], [cubic(h["scale"])])
+
+
+def _rf_srcnn(h: Mapping[str, Any]) -> int:
+    return receptive_field(h["scale"], [cubic(h["scale"]),
+                                        conv(h["f1"] // 2 + h["f2"] // 2 + h["f3"] // 2)])
+
+
+def _rf_fsrcnn(h: Mapping[str, Any]) -> int:
+    return receptive_field(h["scale"], [conv(2 + h["m"]), deconv(9, 4, h["scale"])])
+
+
+def _rf_study(h: Mapping[str, Any]) -> int:
+    """SRCNN up-sampling study: extract f1 -> mapping -> reconstruct f3, per framework."""
+    s, f1, f3 = h["scale"], h["f1"] // 2, h["f3"] // 2
+    mapping = {"plain": h["f2"] // 2, "residual": 2 * h["n_blocks"], "inception": 2}[h["mapping"]]
+    if h["framework"] == "pre":
+        return receptive_field(s, [cubic(s), conv(f1 + mapping + f3)])
+    if h["framework"] == "post":
+        branches = [[conv(f1 + mapping + f3), up(s)]]
+        if h["mapping"] == "residual":
+            branches.append([cubic(s)])
+        return receptive_field(s, *branches)
+    if h["framework"] == "progressive":
+        stages = [conv(f1)]
+        for f in prime_factors(s):
+            stages += [conv(1), up(f)]
+        return receptive_field(s, [*stages, conv(mapping + f3)])
+    # iterative (DBPN-style): each iteration up -> down -> up; the next one starts from down(H)
+    stages = [conv(f1)]
+    for i in range(h["n_iter"]):
+        stages += [conv(1), up(s), down(s), conv(1), up(s)]
+        if i < h["n_iter"] - 1:
+            stages.append(down(s))
+    return receptive_field(s, [*stages, conv(f3)])
+
+
+def _rf_edsr(h: Mapping[str, Any]) -> int:
+    """head 3×3, n_blocks × (3×3, 3×3), 3×3, upsampler, 3×3."""
+    return receptive_field(h["scale"], [conv(2 + 2 * h["n_blocks"]), *upsampler(h["scale"]),
+                                        conv(1)])
+
+
+def _rf_rdn(h: Mapping[str, Any]) -> int:
+    """SFE1, SFE2, D blocks × C dense 3×3 (1×1 fusions), GFF 1×1 + 3×3, upsampler, 3×3."""
+    return receptive_field(h["scale"], [conv(3 + h["D"] * h["C"]), *upsampler(h["scale"]),
+                                        conv(1)])
+
+
+def _rf_rrdn(h: Mapping[str, Any]) -> int:
+    """first 3×3, n_blocks × 3 dense blocks × 5 convs, trunk 3×3, (nearest ×f, 3×3) per prime
+    factor, HR 3×3, last 3×3."""
+    stages = [conv(2 + 15 * h["n_blocks"])]
+    for f in prime_factors(h["scale"]):
+        stages += [up(f), conv(1)]
+    return receptive_field(h["scale"], [*stages, conv(2)])
+
+
+def _rf_wdsr(h: Mapping[str, Any]) -> int:
+    """Body: head 3×3, n_blocks × one 3×3, tail 3×3; skip: one 5×5; then the shuffle."""
+    s = h["scale"]
+    return receptive_field(s, [conv(2 + h["n_blocks"]), up(s)], [conv(2), up(s)])
+
+
+def _rf_highresnet(h: Mapping[str, Any]) -> int:
+    """Encoder (2 + 2·enc_layers convs), log2(frames) fusions of 3 convs each, a kernel = stride
+    = scale deconvolution and a 1×1 (the median reference is per pixel)."""
+    n = 1 << max(0, ((h["num_frames"] or 16) - 1).bit_length())
+    steps = max(0, n.bit_length() - 1)
+    k = h["kernel"] // 2
+    return receptive_field(h["scale"], [conv(k * (2 + 2 * h["enc_layers"] + 3 * steps)),
+                                        deconv(h["scale"], 0, h["scale"])])
+
+
+def _rf_rams(h: Mapping[str, Any]) -> int:
+    """Main: head, R RFABs × 2 convs + 1, (T-3)/2 × (RFAB 2 convs + valid conv), valid conv;
+    global: RTAB 2 convs + valid conv; all 3×3 in space, then the shuffle."""
+    s, t = h["scale"], h["num_frames"] or 9
+    main = 1 + 2 * h["n_blocks"] + 1 + 3 * ((t - 3) // 2) + 1
+    return receptive_field(s, [conv(main), up(s)], [conv(3), up(s)])
+
+
+def _rf_wdsr3d(h: Mapping[str, Any]) -> int:
+    """Main: head, n_blocks × one 3×3×3, (T-3)/2 valid convs, valid up conv; mean branch: two
+    3×3; then the shuffle."""
+    s, t = h["scale"], h["num_frames"] or 9
+    main = 1 + h["n_blocks"] + (t - 3) // 2 + 1
+    return receptive_field(s, [conv(main), up(s)], [conv(2), up(s)])
+
 
 register_model(ModelInfo(
     name="bicubic",
     entrypoint="satsr.models.baselines:bicubic",
+    rf=_rf_cubic, global_context=True,
     kind="baseline",
     paper="Keys, Cubic convolution interpolation for digital image processing",
     year=1981,
@@ -17,6 +124,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="mean-bicubic",
     entrypoint="satsr.models.baselines:mean_bicubic",
+    rf=_rf_cubic, global_context=True,
     kind="baseline",
     paper="Märtens et al., Super-resolution of PROBA-V images using convolutional neural networks",
     year=2019,
@@ -35,6 +143,7 @@ _SMALL_EDSR = {"n_blocks": 4, "features": 30, "res_scale": 0.1}
 register_model(ModelInfo(
     name="srcnn",
     entrypoint="satsr.models.srcnn:srcnn",
+    rf=_rf_srcnn,
     kind="single",
     paper="Dong et al., Image Super-Resolution Using Deep Convolutional Networks",
     year=2016,
@@ -47,6 +156,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="srcnn-ex",
     entrypoint="satsr.models.srcnn:srcnn",
+    rf=_rf_srcnn,
     kind="single",
     paper="Dong et al., Image Super-Resolution Using Deep Convolutional Networks",
     year=2016,
@@ -59,6 +169,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="fsrcnn",
     entrypoint="satsr.models.fsrcnn:fsrcnn",
+    rf=_rf_fsrcnn,
     kind="single",
     paper="Dong et al., Accelerating the Super-Resolution Convolutional Neural Network",
     year=2016,
@@ -85,6 +196,7 @@ for _name, _fw, _map, _desc in (
     register_model(ModelInfo(
         name=_name,
         entrypoint="satsr.models.upsampling_study:upsampling_srcnn",
+        rf=_rf_study,
         kind="single",
         paper=_STUDY,
         year=2020,
@@ -99,6 +211,7 @@ for _name, _fw, _map, _desc in (
 register_model(ModelInfo(
     name="edsr",
     entrypoint="satsr.models.edsr:edsr",
+    rf=_rf_edsr,
     kind="single",
     paper="Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution",
     year=2017,
@@ -111,6 +224,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="edsr-baseline",
     entrypoint="satsr.models.edsr:edsr",
+    rf=_rf_edsr,
     kind="single",
     paper="Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution",
     year=2017,
@@ -122,6 +236,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="rdn",
     entrypoint="satsr.models.rdn:rdn",
+    rf=_rf_rdn,
     kind="single",
     paper="Zhang et al., Residual Dense Network for Image Super-Resolution",
     year=2018,
@@ -134,6 +249,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="rrdn",
     entrypoint="satsr.models.rrdn:rrdn",
+    rf=_rf_rrdn, adversarial=True,
     kind="single",
     paper="Wang et al., ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks",
     year=2018,
@@ -146,6 +262,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="srgan",
     entrypoint="satsr.models.srgan:srgan",
+    rf=_rf_edsr, adversarial=True,
     kind="single",
     paper="Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN",
     year=2017,
@@ -158,6 +275,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="wdsr",
     entrypoint="satsr.models.wdsr:wdsr",
+    rf=_rf_wdsr,
     kind="single",
     paper="Yu et al., Wide Activation for Efficient and Accurate Image Super-Resolution",
     year=2018,
@@ -173,6 +291,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="highres-net",
     entrypoint="satsr.models.highresnet:highresnet",
+    rf=_rf_highresnet,
     kind="multi",
     paper="Deudon et al., HighRes-net: Recursive Fusion for Multi-Frame Super-Resolution of "
           "Satellite Imagery",
@@ -186,6 +305,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="rams",
     entrypoint="satsr.models.rams:rams",
+    rf=_rf_rams, global_context=True,
     kind="multi",
     paper="Salvetti et al., Multi-Image Super Resolution of Remotely Sensed Images Using "
           "Residual Attention Deep Neural Networks",
@@ -199,6 +319,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="wdsr3d",
     entrypoint="satsr.models.wdsr3d:wdsr3d",
+    rf=_rf_wdsr3d,
     kind="multi",
     paper="Dorr, Satellite Image Multi-Frame Super Resolution Using 3D Wide-Activation "
           "Neural Networks",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,10 +27,19 @@ ModelKind = Literal["baseline", "single", "multi"]
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the registry knows about a model without importing it.
+    """What the registry knows about a model without importing it (the one source of truth).
 
     ``defaults`` are the published hyper-parameters; ``presets`` holds named overrides such as
     ``"small"`` (a CPU-sized configuration). ``learned`` is False for the interpolation baselines.
+    ``adversarial`` models train with a discriminator by default (``satsr train``'s GAN step).
+    ``rf`` maps a model's hyper-parameters (``model.hparams``: scale, num_frames and the
+    architecture's own) to its receptive field in LR pixels, computed from the layer stack with
+    :mod:`satsr.models._receptive`; :attr:`receptive_field` is its value for the defaults at ×3.
+    ``global_context`` is True when some output also depends on whole-image statistics (channel
+    attention's global mean, a baseline's per-frame [min, max] clip), so a tile with a halo of
+    ``receptive_field // 2`` matches the whole image only approximately. Every model also picks
+    frames by their clear-pixel count over the whole input, so tiles of a frame stack should share
+    the whole scene's choice.
     """
 
     name: str
@@ -42,6 +52,24 @@ class ModelInfo:
     learned: bool = True
     defaults: dict[str, Any] = field(default_factory=dict)
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rf: Callable[[Mapping[str, Any]], int] | None = None
+    global_context: bool = False
+    adversarial: bool = False
+
+    def receptive_field_for(self, hparams: Mapping[str, Any]) -> int:
+        """Receptive field (odd width, LR pixels) of a model built with ``hparams``.
+
+        ``hparams`` is ``model.hparams`` (or any mapping with ``scale`` and the architecture's
+        hyper-parameters; missing ones take the defaults).
+        """
+        if self.rf is None:
+            raise ConfigError(f"model {self.name!r} declares no receptive field")
+        return int(self.rf({"scale": 3, "num_frames": None, **self.defaults, **hparams}))
+
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field (odd width, LR pixels) of the published configuration at ×3."""
+        return self.receptive_field_for({})
 
     @property
     def multi_frame(self) -> bool:

@@ -52,17 +52,6 @@ def wn_conv3d(in_ch: int, out_ch: int, kernel: int | tuple[int, int, int] = 3, *
     return wn(nn.Conv3d(in_ch, out_ch, kernel, padding=pad))
 
 
-def prime_factors(n: int) -> list[int]:
-    """Prime factors of ``n`` in increasing order (``12 -> [2, 2, 3]``)."""
-    out, p = [], 2
-    while n > 1:
-        while n % p == 0:
-            out.append(p)
-            n //= p
-        p += 1
-    return out
-
-
 class ResBlock(nn.Module):
     """EDSR residual block: conv-ReLU-conv, scaled by ``res_scale``, plus the input."""
 

@@ -20,8 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.models._receptive import prime_factors
 from satsr.models.base import Adapter, SingleImageSR
-from satsr.models.layers import RRDB, conv2d, prime_factors
+from satsr.models.layers import RRDB, conv2d
 
 
 class RRDN(SingleImageSR):

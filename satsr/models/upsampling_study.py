@@ -37,8 +37,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.models._receptive import prime_factors
 from satsr.models.base import Adapter, SingleImageSR
-from satsr.models.layers import ResBlock, conv2d, prime_factors
+from satsr.models.layers import ResBlock, conv2d
 from satsr.resample import upscale_cubic
 
 Framework = Literal["pre", "post", "progressive", "iterative"]

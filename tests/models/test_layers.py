@@ -12,7 +12,6 @@ from satsr.models.layers import (
     PixelShuffleUpsampler,
     ResBlock,
     WideActivationBlock,
-    prime_factors,
     wn_conv2d,
     wn_conv3d,
 )
@@ -21,11 +20,6 @@ from satsr.models.layers import (
 def n_params(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
-
-@pytest.mark.parametrize(("n", "factors"), [(1, []), (2, [2]), (3, [3]), (4, [2, 2]),
-                                            (12, [2, 2, 3])])
-def test_prime_factors(n: int, factors: list[int]) -> None:
-    assert prime_factors(n) == factors
 
 
 @pytest.mark.parametrize(("scale", "params"), [(2, 64 * 256 * 9 + 256),
