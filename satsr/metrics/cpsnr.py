@@ -53,9 +53,10 @@ _F64 = torch.float64
 
 
 def _prepare(
-    sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None, border: int, name: str
+    sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None, border: int, name: str,
+    dtype: torch.dtype = _F64,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Validate; return cropped SR, zero-filled HR (float64), the bool mask and ``border``."""
+    """Validate; return cropped SR and zero-filled HR (in ``dtype``), the bool mask, border."""
     sr, hr = check_pair(sr, hr, name)
     border = check_crop(border, sr.shape, name, name="border")
     if hr_mask is None:
@@ -64,9 +65,10 @@ def _prepare(
         m = check_mask(hr_mask, sr.shape, sr.device, name, name="hr_mask")
     src = crop_hw(sr, border)
     check_finite(src, "SR", name, fix=SR_FIX, what="scored (border-cropped) ")
-    hr0 = torch.where(m, to_float64(hr), torch.zeros((), dtype=_F64, device=sr.device))
+    hr0 = hr.to(dtype) if hr_mask is None else torch.where(
+        m, hr.to(dtype), torch.zeros((), dtype=dtype, device=sr.device))
     check_finite(hr0, "HR", name, fix=HR_FIX, what="clear ")  # concealed pixels are 0 now
-    return to_float64(src), hr0, m, border
+    return src.to(dtype), hr0, m, border
 
 
 def _window_sums(x: torch.Tensor, count: int, *, square: bool = False) -> torch.Tensor:
@@ -78,8 +80,7 @@ def _window_sums(x: torch.Tensor, count: int, *, square: bool = False) -> torch.
     size = x.shape[-1]
     length = size - count + 1
     if square:
-        flat = x.reshape(-1, 1, size)
-        total = torch.bmm(flat, flat.transpose(1, 2)).reshape(*x.shape[:-1], 1)
+        total = torch.linalg.vecdot(x, x).unsqueeze(-1)
         head, tail = x[..., :count - 1].square(), x[..., length:].square()
     else:
         total = x.sum(-1, keepdim=True)
@@ -100,10 +101,10 @@ def _first_lags(spectrum: torch.Tensor, size: tuple[int, int], su: int, sv: int)
     """The first su×sv values of ``irfft2(spectrum, s=size)`` (P, su, sv), by two small DFTs.
 
     Only 49 lags of each correlation are needed, so a partial inverse transform (two complex
-    matrix products) replaces the full one.
+    matrix products) replaces the full one. Works in the spectrum's precision.
     """
     hh, ww = size
-    dev = spectrum.device
+    dev, real = spectrum.device, spectrum.real.dtype
     f = torch.arange(hh, dtype=torch.int64, device=dev)
     u = torch.arange(su, dtype=torch.int64, device=dev)
     eu = torch.polar(torch.ones((), dtype=_F64, device=dev),
@@ -116,45 +117,51 @@ def _first_lags(spectrum: torch.Tensor, size: tuple[int, int], su: int, sv: int)
         weight[-1] = 1.0  # the Nyquist column appears once in the full spectrum
     ev = torch.polar(weight[:, None],
                      (2 * torch.pi / ww) * ((g[:, None] * v[None, :]) % ww).to(_F64))
-    return (eu @ spectrum @ ev).real / (hh * ww)
+    cdt = spectrum.dtype
+    return (eu.to(cdt) @ spectrum @ ev.to(cdt)).real.to(real) / (hh * ww)
 
 
 def _shift_stats(
-    src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor
+    src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per band and shift: clear count n, Σd, Σd² (d = HR − SR over clear pixels) and a scale.
 
     ``src`` (N, C, h, w) cropped SR, ``hr0`` (N, C, H, W) HR with concealed pixels zeroed,
-    ``m`` (N, 1|C, H, W) bool. Returns four (N, C, S, S) float64 tensors, S = H − h + 1; the
-    last, Σ HR² + Σ SR², bounds the magnitude of the expanded terms (for error estimates).
-    Both images are centred per band first, which leaves every bias-corrected cMSE unchanged
-    and keeps the expanded sums well conditioned. Σ M·HR·SR, Σ M·SR and Σ M·SR² are
-    cross-correlations, computed with real FFTs.
+    ``m`` (N, 1|C, H, W) bool. Returns four (N, C, S, S) tensors in ``dtype``, S = H − h + 1;
+    the last, Σ HR² + Σ SR² of the centred images, bounds the magnitude of the expanded terms
+    (for error estimates). Both images are centred per band first (any constant works: it
+    leaves every bias-corrected cMSE unchanged and keeps the expanded sums well conditioned).
+    The HR-only terms are box sums; Σ M·HR·SR, Σ M·SR and Σ M·SR² are cross-correlations,
+    computed with real FFTs — only Σ HR·SR when every pixel is clear.
     """
     n_img, c, hh, ww = hr0.shape
     h, w = src.shape[-2:]
     su, sv = hh - h + 1, ww - w + 1
     flat, size = (n_img * c, hh, ww), (hh, ww)
-    mf = m.expand(n_img, c, hh, ww).to(_F64).reshape(flat)
-    hr0 = hr0.reshape(flat)
-    sr = src.reshape(n_img * c, h, w)
-    mean_hr = hr0.sum(dim=(1, 2), keepdim=True) / mf.sum(dim=(1, 2), keepdim=True).clamp(min=1.0)
-    hr_c = torch.addcmul(hr0, mf, mean_hr, value=-1.0)  # centred, still 0 where concealed
-    sr_c = sr - sr.mean(dim=(1, 2), keepdim=True)
-    sr_c2 = sr_c.square()
-
-    n = _box_sums(mf, su, sv)
+    hr_t = hr0.reshape(flat).to(dtype)
+    sr_c = src.to(dtype).reshape(n_img * c, h, w)
+    sr_c = sr_c - sr_c.mean(dim=(1, 2), keepdim=True)
+    clear = bool(m.all())
+    if clear:
+        hr_c = hr_t - hr_t.mean(dim=(1, 2), keepdim=True)
+        n = hr_t.new_full((n_img * c, su, sv), float(h * w))
+    else:
+        mf = m.expand(n_img, c, hh, ww).reshape(flat).to(dtype)
+        mean_hr = hr_t.sum(dim=(1, 2), keepdim=True) / mf.sum(dim=(1, 2), keepdim=True).clamp(
+            min=1.0)
+        hr_c = torch.addcmul(hr_t, mf, mean_hr, value=-1.0)  # still 0 where concealed
+        n = _box_sums(mf, su, sv)
     s_hr = _box_sums(hr_c, su, sv)
     s_hr2 = _box_sums(hr_c, su, sv, square=True)
     f_hr = torch.fft.rfft2(hr_c)
     f_sr = torch.fft.rfft2(sr_c, s=size).conj()
-    sum_sr2 = sr_c2.sum(dim=(1, 2), keepdim=True)
-    if bool(m.all()):  # every window is fully clear: the mask terms do not depend on the shift
+    sum_sr2 = torch.linalg.vector_norm(sr_c, dim=(1, 2), keepdim=True).square()
+    if clear:  # every window is fully clear: the mask terms do not depend on the shift
         s1 = s_hr - sr_c.sum(dim=(1, 2), keepdim=True)
         s2 = s_hr2 + sum_sr2 - 2.0 * _first_lags(f_hr * f_sr, size, su, sv)
     else:
         f_m = torch.fft.rfft2(mf)
-        f_sr2 = torch.fft.rfft2(sr_c2, s=size).conj()
+        f_sr2 = torch.fft.rfft2(sr_c.square(), s=size).conj()
         s1 = s_hr - _first_lags(f_m * f_sr, size, su, sv)  # Σ M·HR − Σ M·SR
         s2 = s_hr2 + _first_lags((f_m * f_sr2).sub_(f_hr * f_sr, alpha=2.0), size, su, sv)
     scale = s_hr2 + sum_sr2
@@ -162,27 +169,28 @@ def _shift_stats(
     return n.reshape(shape), s1.reshape(shape), s2.reshape(shape), scale.reshape(shape)
 
 
-def _cmse_grid(
-    src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, S, S) bias-corrected MSE per shift (+inf where no pixel is clear) and its error bound.
+#: Error bound of the expanded per-shift sums, relative to the centred images' mean square:
+#: far above the rounding of the FFT and box sums (~u·log2(H·W) relative for FFTs), so the
+#: exact best shift is always among the shifts within the bound of the grid's minimum.
+_REL_ERR = {torch.float64: 1e-11, torch.float32: 1e-4}
 
-    The bound (``_REL_ERR`` times the mean of the expanded terms) is far above the float64
-    rounding of the FFT/integral-image sums, so the exact best shift is always among the
-    shifts within the bound of the grid's minimum.
-    """
-    n, s1, s2, scale = _shift_stats(src, hr0, m)
+
+def _cmse_grid(
+    src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, dtype: torch.dtype = _F64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, S, S) bias-corrected MSE per shift (+inf where no pixel is clear) and its error
+    bound, both in ``dtype`` (float64: the public grid; float32: a fast shift preselection)."""
+    n, s1, s2, scale = _shift_stats(src, hr0, m, dtype)
     n = n.round()  # window sums of a 0/1 mask are integers
     per_band = (s2 - s1.square() / n.clamp(min=1.0)).clamp(min=0.0)
     per_band = torch.where(n > 1, per_band, torch.zeros_like(per_band))  # 1 px: bias absorbs it
     total_n = n.sum(1).clamp(min=1.0)
     grid = per_band.sum(1) / total_n
-    tol = _REL_ERR * scale.sum(1) / total_n
+    tol = _REL_ERR[dtype] * scale.sum(1) / total_n
     empty = n.sum(1) == 0
     return torch.where(empty, torch.full_like(grid, torch.inf), grid), tol
 
 
-_REL_ERR = 1e-11
 _CHUNK_ELEMENTS = 2**19  # images are scored in chunks of ~4 MB per float64 plane (cache-sized)
 
 
@@ -191,7 +199,6 @@ def _chunks(hr: torch.Tensor) -> list[slice]:
     per_image = max(1, hr[0].numel())
     step = max(1, _CHUNK_ELEMENTS // per_image)
     return [slice(i, i + step) for i in range(0, hr.shape[0], step)]
-_CHUNK_PIXELS = 2**24  # exact re-evaluation works on at most this many window pixels at once
 
 
 def cmse_per_shift(
@@ -204,59 +211,114 @@ def cmse_per_shift(
     """Bias-corrected MSE of every shift: (N, 2·border+1, 2·border+1), float64.
 
     Entry ``[i, u, v]`` is the cMSE of image ``i`` against ``HR[u:u+h, v:v+w]`` (see the module
-    docstring), to ~1e-12 relative (see the module docstring); shifts with no clear pixel are
-    ``+inf`` so ``amin`` ignores them. Differentiable in ``sr`` (a cMSE training loss is
-    ``cmse_per_shift(...).flatten(1).amin(1)``). Inputs are validated as in :func:`cpsnr`.
+    docstring), to ~1e-12 relative; shifts with no clear pixel are ``+inf`` so ``amin`` ignores
+    them. Differentiable in ``sr``; for a training loss use :func:`corrected_error` (the best
+    shift only, much cheaper). Inputs are validated as in :func:`cpsnr`.
     """
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "cmse_per_shift")
     return torch.cat([_cmse_grid(src[c], hr0[c], m[c])[0] for c in _chunks(hr0)])
 
 
-def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, img: torch.Tensor,
-             u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Two-pass cMSE of image ``img[k]`` at shift (u[k], v[k]), straight from the definition."""
-    h, w = src.shape[-2:]
-    d = hr0.unfold(2, h, 1).unfold(3, w, 1)[img, :, u, v]  # (K, C, h, w), a fresh copy
-    m_win = m.unfold(2, h, 1).unfold(3, w, 1)[img, :, u, v]
-    same = img.numel() == src.shape[0] and bool((img == torch.arange(
-        src.shape[0], device=img.device)).all())
-    d = d.sub_(src if same else src[img])
-    zero = torch.zeros((), dtype=_F64, device=src.device)
-    d = torch.where(m_win, d, zero)
-    n = m_win.expand(d.shape).sum(dim=(2, 3), keepdim=True).to(_F64)
-    bias = d.sum(dim=(2, 3), keepdim=True) / n.clamp(min=1.0)
-    r = torch.where(m_win, d.sub_(bias), zero).flatten(1)
-    sq = torch.bmm(r[:, None, :], r[:, :, None]).flatten()  # Σ r², one fused pass
-    return sq / n.sum(dim=(1, 2, 3)).clamp(min=1.0)
+def _errors_at(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor | None, img: torch.Tensor,
+               u: torch.Tensor, v: torch.Tensor, *, power: int = 2,
+               detach_bias: bool = False) -> torch.Tensor:
+    """Mean ``|HR − SR − b|**power`` over the clear pixels of image ``img[k]`` at shift
+    (u[k], v[k]), straight from the definition: (K,), in the dtype of ``src``/``hr0``.
 
-
-def _best_exact(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, grid: torch.Tensor,
-                tol: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact minimum cMSE (N,) and its flat shift index (N,), re-evaluating only candidates.
-
-    Candidates are the shifts whose grid value is within the error bound of the grid minimum
-    (usually one per image); images without a finite grid value get +inf and index 0.
+    ``m`` None = all clear. ``b`` is the mean of HR − SR over those pixels (per band);
+    ``detach_bias`` stops its gradient. Two passes, as the definition reads (a one-pass
+    Σd² − (Σd)²/n loses ~u·b²/cMSE relative, too much for nearly identical images).
     """
-    n_img, s = grid.shape[0], grid.shape[-1]
+    h, w = src.shape[-2:]
+    dims = (-2, -1)
+    out = []
+    for i, a, b in zip(img.tolist(), u.tolist(), v.tolist(), strict=True):
+        d = hr0[i, :, a:a + h, b:b + w] - src[i]
+        if m is None:
+            n = torch.full((d.shape[0], 1, 1), float(h * w), dtype=d.dtype, device=d.device)
+        else:
+            mw = m[i, :, a:a + h, b:b + w]
+            d = torch.where(mw, d, torch.zeros((), dtype=d.dtype, device=d.device))
+            n = mw.expand(d.shape).sum(dim=dims, keepdim=True).to(d.dtype)
+        bias = (d.detach() if detach_bias else d).sum(dim=dims, keepdim=True) / n.clamp(min=1.0)
+        r = d - bias
+        if m is not None:
+            r = torch.where(mw, r, torch.zeros((), dtype=d.dtype, device=d.device))
+        flat = r.flatten()
+        total = torch.dot(flat, flat) if power == 2 else flat.abs().sum()
+        out.append(total / n.sum().clamp(min=1.0))
+    return torch.stack(out) if out else src.new_zeros(0)
+
+
+def _candidates(grid: torch.Tensor, tol: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image, flat shift) of every shift whose grid value may be its image's minimum."""
+    n_img = grid.shape[0]
     flat, flat_tol = grid.reshape(n_img, -1), tol.reshape(n_img, -1)
+    bound = (flat + flat_tol).amin(1, keepdim=True)
+    img, pos = torch.nonzero(torch.isfinite(flat) & (flat - flat_tol <= bound), as_tuple=True)
+    return img, pos
+
+
+def _best_shift(src: torch.Tensor, hr0: torch.Tensor, m: torch.Tensor, *, power: int = 2,
+                detach_bias: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact minimum cMSE shift of each image and its error there: ((N,) value, (N,) index).
+
+    A float32 grid preselects the shifts within its error bound of the minimum (usually one
+    per image); only those are evaluated exactly (:func:`_errors_at`, in ``src``'s dtype).
+    Ties go to the first shift in (u, v) order, as the reference loop does. ``value`` is the
+    mean ``|error|**power`` at that shift (differentiable); +inf and index 0 for images
+    without a clear pixel.
+    """
+    n_img, s = src.shape[0], 2 * ((hr0.shape[-1] - src.shape[-1]) // 2) + 1
+    all_clear = bool(m.all())
     with torch.no_grad():
-        bound = (flat + flat_tol).amin(1, keepdim=True)
-        img, pos = torch.nonzero(torch.isfinite(flat) & (flat - flat_tol <= bound), as_tuple=True)
-    per_pair = src[0].numel()
-    step = max(1, _CHUNK_PIXELS // per_pair)
-    values = torch.cat([
-        _cmse_at(src, hr0, m, img[k:k + step], pos[k:k + step] // s, pos[k:k + step] % s)
-        for k in range(0, int(img.numel()), step)
-    ]) if img.numel() else torch.zeros(0, dtype=_F64, device=src.device)
-    best = torch.full((n_img,), torch.inf, dtype=_F64, device=src.device)
-    best = best.scatter_reduce(0, img, values, reduce="amin")
+        img, pos = _candidates(*_cmse_grid(src, hr0, m, torch.float32))
+    mm = None if all_clear else m
+    values = _errors_at(src, hr0, mm, img, pos // s, pos % s, detach_bias=detach_bias)
     with torch.no_grad():
-        # among tied candidates take the first in (u, v) order, as the reference loop does
-        winner = values == best[img]
-        key = torch.where(winner, pos, torch.full_like(pos, s * s))
+        best = torch.full((n_img,), torch.inf, dtype=values.dtype, device=src.device)
+        best = best.scatter_reduce(0, img, values, reduce="amin")
+        key = torch.where(values == best[img], pos, torch.full_like(pos, s * s))
         index = torch.full((n_img,), s * s, dtype=pos.dtype, device=src.device)
         index = index.scatter_reduce(0, img, key, reduce="amin")
-    return best, index.clamp(max=s * s - 1)
+        found = index < s * s
+        chosen = torch.full((n_img,), -1, dtype=torch.int64, device=src.device)
+        hit = torch.nonzero(pos == index[img]).flatten()
+        chosen[img[hit]] = hit
+    value = torch.where(found, values[chosen.clamp(min=0)] if values.numel() else best, best)
+    if power != 2 and bool(found.any()):
+        idx = torch.nonzero(found).flatten()
+        at = index[idx]
+        other = _errors_at(src, hr0, mm, idx, at // s, at % s, power=power,
+                           detach_bias=detach_bias)
+        value = value.index_put((idx,), other)
+    return value, index.clamp(max=s * s - 1)
+
+
+def corrected_error(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    hr_mask: torch.Tensor | None = None,
+    *,
+    border: int = 3,
+    power: int = 2,
+    detach_bias: bool = False,
+) -> torch.Tensor:
+    """Bias-corrected error of each image at its best shift, (N,), differentiable in ``sr``.
+
+    The shift is the one :func:`cpsnr` scores (minimum cMSE, first in (u, v) order on ties);
+    the value is the mean of ``|HR − SR − b|**power`` over its clear pixels: ``power=2`` is
+    the cMSE that ``cpsnr`` turns into dB, ``power=1`` the cL1. Computed in ``sr``'s floating
+    dtype (float32 for training, float64 for scoring); images without any clear pixel give
+    ``+inf``. This is the training losses' implementation (:mod:`satsr.train.losses`): the
+    gradient is that of the selected shift only, as for a min over the full grid.
+    """
+    if power not in (1, 2):
+        raise InputValueError(f"corrected_error: power must be 1 or 2, got {power!r}")
+    dtype = sr.dtype if isinstance(sr, torch.Tensor) and sr.is_floating_point() else _F64
+    src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "corrected_error", dtype=dtype)
+    return torch.cat([_best_shift(src[c], hr0[c], m[c], power=power,
+                                  detach_bias=detach_bias)[0] for c in _chunks(hr0)])
 
 
 @overload
@@ -297,10 +359,8 @@ def cpsnr(
     name = "cpsnr"
     dr = check_data_range(data_range, name)
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, name)
-    parts = []
-    for c in _chunks(hr0):
-        grid, tol = _cmse_grid(src[c], hr0[c], m[c])
-        parts.append(_best_exact(src[c], hr0[c], m[c], grid, tol))
+    with torch.no_grad():
+        parts = [_best_shift(src[c], hr0[c], m[c]) for c in _chunks(hr0)]
     cmse, index = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     s = 2 * border + 1
     value = 10.0 * torch.log10(dr * dr / cmse)
