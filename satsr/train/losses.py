@@ -6,14 +6,17 @@ uint16/65535). Masked losses average over clear pixels only. ``get_loss(name, **
 by name; losses with ``needs_mask = True`` (the PROBA-V cMSE/cL1) refuse data without masks.
 
 - ``l1``, ``mse``: masked mean absolute / squared error.
-- ``cmse``, ``cl1``: PROBA-V corrected losses: SR cropped by ``border`` px, for each of the
-  (2·border+1)² shifts of HR the brightness bias (mean clear HR − SR) is removed, the error is
-  averaged over clear pixels, and the minimum over shifts is taken per image. ``detach_bias``
-  stops gradients through the bias; for cMSE this changes nothing (the centred errors sum to
-  zero, so the bias term's gradient vanishes), for cL1 it does.
+- ``cmse``, ``cl1``: PROBA-V corrected losses, computed by :func:`satsr.metrics.corrected_error`
+  (the code ``cpsnr`` scores with): SR cropped by ``border`` px is registered to HR at the
+  shift of minimum cMSE among the (2·border+1)² shifts, the brightness bias (mean clear
+  HR − SR) is removed and the squared (cMSE) or absolute (cL1) error is averaged over clear
+  pixels, per image, then over the batch. cL1 uses the cMSE's shift (the metric's
+  registration), not its own minimum. ``detach_bias`` stops gradients through the bias; for
+  cMSE this changes nothing (the centred errors sum to zero), for cL1 it does.
 - ``sobel-l1``: L1 plus a weighted L1 between Sobel gradient magnitudes.
-- ``l1-ssim``, ``l1-msssim``: ``alpha·(1 − (MS-)SSIM) + (1 − alpha)·L1`` (Gaussian window 11,
-  σ 1.5, K = (0.01, 0.03), differentiable).
+- ``l1-ssim``, ``l1-msssim``: ``alpha·(1 − (MS-)SSIM) + (1 − alpha)·L1`` with the SSIM maps
+  and mask rule of :func:`satsr.metrics.ssim` (Gaussian window 11, σ 1.5, K = (0.01, 0.03),
+  valid region, mean over pixels whose centre is clear), differentiable.
 - ``perceptual``, ``texture``: VGG19 feature L1 / Gram-matrix L1 (needs ImageNet VGG19 weights,
   see :mod:`satsr.train.vgg`).
 - adversarial losses live in :mod:`satsr.train.gan`.
@@ -30,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from satsr.errors import ConfigError, InputValueError
+from satsr.metrics.cpsnr import corrected_error
+from satsr.metrics.ssim import WIN_SIZE, mean_over_clear, ssim_maps
 
 
 def _check(sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None) -> None:
@@ -86,46 +91,6 @@ class MSELoss(SRLoss):
         return masked_mean((sr - hr) ** 2, hr_mask)
 
 
-def corrected_errors(
-    sr: torch.Tensor,
-    hr: torch.Tensor,
-    hr_mask: torch.Tensor,
-    *,
-    border: int = 3,
-    power: int = 2,
-    detach_bias: bool = False,
-) -> torch.Tensor:
-    """(B, 2·border+1, 2·border+1) bias-corrected masked errors of every shift (PROBA-V).
-
-    For shift (u, v), SR cropped by ``border`` px is compared with HR[u:u+H-2b, v:v+W-2b]; the
-    bias ``mean(clear HR − SR)`` (per image and band, as :func:`satsr.metrics.cmse_per_shift`)
-    is removed and the mean of ``|err|**power`` over all clear pixels is returned (power 2 =
-    cMSE, 1 = cL1). Shifts without a clear pixel are ``+inf``.
-    """
-    b, c, h, w = sr.shape
-    n = 2 * border + 1
-    hc, wc = h - 2 * border, w - 2 * border
-    if hc < 1 or wc < 1:
-        raise InputValueError(f"images of {h}x{w} px are too small for border {border}")
-    sr_c = sr[..., border:border + hc, border:border + wc]
-    out = sr.new_empty(b, n, n)
-    for u in range(n):
-        for v in range(n):
-            hr_s = hr[..., u:u + hc, v:v + wc]
-            m = hr_mask[:, u:u + hc, v:v + wc].unsqueeze(1).to(sr.dtype).expand(b, c, hc, wc)
-            count = m.sum(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
-            diff = hr_s - sr_c
-            bias_src = hr_s - sr_c.detach() if detach_bias else diff
-            bias = (bias_src * m).sum(dim=(2, 3), keepdim=True) / count.clamp(min=1.0)
-            err = (diff - bias).abs()
-            if power == 2:
-                err = err * err
-            total = count.sum(dim=(1, 2, 3))
-            value = (err * m).sum(dim=(1, 2, 3)) / total.clamp(min=1.0)
-            out[:, u, v] = torch.where(total > 0, value, torch.full_like(value, torch.inf))
-    return out
-
-
 class CorrectedLoss(SRLoss):
     """PROBA-V cMSE (``power=2``) or cL1 (``power=1``): min over shifts, mean over the batch."""
 
@@ -141,9 +106,8 @@ class CorrectedLoss(SRLoss):
     def forward(self, sr: torch.Tensor, hr: torch.Tensor,
                 hr_mask: torch.Tensor | None = None) -> torch.Tensor:
         assert hr_mask is not None
-        errs = corrected_errors(sr, hr, hr_mask, border=self.border, power=self.power,
-                                detach_bias=self.detach_bias)
-        best = errs.flatten(1).amin(1)
+        best = corrected_error(sr, hr, hr_mask, border=self.border, power=self.power,
+                               detach_bias=self.detach_bias)
         best = torch.where(torch.isinf(best), torch.zeros_like(best), best)  # no clear pixel
         return best.mean()
 
@@ -174,63 +138,36 @@ class SobelL1Loss(SRLoss):
         return masked_mean((sr - hr).abs(), hr_mask) + self.weight * masked_mean(grad, hr_mask)
 
 
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype,
-                     device: torch.device) -> torch.Tensor:
-    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    g = torch.exp(-(x * x) / (2 * sigma * sigma))
-    return g / g.sum()
-
-
-def ssim_maps(
-    x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, win_size: int = 11,
-    sigma: float = 1.5, k: tuple[float, float] = (0.01, 0.03),
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Differentiable SSIM and contrast-structure maps, valid region (B, C, H−w+1, W−w+1)."""
-    c = x.shape[1]
-    g = _gaussian_window(win_size, sigma, x.dtype, x.device)
-    wy = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    wx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.conv2d(t, wy, groups=c), wx, groups=c)
-
-    c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
-    mx, my = blur(x), blur(y)
-    sxx = blur(x * x) - mx * mx
-    syy = blur(y * y) - my * my
-    sxy = blur(x * y) - mx * my
-    cs = (2 * sxy + c2) / (sxx + syy + c2)
-    lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
-    return lum * cs, cs
-
-
-def _crop_mask(mask: torch.Tensor | None, win: int) -> torch.Tensor | None:
-    """A mask cropped to SSIM's valid region: clear where the whole window is clear."""
-    if mask is None:
-        return None
-    pooled = -F.max_pool2d(-mask.unsqueeze(1).float(), win, stride=1)
-    return pooled.squeeze(1) > 0.5
+def _full_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
+    return None if mask is None else mask.unsqueeze(1)
 
 
 def ssim_value(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None, *,
-               data_range: float = 1.0, win_size: int = 11) -> torch.Tensor:
-    """Mean SSIM over clear windows (differentiable scalar)."""
-    smap, _ = ssim_maps(x, y, data_range=data_range, win_size=win_size)
-    return masked_mean(smap, _crop_mask(mask, win_size))
+               data_range: float = 1.0) -> torch.Tensor:
+    """Mean over the batch of :func:`satsr.metrics.ssim`'s per-image SSIM (differentiable).
+
+    The same maps and mask rule as the metric (valid region; pixels whose centre is clear),
+    computed in the inputs' dtype; ``mask`` is (B, H, W) bool.
+    """
+    smap, _ = ssim_maps(x, y, data_range)
+    return mean_over_clear(smap, _full_mask(mask)).mean()
 
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def ms_ssim_value(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None, *,
-                  data_range: float = 1.0, win_size: int = 11,
+                  data_range: float = 1.0,
                   weights: Sequence[float] = MS_SSIM_WEIGHTS) -> torch.Tensor:
     """Multi-scale SSIM (Wang et al. 2003), using as many of the 5 scales as the size allows.
 
     Training patches are small, so scales whose image would be smaller than the window are
     dropped and the remaining weights renormalised. Negative contrast terms are clamped at 0
-    (``relu``) so fractional powers stay defined.
+    (``relu``) so fractional powers stay defined. Each scale uses the metric's maps and mask
+    rule (:func:`satsr.metrics.ssim.ssim_maps`); the mask is halved with the images (a coarse
+    pixel is clear when its four fine pixels are).
     """
+    win_size = WIN_SIZE
     side = min(x.shape[-2:])
     if side < win_size:
         raise InputValueError(f"MS-SSIM needs images of at least {win_size} px, got {side}")
@@ -242,10 +179,9 @@ def ms_ssim_value(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = 
     w = w / w.sum()
     values = []
     for level in range(levels):
-        smap, cs = ssim_maps(x, y, data_range=data_range, win_size=win_size)
-        m = _crop_mask(mask, win_size)
+        smap, cs = ssim_maps(x, y, data_range)
         term = smap if level == levels - 1 else cs
-        values.append(F.relu(masked_mean(term, m)))
+        values.append(F.relu(mean_over_clear(term, _full_mask(mask)).mean()))
         if level < levels - 1:
             x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
             if mask is not None:

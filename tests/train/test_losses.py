@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from satsr.errors import ConfigError, CorruptFileError, InputValueError, WeightsNotFoundError
-from satsr.metrics import cmse_per_shift, ssim
+from satsr.metrics import cmse_per_shift, cpsnr, ssim
+from satsr.metrics.cpsnr import corrected_error
 from satsr.train.losses import (
-    corrected_errors,
     get_loss,
     gram_matrix,
     list_losses,
@@ -40,12 +40,32 @@ def test_l1_mse_masked_by_hand() -> None:
 
 
 def test_cmse_equals_metrics_best_shift() -> None:
+    """The loss is the metric's cMSE: min of the metric's grid, 10^(-cPSNR/10) per image."""
     sr, hr, mask = _pair(shape=(3, 1, 20, 20))
-    ref = cmse_per_shift(sr, hr, mask).flatten(1).amin(1).mean()
+    grid_min = cmse_per_shift(sr, hr, mask).flatten(1).amin(1)
     got = get_loss("cmse")(sr, hr, mask)
-    assert got.item() == pytest.approx(ref.item(), rel=1e-9)
-    grid = corrected_errors(sr, hr, mask)
-    assert torch.allclose(grid, cmse_per_shift(sr, hr, mask), rtol=1e-9)
+    assert got.item() == pytest.approx(grid_min.mean().item(), rel=1e-9)
+    per_image = corrected_error(sr, hr, mask)
+    assert torch.allclose(per_image, 10 ** (-cpsnr(sr, hr, mask) / 10), rtol=1e-12)
+
+
+def test_cmse_gradient_is_the_best_shifts() -> None:
+    """Backward through the loss equals backward through the metric's grid minimum."""
+    sr, hr, mask = _pair(7, (2, 1, 18, 18))
+    a = sr.clone().requires_grad_(True)
+    get_loss("cmse")(a, hr, mask).backward()
+    b = sr.clone().requires_grad_(True)
+    cmse_per_shift(b, hr, mask).flatten(1).amin(1).mean().backward()
+    assert a.grad is not None and b.grad is not None
+    assert torch.allclose(a.grad, b.grad, rtol=1e-7, atol=1e-12)
+
+
+def test_float32_loss_matches_float64() -> None:
+    sr, hr, mask = _pair(8, (2, 1, 24, 24))
+    value64 = get_loss("cmse")(sr, hr, mask)
+    value32 = get_loss("cmse")(sr.float(), hr.float(), mask)
+    assert value32.dtype == torch.float32
+    assert value32.item() == pytest.approx(value64.item(), rel=1e-4)
 
 
 def test_cmse_ignores_brightness_bias_and_finds_shift() -> None:
@@ -57,13 +77,15 @@ def test_cmse_ignores_brightness_bias_and_finds_shift() -> None:
     assert get_loss("mse")(sr, hr, mask).item() > 1e-3
 
 
-def test_cl1_by_hand_single_shift() -> None:
+def test_cl1_by_hand_at_the_cmse_shift() -> None:
+    """cL1 is the bias-corrected L1 at the shift the metric registers with (minimum cMSE)."""
     sr, hr, mask = _pair(1, (1, 1, 8, 8))
-    grid = corrected_errors(sr, hr, mask, border=1, power=1)
-    u, v = 2, 0
+    grid = cmse_per_shift(sr, hr, mask, border=1)[0]
+    u, v = divmod(int(grid.argmin()), 3)
     s, h, m = sr[0, 0, 1:7, 1:7], hr[0, 0, u:u + 6, v:v + 6], mask[0, u:u + 6, v:v + 6]
     bias = (h - s)[m].mean()
-    assert grid[0, u, v].item() == pytest.approx((h - s - bias)[m].abs().mean().item())
+    got = corrected_error(sr, hr, mask, border=1, power=1)
+    assert got.item() == pytest.approx((h - s - bias)[m].abs().mean().item(), rel=1e-12)
 
 
 def test_detach_bias_changes_gradient_not_value() -> None:
@@ -111,10 +133,15 @@ def test_sobel_magnitude_of_ramp() -> None:
 
 
 def test_ssim_matches_metric() -> None:
-    sr, hr, _ = _pair(3, (2, 1, 32, 32))
+    sr, hr, mask = _pair(3, (2, 1, 32, 32))
     ours = ssim_value(sr, hr, data_range=1.0)
     ref = ssim(sr, hr, data_range=1.0).mean()
-    assert ours.item() == pytest.approx(ref.item(), abs=1e-9)
+    assert ours.item() == pytest.approx(ref.item(), abs=1e-12)
+    # same mask rule as the metric; float32 (conv2d filter) agrees with float64 (band matrices)
+    masked = ssim(sr, hr, data_range=1.0, mask=mask).mean()
+    assert ssim_value(sr, hr, mask).item() == pytest.approx(masked.item(), abs=1e-12)
+    assert ssim_value(sr.float(), hr.float(), mask).item() == pytest.approx(masked.item(),
+                                                                            abs=1e-5)
     assert get_loss("l1-ssim")(hr, hr).item() == pytest.approx(0.0, abs=1e-9)
     loss = get_loss("l1-ssim", alpha=0.5)(sr, hr)
     l1 = (sr - hr).abs().mean()
