@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -63,7 +64,7 @@ def main() -> None:
     for n, size in BATCHES:
         n = max(1, n // 4) if args.quick else n
         sr, hr, mask = make_batch(n, size)
-        times = {name: time_call(lambda loss=get_loss(name): step(loss, sr, hr, mask),
+        times = {name: time_call(partial(step, get_loss(name), sr, hr, mask),
                                  repeats=args.rounds, threads=args.threads)
                  for name in LOSSES}
         base = times["mse"].median_s
