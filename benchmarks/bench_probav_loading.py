@@ -1,11 +1,22 @@
 """PROBA-V loading speed: prepared Zarr stores vs decoding the PNGs, same process.
 
 The real scenes (``$SATSR_TEST_DATA/probav``, two scenes) are copied ``--repeat`` times under
-new scene ids into a temporary root, prepared once, then loaded fully into memory
-(``.load()``) ``--rounds`` times by each path, alternating. Prints scenes/s for both and the
-ratio (Zarr / PNG; > 1 means the prepared store is faster) and writes them as JSON.
+new scene ids into a temporary root and prepared once. Then every band is loaded fully into
+memory (``load_probav(...)`` + ``.load()``, what training does) by each read path:
 
-    python benchmarks/bench_probav_loading.py [--repeat 40] [--rounds 5] [--out PATH]
+- ``png``: decoding the PNGs (no prepared store);
+- ``zarr_dask``: the prepared store opened with dask (``schema.open_dataset``'s default);
+- ``zarr``: the prepared store opened without dask (``dask=False``: zarr reads whole chunks).
+
+It also rewrites the RED store with other storage options — compression codec and level,
+scenes per chunk, float32 vs uint16 on disk (lossless for PROBA-V, values k/65535) — and
+loads each through the no-dask path, so the default can be chosen by measurement. Caveat: the
+copies of one scene are identical, so compression ratios here are better than on the full
+dataset; the read-path ratios do not depend on that much. One warm-up, then the median of
+``--rounds`` runs (wall clock, spread recorded, ±20 % flagged) and CPU time (steadier on a
+shared machine).
+
+    python benchmarks/bench_probav_loading.py [--quick] [--repeat 40] [--rounds 5] [--out PATH]
 """
 
 from __future__ import annotations
@@ -13,21 +24,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import statistics
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-import dask
+import numpy as np
+import xarray as xr
 
-from satsr import __version__
 from satsr._atomic import write_text
+from satsr.bench.timing import Timing, machine_facts, time_call
 from satsr.datasets import probav as pv
 
 REPO = Path(__file__).resolve().parents[1]
 SCENES = (("RED", "imgset0000"), ("NIR", "imgset0594"))
+TARGET = 10.0
 
 
 def _data_root() -> Path:
@@ -51,66 +63,114 @@ def _replicate(src: Path, dst: Path, repeat: int) -> int:
     return n
 
 
-def _time_load(root: Path, *, prepared: bool) -> float:
-    """Seconds to load every band into memory via one path."""
+def load_all(root: Path, path: str) -> None:
+    """Load every band of ``root`` into memory by one read path (png, zarr_dask, zarr)."""
     store_dir = root / pv.PREPARED_DIR
     hidden = root / ".satsr-hidden"
-    if not prepared:
+    if path == "png":
         os.replace(store_dir, hidden)  # force the PNG path
     try:
-        t0 = time.perf_counter()
-        for ds in pv.load_probav(root=root):
+        for ds in pv.load_probav(root=root, dask=path == "zarr_dask"):
             ds.load()
-        return time.perf_counter() - t0
     finally:
-        if not prepared:
+        if path == "png":
             os.replace(hidden, store_dir)
+
+
+def _variant(ds: xr.Dataset, dest: Path, codec: str, per_chunk: int, uint16: bool) -> Path:
+    """``ds`` rewritten with one storage option (crc32c kept last, as satsr writes stores)."""
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    out = ds.copy()
+    for name in out.variables:
+        out[name].encoding = {}
+    if uint16:
+        for name in ("lr", "hr"):
+            out[name] = (out[name] * 65535).round().astype(np.uint16)
+    out = out.chunk({d: (per_chunk if d == "scene" else -1) for d in out.dims})
+    level = {"none": None, "zstd0": 0, "zstd3": 3}[codec]
+    comp = [Crc32cCodec()] if level is None else [ZstdCodec(level=level), Crc32cCodec()]
+    out.to_zarr(dest, mode="w", consolidated=False, zarr_format=3,
+                encoding={str(v): {"compressors": comp} for v in out.data_vars})
+    return dest
+
+
+def _load_variant(path: Path, uint16: bool) -> None:
+    ds = xr.open_zarr(path, consolidated=False, chunks=None).load()
+    if uint16:  # decode exactly as the PNG reader does: float32(k) / 65535
+        for name in ("lr", "hr"):
+            ds[name] = ds[name].astype(np.float32) / np.float32(65535)
+
+
+def storage_options(root: Path, tmp: Path, rounds: int) -> list[dict[str, Any]]:
+    """Load speed of the RED store under each storage option (no-dask read path)."""
+    ds = xr.open_zarr(pv.prepared_path(root, "RED"), consolidated=False, chunks=None).load()
+    rows = []
+    for codec in ("none", "zstd0", "zstd3"):
+        for per_chunk in (8, 32):
+            for uint16 in (False, True):
+                dest = _variant(ds, tmp / f"{codec}-{per_chunk}-{uint16}.zarr", codec,
+                                per_chunk, uint16)
+                t = time_call(partial(_load_variant, dest, uint16), repeats=rounds)
+                size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+                n = ds.sizes["scene"]
+                rows.append({"codec": codec, "scenes_per_chunk": per_chunk,
+                             "dtype_on_disk": "uint16" if uint16 else "float32",
+                             "mb_per_scene": round(size / n / 1e6, 4),
+                             "scenes_per_s": round(n / t.median_s, 1),
+                             "scenes_per_cpu_s": round(n / t.cpu_median_s, 1),
+                             "timing": t.summary(per=n)})
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="5 copies, 2 rounds (writes to a temporary file unless --out)")
     parser.add_argument("--repeat", type=int, default=40, help="copies of each real scene")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per path")
-    parser.add_argument("--out", type=Path,
-                        default=REPO / "benchmarks/results_speed/probav_loading.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON path (default benchmarks/results_speed/probav_loading.json)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "probav"
+    if args.quick:
+        args.repeat, args.rounds = min(args.repeat, 5), 2
+    out = args.out or (Path(tempfile.gettempdir()) / "satsr_bench_probav_loading_quick.json"
+                       if args.quick else REPO / "benchmarks/results_speed/probav_loading.json")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        root = tmp / "probav"
         n = _replicate(_data_root(), root, args.repeat)
-        t0 = time.perf_counter()
-        pv.prepare_probav(root, progress=False)
-        prepare_s = time.perf_counter() - t0
-        with dask.config.set(scheduler="threads"):
-            _time_load(root, prepared=True)  # warm-up (imports, file cache) for both paths
-            _time_load(root, prepared=False)
-            png, zarr = [], []
-            for _ in range(args.rounds):
-                png.append(_time_load(root, prepared=False))
-                zarr.append(_time_load(root, prepared=True))
-    png_rate = n / statistics.median(png)
-    zarr_rate = n / statistics.median(zarr)
+        prepare = time_call(partial(pv.prepare_probav, root, progress=False, overwrite=True),
+                            repeats=1, warmup=0)
+        times: dict[str, Timing] = {
+            path: time_call(partial(load_all, root, path), repeats=args.rounds)
+            for path in ("png", "zarr_dask", "zarr")}
+        options = storage_options(root, tmp, args.rounds)
+    png = times["png"]
     result = {
-        "benchmark": "probav_loading",
-        "scenes": n,
-        "rounds": args.rounds,
-        "png_scenes_per_s": round(png_rate, 2),
-        "zarr_scenes_per_s": round(zarr_rate, 2),
-        "ratio_zarr_over_png": round(zarr_rate / png_rate, 3),
-        "prepare_s": round(prepare_s, 3),
-        "png_s": [round(x, 4) for x in png],
-        "zarr_s": [round(x, 4) for x in zarr],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "load_average_1min": round(os.getloadavg()[0], 2)},
-        "satsr_version": __version__,
+        "benchmark": "probav_loading", "scenes": n, "rounds": args.rounds, "quick": args.quick,
+        "target_ratio": TARGET,
+        "scenes_per_s": {k: round(n / t.median_s, 1) for k, t in times.items()},
+        "scenes_per_cpu_s": {k: round(n / t.cpu_median_s, 1) for k, t in times.items()},
+        "ratio_vs_png": {k: round(png.median_s / t.median_s, 2) for k, t in times.items()},
+        "ratio_vs_png_cpu": {k: round(png.cpu_median_s / t.cpu_median_s, 2)
+                             for k, t in times.items()},
+        "prepare_s": round(prepare.median_s, 3),
+        "timings": {k: t.summary(per=n) for k, t in times.items()},
+        "storage_options": options,
+        "machine": machine_facts(),
     }
     print(f"PROBA-V loading, {n} scenes (2 real scenes x {args.repeat}), median of "
           f"{args.rounds} rounds")
-    print(f"  PNG decoding : {png_rate:8.1f} scenes/s")
-    print(f"  prepared Zarr: {zarr_rate:8.1f} scenes/s")
-    print(f"  ratio Zarr/PNG: {zarr_rate / png_rate:.2f}x   (prepare took {prepare_s:.2f} s)")
-    write_text(args.out, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    for k in times:
+        print(f"  {k:<10} {result['scenes_per_s'][k]:8.1f} scenes/s "  # type: ignore[index]
+              f"({result['ratio_vs_png'][k]:.2f}x PNG; CPU "  # type: ignore[index]
+              f"{result['ratio_vs_png_cpu'][k]:.2f}x)")  # type: ignore[index]
+    for o in options:
+        print(f"  store {o['codec']:<6} {o['scenes_per_chunk']:>3}/chunk {o['dtype_on_disk']:<8}"
+              f" {o['mb_per_scene']:7.3f} MB/scene {o['scenes_per_s']:8.1f} scenes/s")
+    write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

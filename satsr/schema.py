@@ -248,14 +248,21 @@ def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
     return {str(dim): (SCENES_PER_CHUNK if dim == "scene" else -1) for dim in ds.dims}
 
 
-def open_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
-    """Open a sample-schema Zarr store lazily (dask-backed) and validate its structure."""
+def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Dataset:
+    """Open a sample-schema Zarr store lazily and validate its structure.
+
+    ``dask=True`` backs the variables with dask arrays (chunked, parallel, for slicing
+    through large stores); ``dask=False`` with xarray's lazily indexed arrays, read by zarr
+    directly when loaded — about 1.8x less CPU for loading whole stores into memory (see
+    ``benchmarks/bench_probav_loading.py``), which is what training does.
+    """
     path = Path(path)
     if not path.exists():
         raise DatasetNotFoundError(f"dataset store {path} does not exist; check the path or "
                                    "create it with `satsr datasets prepare` / `satsr fetch`")
     try:
-        ds = xr.open_zarr(path, consolidated=False)
+        ds = (xr.open_zarr(path, consolidated=False) if dask
+              else xr.open_zarr(path, consolidated=False, chunks=None))
     except Exception as exc:  # zarr raises many types for non-stores
         raise SchemaError(f"{path} is not a readable Zarr store ({type(exc).__name__}: {exc})"
                           ) from None

@@ -48,7 +48,87 @@ def coregister_table(res: dict[str, Any]) -> str:
     return "\n".join([*rows, "", *eq, "", f"*{meta}*"])
 
 
-RENDERERS = {"coregister": coregister_table}
+def _flag(timing: dict[str, Any]) -> str:
+    """`` ⚠`` after a number whose repeated timings spread more than ±20 %."""
+    return " ⚠" if timing.get("noisy") else ""
+
+
+def _machine(res: dict[str, Any], what: str) -> str:
+    m = res["machine"]
+    shared = (f"; the machine was **shared** while timing (load average "
+              f"{m['load_average'][0]} on {m['cpus']} CPUs), so wall-clock numbers are noisy"
+              if m["shared"] else "")
+    return (f"*{what}. satsr {m['satsr']}, torch {m['torch']}, NumPy {m['numpy']}, Python "
+            f"{m['python']}, {m['cpu']} ({m['cpus']} CPUs){shared}. Medians of "
+            f"{res['rounds']} runs after a warm-up; ⚠ = spread over ±20 %.*")
+
+
+def cpsnr_table(res: dict[str, Any]) -> str:
+    """Markdown for ``cpsnr.json``: images/s and ratio vs the numba loop per case."""
+    rows = ["| case | numba loop (img/s) | satsr, 1 thread (img/s) | ratio | CPU-time ratio | "
+            "satsr, 2 threads (img/s) | ratio | share of the bound (1 thread) | max diff (dB) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in res["cases"]:
+        ips, r, t = c["images_per_s"], c["ratio_vs_numba"], c["timings"]
+        rows.append(
+            f"| {c['case']} | {ips['numba_1t']:,.1f}{_flag(t['numba_1t'])} | "
+            f"{ips['satsr_1t']:,.1f}{_flag(t['satsr_1t'])} | {r['satsr_1t']}× | "
+            f"{c['ratio_vs_numba_cpu']['satsr_1t']}× | "
+            f"{ips['satsr_2t']:,.1f}{_flag(t['satsr_2t'])} | {r['satsr_2t']}× | "
+            f"{100 * c['fraction_of_bound']['satsr_1t']:.0f} % of {c['bound_ms_per_image']} ms | "
+            f"{c['max_abs_diff_db']:.1e} |")
+    return "\n".join([*rows, "", _machine(res, f"numba {res['numba']}")])
+
+
+def losses_table(res: dict[str, Any]) -> str:
+    """Markdown for ``losses.json``: forward+backward ms per batch and ratio vs MSE."""
+    names = list(res["rows"][0]["ms"])
+    head = " | ".join(f"{n} (ms) | ×MSE" for n in names)
+    rows = [f"| batch | {head} |", "|---|" + "---:|---:|" * len(names)]
+    for r in res["rows"]:
+        cells = " | ".join(f"{r['ms'][n]:,.1f}{_flag(r['timings'][n])} | "
+                           f"{r['ratio_vs_mse'][n]}×" for n in names)
+        rows.append(f"| {'×'.join(map(str, r['batch']))} | {cells} |")
+    return "\n".join([*rows, "", _machine(res, f"float32, {res['threads']} thread(s)")])
+
+
+def probav_loading_table(res: dict[str, Any]) -> str:
+    """Markdown for ``probav_loading.json``: read paths, then the storage options."""
+    labels = {"png": "decoding the PNGs", "zarr_dask": "prepared store, dask",
+              "zarr": "prepared store, no dask (training's path)"}
+    rows = ["| read path | scenes/s | ×PNG | scenes per CPU-second | ×PNG (CPU) |",
+            "|---|---:|---:|---:|---:|"]
+    for k, label in labels.items():
+        rows.append(f"| {label} | {res['scenes_per_s'][k]:,.1f}{_flag(res['timings'][k])} | "
+                    f"{res['ratio_vs_png'][k]}× | {res['scenes_per_cpu_s'][k]:,.1f} | "
+                    f"{res['ratio_vs_png_cpu'][k]}× |")
+    opts = ["| codec | scenes/chunk | dtype on disk | MB/scene | scenes/s | scenes per "
+            "CPU-second |", "|---|---:|---|---:|---:|---:|"]
+    for o in res["storage_options"]:
+        opts.append(f"| {o['codec']} | {o['scenes_per_chunk']} | {o['dtype_on_disk']} | "
+                    f"{o['mb_per_scene']} | {o['scenes_per_s']:,.1f}{_flag(o['timing'])} | "
+                    f"{o['scenes_per_cpu_s']:,.1f} |")
+    return "\n".join([*rows, "", *opts, "", _machine(res, f"{res['scenes']} scenes")])
+
+
+def train_loop_table(res: dict[str, Any]) -> str:
+    """Markdown for ``train_loop.json``: steps/s of ``satsr train`` and of the bare loop."""
+    flag = " ⚠" if res["satsr_noisy"] else ""
+    rows = ["| loop | steps/s |", "|---|---:|",
+            f"| `satsr train` ({res['model']}, {res['preset']}) | "
+            f"{res['satsr_steps_per_s']}{flag} |",
+            f"| bare forward/backward/Adam over pre-loaded batches | "
+            f"{res['bare_steps_per_s']}{_flag(res['bare'])} |",
+            f"| ratio | **{res['ratio_satsr_over_bare']}** |",
+            f"| ratio of CPU time | {res['ratio_satsr_over_bare_cpu']} |",
+            f"| validation (once, excluded) | {res['validation_s']} s |",
+            f"| checkpoint (once, excluded) | {res['checkpoint_s']} s |"]
+    return "\n".join([*rows, "", _machine(res, f"{res['steps']} steps, "
+                                               f"{res['threads']} thread(s)")])
+
+
+RENDERERS = {"coregister": coregister_table, "cpsnr": cpsnr_table, "losses": losses_table,
+             "probav_loading": probav_loading_table, "train_loop": train_loop_table}
 
 
 def render(name: str, results: Path = RESULTS) -> str:

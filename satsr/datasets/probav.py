@@ -643,6 +643,7 @@ def load_probav(
     band: str | None = None,
     frames: str = "all",
     k: int | None = None,
+    dask: bool = True,
 ) -> list[xr.Dataset]:
     """PROBA-V as sample-schema datasets, one per band (RED, NIR), lazily loaded.
 
@@ -650,6 +651,8 @@ def load_probav(
     are used when present (fast path); otherwise the PNGs are decoded on demand. ``split`` is
     ``train``/``val``/``test``; ``frames``/``k`` pick a frame policy (see :func:`select_frames`).
     Frames are padded to the largest frame count of the selection (``frame_valid`` False).
+    ``dask=False`` opens prepared stores without dask (faster whole loads, see
+    :func:`satsr.schema.open_dataset`).
     """
     bands = _check_band(band)
     _check_split(split)
@@ -660,7 +663,7 @@ def load_probav(
     for name in bands:
         store = prepared_path(root_path, name)
         if store.exists():
-            ds = schema.open_dataset(store)
+            ds = schema.open_dataset(store, dask=dask)
             if split is not None:
                 keep = np.asarray(ds["split"].values).astype(str) == split
                 if not keep.any():

@@ -306,3 +306,44 @@ def test_probav_score():
         probav_score(torch.tensor([-3.0]), torch.tensor([50.0]))
     with pytest.raises(InputValueError, match="no scenes"):
         dataset_score(torch.zeros(0), torch.zeros(0))
+
+
+# ---------------------------------------------------------------- near-tied shifts
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-13, 1e-9, 1e-6])
+def test_near_tied_shifts_match_the_reference(eps):
+    """SR halfway between two shifts of HR: the float32 preselection keeps both candidates and
+    the exact float64 evaluation picks the reference's value (and a shift holding it)."""
+    rng = np.random.default_rng(11)
+    big = rng.random((3, 30, 31))
+    hr = big[:, :, :30]
+    # SR window = mean of HR at shifts (3, 3) and (3, 4), tilted towards one by eps
+    sr = np.zeros_like(hr)
+    sr[:, 3:27, 3:27] = (0.5 + eps) * hr[:, 3:27, 3:27] + (0.5 - eps) * hr[:, 3:27, 4:28]
+    sm = rng.random(hr.shape) < 0.9
+    sm[0] = True
+    got, shift = cpsnr(t4(*sr), t4(*hr), masks(*sm), return_shift=True)
+    for i in range(3):
+        grid = reference_cmse(sr[i], hr[i], sm[i])
+        assert float(got[i]) == pytest.approx(-10 * np.log10(grid.min()), abs=1e-9)
+        u, v = shift[i].tolist()
+        assert grid[u, v] == pytest.approx(grid.min(), rel=1e-12)
+        assert (u, v) in ((3, 3), (3, 4))
+
+
+def test_float32_preselection_covers_the_exact_minimum():
+    """Many random batches: the shift cpsnr reports holds the reference grid's minimum."""
+    rng = np.random.default_rng(12)
+    for clear in (1.0, 0.97, 0.5, 0.05):
+        hr = rng.random((6, 24, 24))
+        sr = np.roll(hr, (1, 0), axis=(1, 2)) + rng.normal(0, 1e-4, hr.shape)
+        sm = rng.random(hr.shape) < clear
+        got, shift = cpsnr(t4(*sr), t4(*hr), masks(*sm), return_shift=True)
+        for i in range(6):
+            grid = reference_cmse(sr[i], hr[i], sm[i])
+            if not np.isfinite(grid).any():
+                continue
+            u, v = shift[i].tolist()
+            assert grid[u, v] == pytest.approx(grid.min(), rel=1e-12)
+            assert float(got[i]) == pytest.approx(-10 * np.log10(grid.min()), abs=1e-9)
