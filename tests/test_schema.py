@@ -90,6 +90,16 @@ def test_save_open_round_trip_is_lossless_and_lazy(tmp_path: Path) -> None:
     assert back.attrs["synthetic"] is False
 
 
+def test_open_without_dask_reads_the_same_values(tmp_path: Path) -> None:
+    ds = make()
+    path = schema.save_dataset(ds, tmp_path / "d.zarr")
+    plain = schema.open_dataset(path, dask=False)
+    assert all(plain[v].chunks is None for v in plain.data_vars)  # not dask-backed
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(plain[name].values, ds[name].values)
+    assert list(plain["scene"].values) == list(ds["scene"].values)
+
+
 def test_save_is_atomic_and_refuses_to_clobber(tmp_path: Path) -> None:
     path = schema.save_dataset(make(), tmp_path / "d.zarr")
     with pytest.raises(SchemaError, match="already exists"):
