@@ -37,7 +37,7 @@ def _summary_rows(name_or_path: str, root: Path | None) -> list[tuple[str, str]]
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``datasets`` sub-app (list, download, prepare, info) to ``app``."""
+    """Add the ``datasets`` sub-app (list, download, prepare, make, info) to ``app``."""
     sub = typer.Typer(help="List, download, prepare and inspect datasets.", no_args_is_help=True)
     app.add_typer(sub, name="datasets")
 
@@ -107,6 +107,40 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"dataset {name!r} cannot be prepared; choose probav or sample")
         for path in paths:
             typer.echo(f"ready: {path}")
+
+    @sub.command("make")
+    def make_cmd(
+        images: list[Path] = typer.Option(..., "--from", help="GeoTIFF(s) with the HR imagery "
+                                          "(repeat --from for several)."),
+        scale: str = typer.Option("3", "--scale", help="Integer LR/HR pixel-size ratio."),
+        sensor: str = typer.Option(..., "--sensor", help="sentinel2 | landsat8 | landsat9 "
+                                   "(sets the MTF at Nyquist, band names, noise, DN scale)."),
+        out: Path = typer.Option(..., "--out", help="The Zarr store to write."),
+        chip: int = typer.Option(32, "--chip", help="LR px per chip side (HR: chip x scale)."),
+        frames: int = typer.Option(1, "--frames", help="LR frames per chip (>1: multi-frame, "
+                                   "sub-pixel shifted)."),
+        max_shift: float = typer.Option(0.5, "--max-shift", help="Largest frame shift, LR px."),
+        noise: float = typer.Option(None, "--noise", help="LR noise sigma in reflectance "
+                                    "[sensor's nominal value]."),
+        mtf: float = typer.Option(None, "--mtf", help="MTF at Nyquist [sensor's published "
+                                  "value]."),
+        bands: str = typer.Option(None, "--bands", help="Names of the first raster bands, "
+                                  "comma-separated [sensor's bands]."),
+        min_valid: float = typer.Option(0.95, "--min-valid", help="Valid HR fraction a chip "
+                                        "needs."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the shifts, noise and splits."),
+        name: str = typer.Option("", "--name", help="Dataset name [wald-<sensor>]."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing store."),
+    ) -> None:
+        """Make a Wald-protocol dataset: degrade real HR imagery with the sensor's MTF to LR."""
+        from satsr.datasets.wald import WaldConfig, make_wald, parse_scale
+
+        names = tuple(b.strip() for b in bands.split(",") if b.strip()) if bands else None
+        cfg = WaldConfig(sensor=sensor, scale=parse_scale(scale), chip=chip, frames=frames,
+                         max_shift=max_shift, noise=noise, mtf=mtf, bands=names,
+                         min_valid=min_valid, seed=seed, name=name)
+        path = make_wald(images, out, cfg, overwrite=overwrite)
+        typer.echo(f"ready: {path} (next: satsr bench --dataset {path})")
 
     @sub.command("info")
     def info_cmd(
