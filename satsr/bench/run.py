@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import platform
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from satsr.bench.models import (
     parse_model_specs,
     resolve_model,
 )
+from satsr.bench.timing import spread_of, timed_run
 from satsr.datasets import load_datasets
 from satsr.errors import ConfigError, InputValueError
 from satsr.metrics import cpsnr, psnr, ssim
@@ -156,16 +157,13 @@ def run_model_on_dataset(
     rule = str(ds.attrs.get("score_mask", "hr"))
     split_of = dict(zip(map(str, sub["scene"].values), map(str, sub["split"].values), strict=True))
     rows: list[dict[str, Any]] = []
-    for batch in iter_batches(sub, batch_size):
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    for n_batch, batch in enumerate(iter_batches(sub, batch_size)):
         dev = batch.to(device)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            sr = model(dev.lr, dev.lr_mask, dev.frame_valid)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - t0
+        with torch.inference_mode():  # warm-up on the first batch, then a median of repeats
+            sr, timing = timed_run(partial(model, dev.lr, dev.lr_mask, dev.frame_valid),
+                                   warmup=int(n_batch == 0), sync=sync)
+        elapsed = timing.median_s
         mask = scoring_mask(batch, int(ds.attrs["scale"]), rule)
         scores = score_batch(sr.cpu(), batch, data_range, mask)
         extra = remote_sensing_scores(
@@ -242,6 +240,7 @@ def summarise(
         for model, g in group.groupby("model", sort=False):
             means = g[["psnr", "ssim", "cpsnr", "score"]].mean()
             runtime = float(g["runtime_s"].sum())
+            spread = spread_of(g["runtime_s"].tolist())  # across batches (records are per scene)
             pixels = output_pixels.get((str(dataset), str(band), str(split)), 0) * len(g)
             rows.append({
                 "model": str(model),
@@ -255,6 +254,7 @@ def summarise(
                 "delta_cpsnr": None if base_means is None else float(means["cpsnr"] - base_means["cpsnr"]),
                 "params": int(models.get(str(model), {}).get("params", 0)),
                 "throughput_mpx_s": (pixels / runtime / 1e6) if runtime > 0 and pixels else None,
+                "throughput_spread": round(spread, 4),
                 "runtime_s": runtime,
                 **table_fields(g),
             })

@@ -13,6 +13,17 @@ def _fmt(value: Any, digits: int, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+def _throughput(row: dict[str, Any]) -> str:
+    """Mpx/s, with "⚠ ±x%" when its timings spread more than ±20 % (noise, not a result)."""
+    from satsr.bench.timing import NOISY_SPREAD
+
+    text = _fmt(row["throughput_mpx_s"], 2)
+    spread = row.get("throughput_spread")
+    if spread is not None and spread > NOISY_SPREAD and text != "–":
+        text += f" ⚠ ±{100 * spread:.0f}%"
+    return text
+
+
 def render_tables(summary: dict[str, Any]) -> list[Table]:
     """Rich tables for every table in a bench summary (rows best cPSNR first)."""
     out = []
@@ -30,6 +41,6 @@ def render_tables(summary: dict[str, Any]) -> list[Table]:
                 r.get("cpsnr_ci95") or "–", _fmt(r["score"], 6), _fmt(r["delta_psnr"], 3, True),
                 _fmt(r["delta_cpsnr"], 3, True), _fmt(r.get("ergas"), 3), _fmt(r.get("sam"), 3),
                 _fmt(r.get("consistency_psnr"), 2), f"{r['params']:,}",
-                _fmt(r["throughput_mpx_s"], 2))
+                _throughput(r))
         out.append(table)
     return out

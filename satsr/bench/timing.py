@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 #: Relative spread above which a timing is flagged as noise (±20 %).
 NOISY_SPREAD = 0.20
@@ -45,8 +47,7 @@ class Timing:
     @property
     def spread(self) -> float:
         """Largest relative deviation of a run from the median wall time (0.1 = ±10 %)."""
-        med = self.median_s
-        return max(abs(t - med) for t in self.wall_s) / med if med > 0 else 0.0
+        return spread_of(self.wall_s)
 
     @property
     def noisy(self) -> bool:
@@ -90,6 +91,41 @@ def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1,
         return Timing(tuple(wall), tuple(cpu), torch.get_num_threads())
     finally:
         torch.set_num_threads(before)
+
+
+def timed_run(fn: Callable[[], T], *, repeats: int = 3, warmup: int = 0,
+              budget_s: float = 1.0, sync: Callable[[], None] | None = None
+              ) -> tuple[T, Timing]:
+    """Run ``fn()`` ``warmup`` times untimed, then time it up to ``repeats`` times; return the
+    last output and the :class:`Timing`.
+
+    Timing stops early once the timed runs took ``budget_s`` in total (a slow call is timed
+    once: its own length already averages out scheduler noise). ``sync`` (e.g.
+    ``torch.cuda.synchronize``) runs before each clock reading so queued GPU work is counted.
+    """
+    for _ in range(warmup):
+        out = fn()
+    wall: list[float] = []
+    cpu: list[float] = []
+    while True:
+        if sync is not None:
+            sync()
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        if sync is not None:
+            sync()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        if len(wall) >= repeats or sum(wall) >= budget_s:
+            return out, Timing(tuple(wall), tuple(cpu), torch.get_num_threads())
+
+
+def spread_of(values: Sequence[float]) -> float:
+    """Largest relative deviation of ``values`` from their median (0 for fewer than 2)."""
+    if len(values) < 2:
+        return 0.0
+    med = statistics.median(values)
+    return max(abs(v - med) for v in values) / med if med > 0 else 0.0
 
 
 def machine_facts() -> dict[str, Any]:

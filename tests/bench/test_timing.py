@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from satsr.bench.timing import NOISY_SPREAD, Timing, machine_facts, time_call
+from satsr.bench.timing import NOISY_SPREAD, Timing, machine_facts, spread_of, time_call, timed_run
 
 
 def test_median_spread_and_flag() -> None:
@@ -37,3 +37,28 @@ def test_machine_facts() -> None:
     m = machine_facts()
     assert m["cpus"] >= 1 and len(m["load_average"]) == 3
     assert isinstance(m["shared"], bool) and m["torch"] == torch.__version__
+
+
+def test_timed_run_returns_the_output_and_respects_the_budget() -> None:
+    calls: list[int] = []
+
+    def fn() -> int:
+        calls.append(1)
+        return len(calls)
+
+    out, t = timed_run(fn, repeats=3, warmup=1)
+    assert out == 4 and len(calls) == 4 and len(t.wall_s) == 3
+    synced: list[int] = []
+    calls.clear()
+    out, t = timed_run(fn, repeats=5, budget_s=0.0, sync=lambda: synced.append(1))
+    assert out == 1 and len(t.wall_s) == 1 and len(synced) == 2  # budget spent after one run
+    assert spread_of([1.0]) == 0.0 and spread_of([1.0, 1.0, 1.3]) == pytest.approx(0.3)
+
+
+def test_bench_table_flags_noisy_throughput() -> None:
+    from satsr.bench.table import _throughput
+
+    row = {"throughput_mpx_s": 12.3456, "throughput_spread": 0.35}
+    assert _throughput(row) == "12.35 ⚠ ±35%"
+    assert _throughput({**row, "throughput_spread": 0.1}) == "12.35"
+    assert _throughput({"throughput_mpx_s": 1.0}) == "1.00"  # older summaries: no spread
