@@ -81,8 +81,7 @@ def evaluate(dataset: str, out: Path | None) -> list[dict[str, object]]:
     from satsr.batch import batch_from_dataset
     from satsr.datasets import load_datasets
     from satsr.metrics import cpsnr, psnr
-    from satsr.models import create_model, list_models, model_info
-    from satsr.models.weights import create_pretrained
+    from satsr.models import create_model, create_pretrained, list_models, model_info
 
     stores = load_datasets(dataset, split="test")
     names = ["bicubic", "mean-bicubic"] + [n for n in list_models() if model_info(n).learned]

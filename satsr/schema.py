@@ -297,6 +297,14 @@ def select(
     return ds
 
 
+def trim_padding(ds: xr.Dataset) -> xr.Dataset:
+    """Drop trailing frames that are padding in every scene (e.g. after selecting a split)."""
+    valid = np.asarray(ds["frame_valid"].values, dtype=bool)
+    used = np.flatnonzero(valid.any(axis=0))
+    n = int(used[-1]) + 1 if used.size else 0
+    return ds if n == ds.sizes["frame"] else ds.isel(frame=slice(0, n))
+
+
 def provenance(ds: xr.Dataset) -> dict[str, Any]:
     """The dataset's provenance record, decoded from its JSON attribute."""
     return dict(json.loads(ds.attrs.get("provenance", "{}")))

@@ -74,9 +74,12 @@ class BenchResult:
 
 
 def default_split(dataset: str, split: str | None) -> str | None:
-    """The sample datasets are scored on their held-out ``test`` split unless told otherwise."""
-    if split is None and dataset in ("sample", "sample-chips"):
-        return "test"
+    """``split``, else the named dataset's registered default (e.g. the sample's held-out
+    ``test`` split); paths default to every scene with a target."""
+    from satsr.datasets import DATASETS
+
+    if split is None and dataset in DATASETS:
+        return DATASETS.get(dataset).default_split
     return split
 
 

@@ -43,14 +43,8 @@ def _root(
     """Satellite image super-resolution toolkit."""
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"satsr.cli.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"satsr.cli.{_name}":
-            raise
-        continue
-    _module.register(app)
+for _name in COMMAND_MODULES:  # a missing command module is a packaging bug: fail loudly
+    importlib.import_module(f"satsr.cli.{_name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

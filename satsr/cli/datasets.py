@@ -52,14 +52,14 @@ def register(app: typer.Typer) -> None:
         table = Table(title=f"satsr datasets (data home: {data_home()})")
         for col in ("name", "present", "synthetic", "description"):
             table.add_column(col)
-        for name, entry in sorted(DATASETS.items()):
-            table.add_row(name, "yes" if _present(name) else "no",
+        for name, entry in DATASETS.items():
+            table.add_row(name, "yes" if entry.is_present() else "no",
                           "yes" if entry.synthetic else "no", entry.description)
         Console().print(table)
 
     @sub.command("download")
     def download_cmd(
-        name: str = typer.Argument(..., help="Dataset name (probav)."),
+        name: str = typer.Argument(..., help="Dataset name (`satsr datasets list`)."),
         root: Path = typer.Option(None, "--root", help="Target folder [data home/probav]."),
         url: str = typer.Option(None, "--url", help="Download from this URL instead."),
         md5: str = typer.Option(None, "--md5", help="Expected md5 of the archive."),
@@ -68,44 +68,33 @@ def register(app: typer.Typer) -> None:
         keep_archive: bool = typer.Option(True, help="Keep the zip after extracting it."),
     ) -> None:
         """Download a dataset archive (resumable, verified) and extract it."""
-        from satsr.errors import ConfigError
-
-        if name != "probav":
-            raise ConfigError(f"dataset {name!r} cannot be downloaded; `satsr datasets download` "
-                              "supports: probav (sample datasets are generated, not downloaded)")
+        from satsr.datasets import dataset_entry
         from satsr.datasets.download import load_manifest
-        from satsr.datasets.probav import download_probav
 
-        manifest = load_manifest(name)
+        entry = dataset_entry(name)
+        entry.check_downloadable()
+        manifest = load_manifest(entry.name)
         if not (md5 or sha256 or (url is None and (manifest.md5 or manifest.sha256))):
             typer.echo("note: no checksum to verify the archive against (the manifest has none "
                        "confirmed); only the zip CRCs are checked. Pass --md5 to verify.",
                        err=True)
-        out = download_probav(root, url=url, size=size, md5=md5, sha256=sha256,
-                              keep_archive=keep_archive)
-        typer.echo(f"PROBA-V is in {out}; next: satsr datasets prepare probav --root {out}")
+        out = entry.fetch(root, url=url, size=size, md5=md5, sha256=sha256,
+                          keep_archive=keep_archive)
+        typer.echo(f"{entry.name} is in {out}; next: satsr datasets prepare {entry.name} "
+                   f"--root {out}")
 
     @sub.command("prepare")
     def prepare_cmd(
-        name: str = typer.Argument(..., help="Dataset name (probav, sample)."),
+        name: str = typer.Argument(..., help="Dataset name (`satsr datasets list`)."),
         root: Path = typer.Option(None, "--root", help="Dataset folder [data home/<name>]."),
         out: Path = typer.Option(None, "--out", help="Where to write the Zarr stores "
                                  "[<root>/satsr]."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing stores."),
     ) -> None:
         """Convert a dataset into sample-schema Zarr stores (fast, lazy loading)."""
-        from satsr.errors import ConfigError
+        from satsr.datasets import dataset_entry
 
-        if name == "probav":
-            from satsr.datasets.probav import default_root, prepare_probav
-
-            paths = prepare_probav(root if root is not None else default_root(), out,
-                                   overwrite=overwrite)
-        elif name == "sample":
-            paths = _prepare_sample(root, out, overwrite)
-        else:
-            raise ConfigError(f"dataset {name!r} cannot be prepared; choose probav or sample")
-        for path in paths:
+        for path in dataset_entry(name).make_stores(root, out, overwrite=overwrite):
             typer.echo(f"ready: {path}")
 
     @sub.command("make")
@@ -150,25 +139,3 @@ def register(app: typer.Typer) -> None:
         """Summarise a dataset: scenes per split, bands, frames, scale, value scale."""
         for key, value in _summary_rows(name_or_path, root):
             typer.echo(f"{key:<12} {value}" if key else "")
-
-
-def _present(name: str) -> bool:
-    """Whether dataset ``name`` exists locally (downloaded/generated) in the data home."""
-    from satsr.datasets import data_home
-
-    if name == "probav":
-        from satsr.datasets.probav import default_root, is_probav_root
-
-        return is_probav_root(default_root())
-    folder = data_home() / name
-    return folder.exists() and any(folder.iterdir())
-
-
-def _prepare_sample(root: Path | None, out: Path | None, overwrite: bool) -> list[Path]:
-    """Generate the SYNTHETIC PROBA-V-layout sample (``satsr.datasets.sample.generate_sample``)
-    into ``--out``/``--root`` (default: its cache folder in the data home)."""
-    from satsr.datasets.sample import default_root, generate_sample
-
-    target = out if out is not None else root
-    return [generate_sample(target if target is not None else default_root(),
-                            overwrite=overwrite)]

@@ -4,65 +4,131 @@
 :class:`xarray.Dataset`; ``load_datasets`` returns one per band group (PROBA-V keeps RED and NIR
 in separate stores because they are separate benchmark tracks).
 
-Names: ``sample`` (synthetic PROBA-V-style multi-frame set, generated on first use),
-``sample-chips`` (synthetic Landsat/Sentinel-2-style single-frame chips), ``probav`` (the ESA
-Kelvins challenge data; ``satsr datasets download/prepare probav``). Anything else is a path: a
-sample-schema Zarr store, or a folder in the official PROBA-V layout.
+Names come from the ``DATASETS`` registry (:func:`register_dataset` adds one): ``sample``
+(synthetic PROBA-V-style multi-frame set, generated on first use), ``sample-chips`` (synthetic
+Landsat/Sentinel-2-style single-frame chips), ``probav`` (the ESA Kelvins challenge data;
+``satsr datasets download/prepare probav``). Anything else is a path: a sample-schema Zarr
+store, or a folder in the official PROBA-V layout.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
 from satsr import schema
-from satsr.errors import DatasetNotFoundError
+from satsr._home import data_home
+from satsr._registry import Registry, load_target
+from satsr.errors import ConfigError, DatasetNotFoundError
 
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A named dataset: ``loader`` is ``"module:function"`` returning a list of datasets
-    (one per band group) and accepting ``root``, ``split`` and ``band`` keywords."""
+    """A named dataset: how to load, download, prepare and find it, and its default split.
+
+    Callables are ``"module:function"`` strings imported on use:
+
+    - ``loader(root=, split=, band=) -> list[xr.Dataset]`` (one sample-schema dataset per band
+      group);
+    - ``download(root, **options) -> Path`` (``options``: ``url``, ``size``, ``md5``,
+      ``sha256``, ``keep_archive``), None when the data are generated rather than downloaded;
+    - ``prepare(root, out, *, overwrite) -> list[Path]`` writes sample-schema Zarr stores;
+    - ``present() -> bool`` says whether the data are on disk (default: a non-empty
+      ``data_home()/<name>``).
+
+    ``default_split`` is what ``satsr bench`` scores when no ``--split`` is given (None: every
+    scene with a target).
+    """
 
     name: str
     loader: str
     description: str
     synthetic: bool = False
+    default_split: str | None = None
+    download: str | None = None
+    prepare: str | None = None
+    present: str | None = None
+
+    def load(self, *, root: str | os.PathLike[str] | None = None, split: str | None = None,
+             band: str | None = None) -> list[xr.Dataset]:
+        """The dataset's band groups (see ``loader``)."""
+        fn = load_target(self.loader, what=f"dataset {self.name!r}")
+        return fn(root=root, split=split, band=band)  # type: ignore[no-any-return]
+
+    def check_downloadable(self) -> None:
+        """Raise a one-line :class:`ConfigError` when the dataset has no ``download``."""
+        if self.download is None:
+            can = ", ".join(n for n, e in DATASETS.items() if e.download) or "none"
+            how = "generated, not downloaded" if self.synthetic else "not downloadable"
+            raise ConfigError(f"dataset {self.name!r} cannot be downloaded (it is {how}); "
+                              f"downloadable datasets: {can}")
+
+    def fetch(self, root: Path | None = None, **options: Any) -> Path:
+        """Download the dataset into ``root`` (``download``); other datasets refuse."""
+        self.check_downloadable()
+        assert self.download is not None
+        fn = load_target(self.download, what=f"dataset {self.name!r}")
+        return fn(root, **options)  # type: ignore[no-any-return]
+
+    def make_stores(self, root: Path | None = None, out: Path | None = None, *,
+                    overwrite: bool = False) -> list[Path]:
+        """Write the dataset as sample-schema Zarr stores (``prepare``)."""
+        if self.prepare is None:
+            can = ", ".join(n for n, e in DATASETS.items() if e.prepare) or "none"
+            raise ConfigError(f"dataset {self.name!r} cannot be prepared; choose one of: {can}")
+        fn = load_target(self.prepare, what=f"dataset {self.name!r}")
+        return fn(root, out, overwrite=overwrite)  # type: ignore[no-any-return]
+
+    def is_present(self) -> bool:
+        """Whether the data are on disk (downloaded, generated or prepared)."""
+        if self.present is not None:
+            return bool(load_target(self.present, what=f"dataset {self.name!r}")())
+        folder = data_home() / self.name
+        return folder.exists() and any(folder.iterdir())
 
 
-DATASETS: dict[str, DatasetEntry] = {
-    "sample": DatasetEntry(
-        "sample", "satsr.datasets.sample:load_sample",
-        "SYNTHETIC PROBA-V-style multi-frame scenes (RED, NIR) generated by satsr's simulator",
-        synthetic=True),
-    "sample-chips": DatasetEntry(
-        "sample-chips", "satsr.datasets.sample:load_sample_chips",
-        "SYNTHETIC Landsat/Sentinel-2-style single-frame chips generated by satsr's simulator",
-        synthetic=True),
-    "probav": DatasetEntry(
-        "probav", "satsr.datasets.probav:load_probav",
-        "ESA Kelvins PROBA-V super-resolution challenge (real, 300 m LR / 100 m HR)"),
-}
+DATASETS: Registry[DatasetEntry] = Registry(
+    "dataset", not_found=DatasetNotFoundError, hint="`satsr datasets list` lists them")
 
 
-def data_home() -> Path:
-    """Where satsr keeps downloaded and generated data: ``$SATSR_DATA`` or ``~/.cache/satsr``."""
-    return Path(os.environ.get("SATSR_DATA", Path.home() / ".cache" / "satsr")).expanduser()
+def register_dataset(entry: DatasetEntry) -> DatasetEntry:
+    """Add a named dataset (``satsr bench/train --dataset NAME`` and ``satsr datasets`` use it)."""
+    return DATASETS.register(entry.name, entry)
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a named dataset (tests and notebooks clean up with it)."""
+    DATASETS.unregister(name)
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    """The :class:`DatasetEntry` called ``name``; unknown names raise with close matches."""
+    return DATASETS.get(name)
+
+
+register_dataset(DatasetEntry(
+    "sample", "satsr.datasets.sample:load_sample",
+    "SYNTHETIC PROBA-V-style multi-frame scenes (RED, NIR) generated by satsr's simulator",
+    synthetic=True, default_split="test", prepare="satsr.datasets.sample:prepare_sample"))
+register_dataset(DatasetEntry(
+    "sample-chips", "satsr.datasets.sample:load_sample_chips",
+    "SYNTHETIC Landsat/Sentinel-2-style single-frame chips generated by satsr's simulator",
+    synthetic=True, default_split="test"))
+register_dataset(DatasetEntry(
+    "probav", "satsr.datasets.probav:load_probav",
+    "ESA Kelvins PROBA-V super-resolution challenge (real, 300 m LR / 100 m HR)",
+    download="satsr.datasets.probav:download_probav",
+    prepare="satsr.datasets.probav:prepare_to",
+    present="satsr.datasets.probav:is_present"))
 
 
 def list_datasets() -> list[str]:
     """Names accepted by :func:`open_dataset` besides paths."""
-    return sorted(DATASETS)
-
-
-def _loader(name: str) -> Callable[..., list[xr.Dataset]]:
-    module, _, attr = DATASETS[name].loader.partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    return DATASETS.names()
 
 
 def _is_zarr_store(path: Path) -> bool:
@@ -79,7 +145,7 @@ def load_datasets(
     """Open a named dataset or a path as a list of sample-schema datasets (one per band group)."""
     key = str(name_or_path)
     if key in DATASETS:
-        return _loader(key)(root=root, split=split, band=band)
+        return DATASETS.get(key).load(root=root, split=split, band=band)
     path = Path(key).expanduser()
     if not path.exists():
         raise DatasetNotFoundError(
@@ -102,9 +168,9 @@ def load_datasets(
     from satsr.datasets.probav import is_probav_root
 
     if (path / "SYNTHETIC.txt").is_file() and (path / "splits.json").is_file():  # keep labels
-        return _loader("sample")(root=path, split=split, band=band)
+        return DATASETS.get("sample").load(root=path, split=split, band=band)
     if is_probav_root(path):
-        return _loader("probav")(root=path, split=split, band=band)
+        return DATASETS.get("probav").load(root=path, split=split, band=band)
     raise DatasetNotFoundError(
         f"{path} is not a satsr dataset: expected a Zarr store in the sample schema, a folder "
         f"of such stores, or a PROBA-V folder with train/ or test/ inside")
@@ -126,4 +192,14 @@ def open_dataset(
     return found[0]
 
 
-__all__ = ["DATASETS", "data_home", "list_datasets", "load_datasets", "open_dataset"]
+__all__ = [
+    "DATASETS",
+    "DatasetEntry",
+    "data_home",
+    "dataset_entry",
+    "list_datasets",
+    "load_datasets",
+    "open_dataset",
+    "register_dataset",
+    "unregister_dataset",
+]

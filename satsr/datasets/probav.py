@@ -257,7 +257,7 @@ def _scene_arrays(files: SceneFiles, n_frames: int,
 
 def default_root() -> Path:
     """Where ``satsr datasets download probav`` puts the data: ``data_home()/"probav"``."""
-    from satsr.datasets import data_home
+    from satsr._home import data_home
 
     return data_home() / "probav"
 
@@ -266,6 +266,11 @@ def is_probav_root(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` holds the official layout (``train/`` or ``test/`` with band folders)."""
     path = Path(path)
     return any((path / split / band).is_dir() for split in OFFICIAL_SPLITS for band in BANDS)
+
+
+def is_present() -> bool:
+    """Whether the official PROBA-V layout is in :func:`default_root` (the registry's check)."""
+    return is_probav_root(default_root())
 
 
 def _resolve_root(root: str | os.PathLike[str] | None) -> Path:
@@ -564,12 +569,11 @@ def select_frames(ds: xr.Dataset, frames: str = "all", k: int | None = None) -> 
     return out[list(ds.data_vars)]
 
 
-def _trim_padding(ds: xr.Dataset) -> xr.Dataset:
-    """Drop trailing frames that are padding in every scene (after selecting a split)."""
-    valid = np.asarray(ds["frame_valid"].values, dtype=bool)
-    used = np.flatnonzero(valid.any(axis=0))
-    n = int(used[-1]) + 1 if used.size else 0
-    return ds if n == ds.sizes["frame"] else ds.isel(frame=slice(0, n))
+def prepare_to(root: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None = None,
+               *, overwrite: bool = False) -> list[Path]:
+    """The registry's ``prepare``: :func:`prepare_probav` with ``root`` defaulting to
+    :func:`default_root`."""
+    return prepare_probav(root if root is not None else default_root(), out, overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------- download
@@ -668,7 +672,7 @@ def load_probav(
                 keep = np.asarray(ds["split"].values).astype(str) == split
                 if not keep.any():
                     continue
-                ds = _trim_padding(ds.isel(scene=np.flatnonzero(keep)))
+                ds = schema.trim_padding(ds.isel(scene=np.flatnonzero(keep)))
         else:
             scenes = scan_band(root_path, name, split)
             if not scenes:

@@ -53,14 +53,14 @@ SCENES_PER_TRACK = sum(SPLIT_SIZES.values())
 
 def default_root(seed: int = 0) -> Path:
     """Cache folder of the PROBA-V-layout sample: ``data_home()/sample/v{VERSION}-seed{seed}``."""
-    from satsr.datasets import data_home
+    from satsr._home import data_home
 
     return data_home() / "sample" / f"v{SAMPLE_VERSION}-seed{seed}"
 
 
 def default_chips_path(seed: int = 0) -> Path:
     """Cache path of the chip store: ``data_home()/sample-chips/v{VERSION}-seed{seed}.zarr``."""
-    from satsr.datasets import data_home
+    from satsr._home import data_home
 
     return data_home() / "sample-chips" / f"v{SAMPLE_VERSION}-seed{seed}.zarr"
 
@@ -198,13 +198,6 @@ def _is_sample_root(root: Path) -> bool:
     return (root / "provenance.json").is_file() and (root / "splits.json").is_file()
 
 
-def _trim_padding(ds: xr.Dataset) -> xr.Dataset:
-    valid = np.asarray(ds["frame_valid"].values, dtype=bool)
-    used = np.flatnonzero(valid.any(axis=0))
-    n = int(used[-1]) + 1 if used.size else 0
-    return ds if n == ds.sizes["frame"] else ds.isel(frame=slice(0, n))
-
-
 def _check_band(band: str | None, have: list[str]) -> None:
     if band is not None and band not in have:
         raise SchemaError(f"unknown band {band!r} in dataset 'sample'; it has bands {have} "
@@ -243,7 +236,7 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
                                                        dtype=object)))
         ds = schema.select(ds, split=split)
         if split is not None:
-            ds = _trim_padding(ds)
+            ds = schema.trim_padding(ds)
         keep = set(str(s) for s in ds["scene"].values)
         provenance = {k: v for k, v in generator.items() if k != "scenes"}
         provenance.update(
@@ -256,6 +249,15 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
         schema.validate(ds)
         out.append(ds)
     return out
+
+
+def prepare_sample(root: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None = None,
+                   *, overwrite: bool = False) -> list[Path]:
+    """The registry's ``prepare``: generate the PROBA-V-layout sample into ``out`` (or
+    ``root``; default :func:`default_root`)."""
+    target = out if out is not None else root
+    return [generate_sample(target if target is not None else default_root(),
+                            overwrite=overwrite)]
 
 
 def load_sample_chips(*, root: str | os.PathLike[str] | None = None, split: str | None = None,
@@ -284,4 +286,5 @@ __all__ = [
     "generate_sample_chips",
     "load_sample",
     "load_sample_chips",
+    "prepare_sample",
 ]

@@ -10,8 +10,10 @@ from satsr.models._registry import (
     list_models,
     model_info,
     register_model,
+    unregister_model,
 )
 from satsr.models.base import SingleImageSR, SRModel
+from satsr.models.pretrained import create_pretrained
 
 __all__ = [
     "ModelInfo",
@@ -19,7 +21,9 @@ __all__ = [
     "SingleImageSR",
     "count_parameters",
     "create_model",
+    "create_pretrained",
     "list_models",
     "model_info",
     "register_model",
+    "unregister_model",
 ]

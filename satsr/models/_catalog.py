@@ -124,6 +124,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="mean-bicubic",
     entrypoint="satsr.models.baselines:mean_bicubic",
+    multi_frame=True,
     rf=_rf_cubic, global_context=True,
     kind="baseline",
     paper="Märtens et al., Super-resolution of PROBA-V images using convolutional neural networks",

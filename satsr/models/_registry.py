@@ -1,20 +1,20 @@
 """Model registry (timm-like): metadata for every model, imported lazily on creation.
 
-Each model is described by a :class:`ModelInfo` whose ``entrypoint`` is ``"module:callable"``;
-the module is imported only when the model is created, so one broken optional dependency never
-breaks ``list_models``. The callable is called as ``fn(scale=..., in_channels=..., num_frames=...,
+Each model is described by a :class:`ModelInfo` (kept in ``MODELS``, a generic
+:class:`satsr._registry.Registry`) whose ``entrypoint`` is ``"module:callable"``; the module is
+imported only when the model is created, so one broken optional dependency never breaks
+``list_models``. The callable is called as ``fn(scale=..., in_channels=..., num_frames=...,
 **hparams)`` and returns an :class:`satsr.models.base.SRModel`.
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from satsr._registry import Registry, load_target
 from satsr.errors import ConfigError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class ModelInfo:
     learned: bool = True
     defaults: dict[str, Any] = field(default_factory=dict)
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    multi_frame: bool | None = None  # fuses several LR frames natively; None: kind == "multi"
     rf: Callable[[Mapping[str, Any]], int] | None = None
     global_context: bool = False
     adversarial: bool = False
@@ -71,45 +72,56 @@ class ModelInfo:
         """Receptive field (odd width, LR pixels) of the published configuration at ×3."""
         return self.receptive_field_for({})
 
-    @property
-    def multi_frame(self) -> bool:
-        """True when the architecture fuses several LR frames natively."""
-        return self.kind == "multi"
+    def __post_init__(self) -> None:
+        if self.multi_frame is None:  # learned multi-frame networks; baselines say so explicitly
+            object.__setattr__(self, "multi_frame", self.kind == "multi")
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+MODELS: Registry[ModelInfo] = Registry(
+    "model", not_found=ModelNotFoundError, hint="`satsr models` lists them")
 
 
 def register_model(info: ModelInfo) -> ModelInfo:
     """Add ``info`` to the registry (names are unique and lower-case)."""
-    if info.name != info.name.lower():
-        raise ValueError(f"model names are lower-case: {info.name!r}")
-    if info.name in _REGISTRY:
-        raise ValueError(f"model {info.name!r} is registered twice")
-    _REGISTRY[info.name] = info
-    return info
+    return MODELS.register(info.name, info)
 
 
-def list_models(pattern: str | None = None, *, kind: str | None = None) -> list[str]:
-    """Registered model names, sorted, filtered by a shell wildcard ``pattern`` and ``kind``."""
-    names = sorted(_REGISTRY)
-    if pattern:
-        names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
-    if kind:
-        names = [n for n in names if _REGISTRY[n].kind == kind]
-    return names
+def unregister_model(name: str) -> None:
+    """Remove ``name`` (tests and notebooks that register throw-away models clean up with it)."""
+    MODELS.unregister(name)
+
+
+def list_models(
+    pattern: str | None = None,
+    *,
+    kind: str | None = None,
+    module: str | None = None,
+    exclude: str | None = None,
+    multi_frame: bool | None = None,
+    adversarial: bool | None = None,
+    learned: bool | None = None,
+) -> list[str]:
+    """Registered model names, sorted, filtered like timm's ``list_models``.
+
+    ``pattern``/``exclude`` are shell wildcards on the name, ``module`` a wildcard on the
+    entrypoint's module (``"satsr.*"`` = satsr's own catalog), the rest must equal the
+    :class:`ModelInfo` facts of the same name.
+    """
+    def keep(info: ModelInfo) -> bool:
+        return ((kind is None or info.kind == kind)
+                and (module is None
+                     or fnmatch.fnmatch(info.entrypoint.partition(":")[0], module))
+                and (exclude is None or not fnmatch.fnmatch(info.name, exclude.lower()))
+                and (multi_frame is None or info.multi_frame == multi_frame)
+                and (adversarial is None or info.adversarial == adversarial)
+                and (learned is None or info.learned == learned))
+
+    return MODELS.names(pattern, where=keep)
 
 
 def model_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of ``name``; unknown names raise with close matches."""
-    key = name.lower()
-    if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ModelNotFoundError(
-            f"unknown model {name!r}{hint} (`satsr models` lists all {len(_REGISTRY)} models)"
-        )
-    return _REGISTRY[key]
+    return MODELS.get(name)
 
 
 def resolve_hparams(
@@ -144,13 +156,11 @@ def create_model(
     """
     info = model_info(name)
     params = resolve_hparams(info, preset, hparams)
-    module_name, _, attr = info.entrypoint.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"model {info.name!r} needs a package that is not installed "
-                          f"({exc}); install satsr with its extras") from None
-    factory = getattr(module, attr)
+        factory = load_target(info.entrypoint, what=f"model {info.name!r}")
+    except ModuleNotFoundError as exc:  # a satsr module that does not exist
+        raise ConfigError(f"model {info.name!r} points at a missing module ({exc}); fix its "
+                          "registry entrypoint") from None
     try:
         model: SRModel = factory(
             scale=scale, in_channels=in_channels, num_frames=num_frames, **params

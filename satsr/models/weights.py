@@ -44,7 +44,7 @@ FORMAT = "satsr-weights"
 FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 # hyper-parameters that describe the data rather than the architecture; checked separately
-_DATA_KEYS = ("scale", "in_channels", "num_frames")
+DATA_KEYS = ("scale", "in_channels", "num_frames")
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -258,7 +258,7 @@ def _resolve_tag(model_name: str, tag: str) -> Path:
 
 def weights_cache() -> Path:
     """Where downloaded weights are kept: ``satsr.datasets.data_home() / "weights"``."""
-    from satsr.datasets import data_home
+    from satsr._home import data_home
 
     return data_home() / "weights"
 
@@ -472,22 +472,3 @@ def load_weights(model: SRModel, source: str | os.PathLike[str], *,
     if isinstance(norm, dict) and norm.get("type") == "affine":
         set_normalisation(model, float(norm["offset"]), float(norm["scale"]))
     return meta
-
-
-def create_pretrained(name: str, dataset: str = "sample", band: str | None = None,
-                      **overrides: Any) -> SRModel | None:
-    """Build ``name`` with the hyper-parameters recorded next to its shipped weights and load them.
-
-    Returns None when no weights are shipped for this model/dataset/band.
-    """
-    from satsr.models import create_model
-
-    path = pretrained(name, dataset, band)
-    if path is None:
-        return None
-    meta = read_sidecar(path)
-    hparams = dict(meta.get("hparams", {}))
-    kwargs = {k: hparams.pop(k) for k in _DATA_KEYS if k in hparams}
-    kwargs.update(hparams)
-    kwargs.update(overrides)
-    return create_model(name, weights=path, **kwargs)

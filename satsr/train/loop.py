@@ -6,8 +6,12 @@ whole ``val`` scenes with the official metrics (mean cPSNR and PSNR via :mod:`sa
 every ``val_every`` steps, best/last checkpoints (safetensors + JSON sidecar) and the optimizer /
 RNG state for ``resume``; early stopping on validation cPSNR; AMP on CUDA; multi-GPU under
 ``torchrun`` (DistributedDataParallel; each rank draws its own random patches, rank 0 validates
-and writes). GAN training (SRGAN / ESRGAN-style models): the generator is first trained with the
-pixel loss for ``pretrain_fraction`` of the steps, then with ``content + adv_weight·adversarial``.
+and writes). GAN training (models whose registry entry says ``adversarial``, or ``gan=True``): the generator is
+first trained with the pixel loss for ``pretrain_fraction`` of the steps, then with
+``content + adv_weight·adversarial`` through :class:`AdversarialStep`.
+
+:class:`Trainer` holds one run (``resume`` / ``step`` / ``validate`` / ``checkpoint`` and the
+``run`` loop); :func:`train` is ``Trainer(cfg).run()``.
 
 On CPU with a fixed seed and thread count, a run is deterministic, and a resumed run reproduces
 an uninterrupted one exactly (same batches, same optimizer state). Under torchrun a resumed run
@@ -40,9 +44,6 @@ from satsr.train.data import PatchSampler, SceneTensors, scenes_from_datasets
 from satsr.train.losses import SRLoss, get_loss
 
 log = logging.getLogger(__name__)
-
-GAN_MODELS = ("srgan", "rrdn", "esrgan")
-
 
 @dataclass
 class TrainConfig:
@@ -82,7 +83,7 @@ class TrainConfig:
     normalise: bool = True
     threads: int | None = None
     progress: bool = True
-    # GAN (None = on for srgan / rrdn / esrgan)
+    # GAN (None = on when the model's registry entry is adversarial, e.g. srgan / rrdn)
     gan: bool | None = None
     gan_loss: str = "bce"
     content_loss: str = "auto"
@@ -137,10 +138,6 @@ def load_split(cfg: TrainConfig, split: str) -> SceneTensors:
 
     return scenes_from_datasets(load_datasets(cfg.dataset, split=split, band=cfg.band,
                                               root=cfg.root))
-
-
-def _uses_gan(cfg: TrainConfig) -> bool:
-    return cfg.gan if cfg.gan is not None else cfg.model.lower() in GAN_MODELS
 
 
 def _content_loss(cfg: TrainConfig, data_range: float) -> SRLoss:
@@ -210,13 +207,76 @@ def validate(model: nn.Module, scenes: SceneTensors, device: torch.device,
     return {"cpsnr": float(c[torch.isfinite(c)].mean()), "psnr": float(p[torch.isfinite(p)].mean())}
 
 
-# --- the loop -----------------------------------------------------------------------------------
+# --- the adversarial step -------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train ``cfg.model`` on ``cfg.dataset`` and return where the weights are and how they did."""
-    from satsr.models import create_model, model_info
-    from satsr.models.weights import save_weights
+class AdversarialStep:
+    """The pluggable GAN part of a step: one discriminator update, then the generator's loss
+    ``content_weight·content + adv_weight·adversarial + pixel_weight·pixel``.
+
+    Its state (discriminator weights and optimizer) travels in the run's checkpoint.
+    """
+
+    def __init__(self, cfg: TrainConfig, in_channels: int, data_range: float,
+                 device: torch.device) -> None:
+        from satsr.train.gan import AdversarialLoss, Discriminator
+
+        self.cfg = cfg
+        self.disc = Discriminator(in_channels, norm=cfg.gan_loss != "wgan-gp").to(device)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr or cfg.lr,
+                                    betas=(0.5, 0.999) if cfg.gan_loss == "wgan-gp"
+                                    else (0.9, 0.999))
+        self.adv = AdversarialLoss(cfg.gan_loss)
+        self.content = _content_loss(cfg, data_range).to(device)
+
+    def generator_loss(self, sr: torch.Tensor, b: Batch, pixel_loss: SRLoss) -> torch.Tensor:
+        """Update the discriminator on (``b.hr``, ``sr``), then return the generator's loss."""
+        assert b.hr is not None
+        d_loss = (self.adv.discriminator_loss(self.disc(b.hr), self.disc(sr.detach()))
+                  + self.adv.gradient_penalty(self.disc, b.hr, sr))
+        self.opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt.step()
+        d_fake = self.disc(sr)
+        d_real = self.disc(b.hr).detach() if self.cfg.gan_loss == "relativistic" else None
+        return (self.cfg.content_weight * self.content(sr, b.hr, b.hr_mask)
+                + self.cfg.adv_weight * self.adv.generator_loss(d_fake, d_real)
+                + self.cfg.pixel_weight * pixel_loss(sr, b.hr, b.hr_mask))
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """(tensors, JSON meta) for the run's ``state`` checkpoint."""
+        tensors = {f"disc.{k}": v.detach().cpu().contiguous()
+                   for k, v in self.disc.state_dict().items()}
+        opt_tensors, opt_meta = flatten_optimizer("dopt", self.opt.state_dict())
+        return {**tensors, **opt_tensors}, {"disc_optimizer": opt_meta}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore what :meth:`state` saved (no-op for checkpoints of non-GAN runs)."""
+        if "disc_optimizer" in meta:
+            self.disc.load_state_dict({k[5:]: v for k, v in tensors.items()
+                                       if k.startswith("disc.")})
+            self.opt.load_state_dict(unflatten_optimizer("dopt", tensors,
+                                                         meta["disc_optimizer"]))
+
+
+# --- the trainer ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunState:
+    """Counters that a checkpoint saves and ``resume`` restores."""
+
+    step: int = 0
+    best_cpsnr: float = -math.inf
+    best_psnr: float = math.nan
+    best_step: int = 0
+    bad: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _check_config(cfg: TrainConfig) -> Any:
+    """Fail fast on settings that cannot work; return the model's registry entry."""
+    from satsr.models import model_info
 
     info = model_info(cfg.model)
     if not info.learned:
@@ -224,205 +284,242 @@ def train(cfg: TrainConfig) -> TrainResult:
                           "(`satsr models`)")
     if cfg.steps is not None and cfg.epochs is not None:
         raise ConfigError("pass either --steps or --epochs, not both")
-    pixel_loss = get_loss(cfg.loss, **cfg.loss_options)  # fail fast on a bad name
     if cfg.amp and not cfg.device.startswith("cuda"):
         raise ConfigError("--amp needs --device cuda (mixed precision is a GPU feature)")
-    rank, world, local_rank = _dist_info()
-    device = _device(cfg, local_rank, world)
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    torch.manual_seed(cfg.seed)
+    return info
 
-    train_scenes = load_split(cfg, "train")
-    val_scenes = load_split(cfg, cfg.val_split)
-    if cfg.val_scenes:
-        keep = list(range(min(cfg.val_scenes, len(val_scenes))))
-        val_scenes = dataclasses.replace(
-            val_scenes, lr=val_scenes.lr[keep], lr_mask=val_scenes.lr_mask[keep],
-            frame_valid=val_scenes.frame_valid[keep], hr=val_scenes.hr[keep],
-            hr_mask=val_scenes.hr_mask[keep])
-    if pixel_loss.needs_mask and not train_scenes.has_masks:
+
+def _subset(scenes: SceneTensors, n: int | None) -> SceneTensors:
+    """The first ``n`` scenes (all when ``n`` is None or 0)."""
+    if not n:
+        return scenes
+    keep = list(range(min(n, len(scenes))))
+    return dataclasses.replace(scenes, lr=scenes.lr[keep], lr_mask=scenes.lr_mask[keep],
+                               frame_valid=scenes.frame_valid[keep], hr=scenes.hr[keep],
+                               hr_mask=scenes.hr_mask[keep])
+
+
+def _check_loss_fits(cfg: TrainConfig, pixel_loss: SRLoss, scenes: SceneTensors) -> None:
+    if pixel_loss.needs_mask and not scenes.has_masks:
         raise ConfigError(f"loss {cfg.loss!r} needs cloud masks but dataset {cfg.dataset!r} has "
                           "none (every HR pixel is clear); use --loss l1 or mse")
-    if cfg.patch * train_scenes.scale <= 2 * 3 and pixel_loss.needs_mask:
+    if cfg.patch * scenes.scale <= 2 * 3 and pixel_loss.needs_mask:
         raise ConfigError(f"--patch {cfg.patch} is too small for loss {cfg.loss!r} (its 3 px "
                           "border); use --patch 4 or more")
 
-    in_channels = int(train_scenes.lr.shape[2])
-    model = create_model(cfg.model, scale=train_scenes.scale, in_channels=in_channels,
-                         num_frames=cfg.frames, preset=cfg.preset, **cfg.hparams).to(device)
-    if cfg.normalise and not cfg.resume:
-        from satsr.models.weights import set_normalisation
 
-        set_normalisation(model, *input_statistics(train_scenes))
-    gen_seed = cfg.seed * 1000 + rank
-    sampler = PatchSampler(train_scenes, patch=cfg.patch, batch_size=cfg.batch,
-                           frames=cfg.frames, augment=cfg.augment,
-                           generator=torch.Generator().manual_seed(gen_seed))
-    h, w = train_scenes.lr.shape[-2:]
-    epoch_steps = max(1, math.ceil(len(train_scenes) * h * w / (cfg.patch ** 2 * cfg.batch
-                                                                * world)))
-    total = cfg.steps if cfg.steps is not None else (cfg.epochs or 10) * epoch_steps
-    if total < 1:
-        raise ConfigError(f"--steps must be at least 1, got {total}")
-    val_every = max(1, min(cfg.val_every or epoch_steps, total))
+class Trainer:
+    """One training run: ``resume()``, ``step()``, ``validate()``, ``checkpoint()``, ``run()``.
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gan = _uses_gan(cfg)
-    disc: nn.Module | None = None
-    disc_opt: torch.optim.Optimizer | None = None
-    content: SRLoss | None = None
-    adv = None
-    pretrain_steps = int(total * cfg.pretrain_fraction) if gan else total
-    if gan:
-        from satsr.train.gan import AdversarialLoss, Discriminator
+    Construction does the setup in a fixed order (seed, data, model, sampler, optimizer,
+    adversarial step), so two runs with the same config draw the same random numbers.
+    """
 
-        disc = Discriminator(in_channels, norm=cfg.gan_loss != "wgan-gp").to(device)
-        disc_opt = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr or cfg.lr,
-                                    betas=(0.5, 0.999) if cfg.gan_loss == "wgan-gp"
-                                    else (0.9, 0.999))
-        adv = AdversarialLoss(cfg.gan_loss)
-        content = _content_loss(cfg, train_scenes.data_range).to(device)
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.info = _check_config(cfg)
+        self.pixel_loss = get_loss(cfg.loss, **cfg.loss_options)  # fail fast on a bad name
+        self.rank, self.world, local_rank = _dist_info()
+        self.device = _device(cfg, local_rank, self.world)
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if self.device.type == "cuda"
+                                                 else "gloo")
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
+        torch.manual_seed(cfg.seed)
+        self.train_scenes = load_split(cfg, "train")
+        self.val_scenes = _subset(load_split(cfg, cfg.val_split), cfg.val_scenes)
+        _check_loss_fits(cfg, self.pixel_loss, self.train_scenes)
+        self._build_model()
+        self._schedule()
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        gan = cfg.gan if cfg.gan is not None else self.info.adversarial
+        self.adversarial: AdversarialStep | None = None
+        self.pretrain_steps = int(self.total * cfg.pretrain_fraction) if gan else self.total
+        if gan:
+            self.adversarial = AdversarialStep(cfg, self.in_channels,
+                                               self.train_scenes.data_range, self.device)
+        self.out = Path(cfg.out)
+        self.state = RunState()
+        self.use_amp = cfg.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
 
-    out = Path(cfg.out)
-    start, best, best_psnr, best_step, bad, history = 0, -math.inf, math.nan, 0, 0, []
-    if cfg.resume:
+    def _build_model(self) -> None:
+        from satsr.models import create_model
+
+        cfg, scenes = self.cfg, self.train_scenes
+        self.in_channels = int(scenes.lr.shape[2])
+        self.model = create_model(cfg.model, scale=scenes.scale, in_channels=self.in_channels,
+                                  num_frames=cfg.frames, preset=cfg.preset,
+                                  **cfg.hparams).to(self.device)
+        if cfg.normalise and not cfg.resume:
+            from satsr.models.weights import set_normalisation
+
+            set_normalisation(self.model, *input_statistics(scenes))
+        self.gen_seed = cfg.seed * 1000 + self.rank
+        self.sampler = PatchSampler(scenes, patch=cfg.patch, batch_size=cfg.batch,
+                                    frames=cfg.frames, augment=cfg.augment,
+                                    generator=torch.Generator().manual_seed(self.gen_seed))
+
+    def _schedule(self) -> None:
+        """Total steps (``steps``, or ``epochs`` × steps per epoch) and the validation period."""
+        cfg, scenes = self.cfg, self.train_scenes
+        h, w = scenes.lr.shape[-2:]
+        epoch_steps = max(1, math.ceil(len(scenes) * h * w / (cfg.patch ** 2 * cfg.batch
+                                                              * self.world)))
+        self.total = cfg.steps if cfg.steps is not None else (cfg.epochs or 10) * epoch_steps
+        if self.total < 1:
+            raise ConfigError(f"--steps must be at least 1, got {self.total}")
+        self.val_every = max(1, min(cfg.val_every or epoch_steps, self.total))
+
+    def resume(self) -> None:
+        """Restore weights, optimizer, discriminator, RNG and counters from ``cfg.out``."""
         from satsr.models.weights import load_weights
 
-        tensors, meta = load_state(out)
-        load_weights(model, out / "last.safetensors")
-        opt.load_state_dict(unflatten_optimizer("opt", tensors, meta["optimizer"]))
-        if disc is not None and disc_opt is not None and "disc_optimizer" in meta:
-            disc.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("disc.")})
-            disc_opt.load_state_dict(unflatten_optimizer("dopt", tensors,
-                                                         meta["disc_optimizer"]))
-        if rank == 0:
-            sampler.set_state(tensors["rng.sampler"])
+        tensors, meta = load_state(self.out)
+        load_weights(self.model, self.out / "last.safetensors")
+        self.opt.load_state_dict(unflatten_optimizer("opt", tensors, meta["optimizer"]))
+        if self.adversarial is not None:
+            self.adversarial.load_state(tensors, meta)
+        if self.rank == 0:
+            self.sampler.set_state(tensors["rng.sampler"])
         else:
-            sampler.generator.manual_seed(gen_seed + 7919 * int(meta["step"]))
+            self.sampler.generator.manual_seed(self.gen_seed + 7919 * int(meta["step"]))
         torch.set_rng_state(tensors["rng.torch"])
-        start, best, best_psnr = int(meta["step"]), float(meta["best_cpsnr"]), meta["best_psnr"]
-        best_step, bad, history = int(meta["best_step"]), int(meta["bad"]), meta["history"]
-        if start >= total:
-            log.info("run in %s already reached step %d of %d", out, start, total)
-    net: nn.Module = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
+        self.state = RunState(step=int(meta["step"]), best_cpsnr=float(meta["best_cpsnr"]),
+                              best_psnr=meta["best_psnr"], best_step=int(meta["best_step"]),
+                              bad=int(meta["bad"]), history=meta["history"])
+        if self.state.step >= self.total:
+            log.info("run in %s already reached step %d of %d", self.out, self.state.step,
+                     self.total)
 
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                      else None)
-    use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    recipe = cfg.to_dict()
-    sidecar_meta = {"bands": train_scenes.bands, "value_scale": train_scenes.value_scale,
-                    "data_range": train_scenes.data_range,
-                    "lr_sensor": train_scenes.lr_sensor, "hr_sensor": train_scenes.hr_sensor,
-                    "dataset": train_scenes.dataset, "split": "train", "recipe": recipe,
-                    "data_version": train_scenes.data_version}
+    def step(self, net: nn.Module, step: int) -> float:
+        """One optimizer step (0-based ``step``) through ``net``; returns the loss value."""
+        cfg = self.cfg
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.lr * _lr_factor(cfg, step, self.total)
+        b = self.sampler.sample().to(self.device)
+        assert b.hr is not None and b.hr_mask is not None
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            sr = _forward(net, b)
+        sr = sr.float()
+        if self.adversarial is not None and step >= self.pretrain_steps:
+            loss = self.adversarial.generator_loss(sr, b, self.pixel_loss)
+        else:
+            loss = self.pixel_loss(sr, b.hr, b.hr_mask)
+        if not torch.isfinite(loss):
+            raise ConfigError(f"training diverged at step {step + 1} (loss {loss.item()}); "
+                              "lower --lr")
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return float(loss.detach())
 
-    def checkpoint(step: int, metrics: dict[str, float], is_best: bool) -> None:
-        m = {**sidecar_meta, "step": step,
+    def validate(self, done: int, loss: float, seconds: float) -> tuple[dict[str, float], bool]:
+        """Score the validation scenes after ``done`` steps, update the counters and history;
+        returns (metrics, whether they are the best so far)."""
+        metrics = validate(self.model, self.val_scenes, self.device)
+        st = self.state
+        is_best = metrics["cpsnr"] > st.best_cpsnr
+        if is_best:
+            st.best_cpsnr, st.best_psnr, st.best_step, st.bad = (metrics["cpsnr"],
+                                                                 metrics["psnr"], done, 0)
+        else:
+            st.bad += 1
+        st.history.append({"step": done, "loss": loss, **metrics, "seconds": round(seconds, 2)})
+        return metrics, is_best
+
+    def checkpoint(self, step: int, metrics: dict[str, float], is_best: bool) -> None:
+        """Write last (and best) weights with their sidecars, then the training state."""
+        from satsr.models.weights import save_weights
+
+        scenes, recipe = self.train_scenes, self.cfg.to_dict()
+        m = {"bands": scenes.bands, "value_scale": scenes.value_scale,
+             "data_range": scenes.data_range, "dataset": scenes.dataset, "split": "train",
+             "recipe": recipe, "data_version": scenes.data_version, "step": step,
              "metrics": {f"val_{k}": v for k, v in metrics.items()}}
         if is_best:
-            save_weights(model, out / "best.safetensors", metadata=m)
-        save_weights(model, out / "last.safetensors", metadata=m)
-        tensors, opt_meta = flatten_optimizer("opt", opt.state_dict())
-        tensors["rng.sampler"] = sampler.state()
+            save_weights(self.model, self.out / "best.safetensors", metadata=m)
+        save_weights(self.model, self.out / "last.safetensors", metadata=m)
+        tensors, opt_meta = flatten_optimizer("opt", self.opt.state_dict())
+        tensors["rng.sampler"] = self.sampler.state()
         tensors["rng.torch"] = torch.get_rng_state()
-        meta: dict[str, Any] = {"step": step, "best_cpsnr": best, "best_psnr": best_psnr,
-                                "best_step": best_step, "bad": bad, "history": history,
-                                "optimizer": opt_meta, "config": recipe}
-        if disc is not None and disc_opt is not None:
-            tensors.update({f"disc.{k}": v.detach().cpu().contiguous()
-                            for k, v in disc.state_dict().items()})
-            dt, dmeta = flatten_optimizer("dopt", disc_opt.state_dict())
-            tensors.update(dt)
-            meta["disc_optimizer"] = dmeta
-        save_state(out, tensors, meta)
+        st = self.state
+        meta: dict[str, Any] = {"step": step, "best_cpsnr": st.best_cpsnr,
+                                "best_psnr": st.best_psnr, "best_step": st.best_step,
+                                "bad": st.bad, "history": st.history, "optimizer": opt_meta,
+                                "config": recipe}
+        if self.adversarial is not None:
+            adv_tensors, adv_meta = self.adversarial.state()
+            tensors.update(adv_tensors)
+            meta.update(adv_meta)
+        save_state(self.out, tensors, meta)
 
-    from satsr.progress import make_progress
+    def _wrapped(self) -> nn.Module:
+        """The model, inside DistributedDataParallel under torchrun."""
+        if self.world == 1:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
 
-    model.train()
-    stopped = False
-    ema: float | None = None
-    status = ""
-    t0 = time.perf_counter()
-    with make_progress(disable=not cfg.progress or rank != 0) as progress:
-        task = progress.add_task(f"train {info.name}", total=total, completed=start,
-                                 status="")
-        for step in range(start, total):
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * _lr_factor(cfg, step, total)
-            b = sampler.sample().to(device)
-            assert b.hr is not None and b.hr_mask is not None
-            adversarial = gan and step >= pretrain_steps
-            with torch.autocast(device.type, enabled=use_amp):
-                sr = _forward(net, b)
-            sr = sr.float()
-            if adversarial:
-                assert disc is not None and disc_opt is not None and adv is not None
-                assert content is not None
-                # discriminator step
-                d_real = disc(b.hr)
-                d_fake = disc(sr.detach())
-                d_loss = adv.discriminator_loss(d_real, d_fake) + adv.gradient_penalty(
-                    disc, b.hr, sr)
-                disc_opt.zero_grad(set_to_none=True)
-                d_loss.backward()
-                disc_opt.step()
-                # generator step
-                d_fake = disc(sr)
-                d_real = disc(b.hr).detach() if cfg.gan_loss == "relativistic" else None
-                loss = (cfg.content_weight * content(sr, b.hr, b.hr_mask)
-                        + cfg.adv_weight * adv.generator_loss(d_fake, d_real)
-                        + cfg.pixel_weight * pixel_loss(sr, b.hr, b.hr_mask))
-            else:
-                loss = pixel_loss(sr, b.hr, b.hr_mask)
-            if not torch.isfinite(loss):
-                raise ConfigError(f"training diverged at step {step + 1} (loss {loss.item()}); "
-                                  "lower --lr")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if cfg.grad_clip:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            value = float(loss.detach())
-            ema = value if ema is None else 0.95 * ema + 0.05 * value
-            done = step + 1
-            if done % val_every == 0 or done == total:
-                stop_flag = torch.zeros(1)
-                if rank == 0:
-                    metrics = validate(model, val_scenes, device)
-                    is_best = metrics["cpsnr"] > best
-                    if is_best:
-                        best, best_psnr, best_step, bad = (metrics["cpsnr"], metrics["psnr"],
-                                                           done, 0)
-                    else:
-                        bad += 1
-                    history.append({"step": done, "loss": ema, **metrics,
-                                    "seconds": round(time.perf_counter() - t0, 2)})
-                    checkpoint(done, metrics, is_best)
-                    status = f"val cPSNR {metrics['cpsnr']:.2f} (best {best:.2f})"
-                    log.info("step %d loss %.5g val cPSNR %.3f PSNR %.3f", done, ema,
-                             metrics["cpsnr"], metrics["psnr"])
-                    if cfg.early_stop and bad >= cfg.early_stop:
-                        stop_flag[0] = 1
-                if world > 1:
-                    torch.distributed.broadcast(stop_flag, 0)
-                if bool(stop_flag[0]):
-                    stopped = True
-                    progress.update(task, completed=done, status=f"early stop; {status}")
-                    break
-            progress.update(task, completed=done, status=f"loss {ema:.4g} {status}")
-    if world > 1:
-        torch.distributed.barrier()
-    final_step = history[-1]["step"] if history else start
-    return TrainResult(out_dir=out, best_path=out / "best.safetensors",
-                       last_path=out / "last.safetensors", steps=int(final_step),
-                       best_cpsnr=best, best_psnr=float(best_psnr), best_step=best_step,
-                       stopped_early=stopped, history=history)
+        return DistributedDataParallel(self.model, device_ids=[self.device.index]
+                                       if self.device.type == "cuda" else None)
+
+    def _validate_and_save(self, done: int, ema: float, t0: float) -> tuple[bool, str]:
+        """Rank 0 validates and checkpoints; every rank learns whether to stop early."""
+        stop_flag, status = torch.zeros(1), ""
+        if self.rank == 0:
+            metrics, is_best = self.validate(done, ema, time.perf_counter() - t0)
+            self.checkpoint(done, metrics, is_best)
+            status = f"val cPSNR {metrics['cpsnr']:.2f} (best {self.state.best_cpsnr:.2f})"
+            log.info("step %d loss %.5g val cPSNR %.3f PSNR %.3f", done, ema,
+                     metrics["cpsnr"], metrics["psnr"])
+            if self.cfg.early_stop and self.state.bad >= self.cfg.early_stop:
+                stop_flag[0] = 1
+        if self.world > 1:
+            torch.distributed.broadcast(stop_flag, 0)
+        return bool(stop_flag[0]), status
+
+    def run(self) -> TrainResult:
+        """Resume if asked, train to the end (or an early stop) and report."""
+        from satsr.progress import make_progress
+
+        if self.cfg.resume:
+            self.resume()
+        start, net = self.state.step, self._wrapped()
+        self.model.train()
+        stopped, ema, status, t0 = False, None, "", time.perf_counter()
+        with make_progress(disable=not self.cfg.progress or self.rank != 0) as progress:
+            task = progress.add_task(f"train {self.info.name}", total=self.total,
+                                     completed=start, status="")
+            for step in range(start, self.total):
+                value = self.step(net, step)
+                ema = value if ema is None else 0.95 * ema + 0.05 * value
+                done = step + 1
+                if done % self.val_every == 0 or done == self.total:
+                    stopped, new_status = self._validate_and_save(done, ema, t0)
+                    status = new_status or status
+                    if stopped:
+                        progress.update(task, completed=done, status=f"early stop; {status}")
+                        break
+                progress.update(task, completed=done, status=f"loss {ema:.4g} {status}")
+        if self.world > 1:
+            torch.distributed.barrier()
+        return self._result(start, stopped)
+
+    def _result(self, start: int, stopped: bool) -> TrainResult:
+        st, out = self.state, self.out
+        final_step = st.history[-1]["step"] if st.history else start
+        return TrainResult(out_dir=out, best_path=out / "best.safetensors",
+                           last_path=out / "last.safetensors", steps=int(final_step),
+                           best_cpsnr=st.best_cpsnr, best_psnr=float(st.best_psnr),
+                           best_step=st.best_step, stopped_early=stopped, history=st.history)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.model`` on ``cfg.dataset`` and return where the weights are and how they did."""
+    return Trainer(cfg).run()

@@ -24,7 +24,7 @@ by name; losses with ``needs_mask = True`` (the PROBA-V cMSE/cL1) refuse data wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satsr._registry import Registry, load_target
 from satsr.errors import ConfigError, InputValueError
 from satsr.metrics.cpsnr import corrected_error
 from satsr.metrics.ssim import WIN_SIZE, mean_over_clear, ssim_maps
@@ -268,32 +269,54 @@ class TextureLoss(_VGGFeatureLoss):
         return (gram_matrix(f_sr) - gram_matrix(f_hr)).abs().mean()
 
 
-LOSSES: dict[str, Callable[..., SRLoss]] = {
-    "l1": L1Loss,
-    "mse": MSELoss,
-    "cmse": lambda **kw: CorrectedLoss(2, **kw),
-    "cl1": lambda **kw: CorrectedLoss(1, **kw),
-    "sobel-l1": SobelL1Loss,
-    "l1-ssim": lambda **kw: L1SSIMLoss(multiscale=False, **kw),
-    "l1-msssim": lambda **kw: L1SSIMLoss(multiscale=True, **kw),
-    "perceptual": PerceptualLoss,
-    "texture": TextureLoss,
-}
+def cmse_loss(**kw: Any) -> SRLoss:
+    """cMSE loss: :class:`CorrectedLoss` with p = 2."""
+    return CorrectedLoss(2, **kw)
+
+
+def cl1_loss(**kw: Any) -> SRLoss:
+    """cL1 loss: :class:`CorrectedLoss` with p = 1."""
+    return CorrectedLoss(1, **kw)
+
+
+def l1_ssim_loss(**kw: Any) -> SRLoss:
+    """L1 + SSIM (single scale)."""
+    return L1SSIMLoss(multiscale=False, **kw)
+
+
+def l1_msssim_loss(**kw: Any) -> SRLoss:
+    """L1 + MS-SSIM."""
+    return L1SSIMLoss(multiscale=True, **kw)
+
+
+#: loss name -> "module:factory" (called with the loss's keyword options)
+LOSSES: Registry[str] = Registry("loss")
+for _name, _attr in (("l1", "L1Loss"), ("mse", "MSELoss"), ("cmse", "cmse_loss"),
+                     ("cl1", "cl1_loss"), ("sobel-l1", "SobelL1Loss"),
+                     ("l1-ssim", "l1_ssim_loss"), ("l1-msssim", "l1_msssim_loss"),
+                     ("perceptual", "PerceptualLoss"), ("texture", "TextureLoss")):
+    LOSSES.register(_name, f"{__name__}:{_attr}")
+
+
+def register_loss(name: str, target: str) -> None:
+    """Register a loss factory ``"module:attr"`` returning an :class:`SRLoss` as ``name``."""
+    LOSSES.register(name, target)
+
+
 MASK_LOSSES = ("cmse", "cl1")
 
 
 def list_losses() -> list[str]:
     """Names accepted by :func:`get_loss`."""
-    return sorted(LOSSES)
+    return LOSSES.names()
 
 
 def get_loss(name: str, **kwargs: Any) -> SRLoss:
     """Build the loss ``name`` (see :data:`LOSSES`) with keyword options."""
     key = name.lower()
-    if key not in LOSSES:
-        raise ConfigError(f"unknown loss {name!r}; choose one of {list_losses()}")
+    factory = load_target(LOSSES.get(key), what=f"loss {key!r}")
     try:
-        loss = LOSSES[key](**kwargs)
+        loss: SRLoss = factory(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad options for loss {name!r}: {exc}") from None
     loss.name = key

@@ -14,8 +14,7 @@ import torch
 from satsr.bench import BenchConfig, run_bench
 from satsr.bench import results as res
 from satsr.errors import ConfigError, InputValueError, ModelNotFoundError
-from satsr.models import ModelInfo, register_model
-from satsr.models._registry import _REGISTRY
+from satsr.models import ModelInfo, register_model, unregister_model
 from satsr.models.baselines import Bicubic
 
 
@@ -47,7 +46,7 @@ def test_models() -> Any:
                                  paper="test", year=2026, learned=False))
     yield
     for name in ("zz-interrupt", "zz-nan"):
-        _REGISTRY.pop(name, None)
+        unregister_model(name)
 
 
 def bench(probav_root: Path, out: Path, models: str, **kw: Any) -> Any:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from satsr import schema
 from satsr.cli import app, main
 from satsr.datasets import open_dataset
+from satsr.testing import assert_sample_schema
 from tests.fetch.sources.test_local import write_real_manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_fetch_local_end_to_end(tmp_path: Path, local_src: Path) -> None:
         traceback.print_exception(*res.exc_info)
     assert res.exit_code == 0, res.output
     ds = open_dataset(out)
-    schema.validate(ds, check_values=True)
+    assert_sample_schema(ds, scale=3)
     assert ds.sizes["y"] == 32 and ds.sizes["Y"] == 96 and ds.sizes["scene"] >= 4
     assert ds.attrs["value_scale"] == "reflectance" and ds.attrs["scale"] == 3
     assert [str(b) for b in ds["band"].values] == ["blue", "green", "red", "nir"]

@@ -22,6 +22,7 @@ from satsr.errors import ConfigError, DatasetNotFoundError, SchemaError
 from satsr.frames import gather_frames, topk_indices
 from satsr.metrics import cpsnr
 from satsr.models import create_model
+from satsr.testing import assert_sample_schema
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_concurrent_generation_keeps_the_first_copy(
 def test_load_sample_schema_and_labels(loaded: dict[str, xr.Dataset]) -> None:
     assert sorted(loaded) == ["NIR", "RED"]
     for track, ds in loaded.items():
-        schema.validate(ds, check_values=True)
+        assert_sample_schema(ds, bands=[track])
         assert ds.attrs["dataset"] == "sample" and ds.attrs["synthetic"] is True
         assert ds.attrs["value_scale"] == "uint16/65535"
         prov = schema.provenance(ds)
@@ -272,7 +273,7 @@ def test_stored_shifts_are_recoverable(sample_root: Path, loaded: dict[str, xr.D
 def test_chips_schema_shapes_and_labels(chips_path: Path) -> None:
     (ds,) = smp.load_sample_chips(root=chips_path)
     ds = ds.load()
-    schema.validate(ds, check_values=True)
+    assert_sample_schema(ds, scale=3)
     assert ds["lr"].shape == (64, 1, 4, 32, 32) and ds["hr"].shape == (64, 4, 96, 96)
     assert ds["lr"].dtype == np.float32 and ds["hr"].dtype == np.float32
     assert list(ds["band"].values) == ["blue", "green", "red", "nir"]

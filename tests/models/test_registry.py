@@ -7,11 +7,11 @@ import pytest
 from satsr.errors import ConfigError, ModelNotFoundError, SatsrError
 from satsr.models import (
     ModelInfo,
-    _registry,
     create_model,
     list_models,
     model_info,
     register_model,
+    unregister_model,
 )
 
 
@@ -41,25 +41,38 @@ def test_unknown_name_suggests_close_matches() -> None:
     assert "did you mean" not in str(exc2.value)
 
 
+def test_fact_filters() -> None:
+    assert set(list_models(adversarial=True)) == {"rrdn", "srgan"}
+    assert set(list_models(learned=False)) == {"bicubic", "mean-bicubic"}
+    assert list_models(multi_frame=True, learned=True) == list_models(kind="multi")
+    assert "edsr" not in list_models("edsr*", exclude="edsr")
+    assert list_models(module="satsr.models.edsr") == ["edsr", "edsr-baseline"]
+
+
 def test_names_are_case_insensitive_on_lookup() -> None:
     assert model_info("RDN").name == "rdn"
 
 
-def test_broken_module_does_not_break_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_module_does_not_break_listing() -> None:
     """Modules load lazily: a model whose module cannot be imported is still listed, and only
     creating it fails, with a one-line SatsrError."""
-    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
     register_model(ModelInfo(name="broken-net", entrypoint="satsr.models.no_such_module:net",
                              kind="single", paper="none", year=2024))
-    assert "broken-net" in list_models()
-    assert "edsr" in list_models()
-    with pytest.raises(ConfigError, match="broken-net"):
-        create_model("broken-net")
-    assert create_model("srcnn", scale=2) is not None
+    register_model(ModelInfo(name="needs-extra", entrypoint="no_such_package.nets:net",
+                             kind="single", paper="none", year=2024))
+    try:
+        assert {"broken-net", "needs-extra", "edsr"} <= set(list_models())
+        with pytest.raises(ConfigError, match="broken-net"):
+            create_model("broken-net")
+        with pytest.raises(ConfigError, match="needs the missing package 'no_such_package'"):
+            create_model("needs-extra")
+        assert create_model("srcnn", scale=2) is not None
+    finally:
+        unregister_model("broken-net")
+        unregister_model("needs-extra")
 
 
-def test_register_rejects_duplicates_and_upper_case(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+def test_register_rejects_duplicates_and_upper_case() -> None:
     with pytest.raises(ValueError, match="twice"):
         register_model(model_info("edsr"))
     with pytest.raises(ValueError, match="lower-case"):

@@ -20,7 +20,7 @@ from satsr.errors import (
     UnverifiedWeightsError,
     WeightsNotFoundError,
 )
-from satsr.models import create_model, list_models, model_info
+from satsr.models import create_model, create_pretrained, list_models, model_info
 from satsr.models import weights as W
 
 NAME = "fsrcnn"  # a small learned model of the zoo
@@ -168,11 +168,11 @@ def test_shipped_tags(saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         model = create_model(NAME, preset="small", weights=tag).eval()
         with torch.no_grad():
             assert torch.equal(model(_lr()), ref(_lr()))
-    built = W.create_pretrained(NAME, "sample", "RED")
+    built = create_pretrained(NAME, "sample", "RED")
     assert built is not None
     with torch.no_grad():
         assert torch.equal(built.eval()(_lr()), ref(_lr()))
-    assert W.create_pretrained(NAME, "probav") is None
+    assert create_pretrained(NAME, "probav") is None
     with pytest.raises(WeightsNotFoundError, match="shipped for this model: \\['sample'\\]"):
         create_model(NAME, preset="small", weights="probav-RED")
     assert [r["model"] for r in W.list_pretrained()] == [NAME]
@@ -183,7 +183,7 @@ def test_shipped_weights_load(record: dict[str, object]) -> None:
     path = record["path"]
     assert isinstance(path, Path)
     assert path.stat().st_size <= 2 * 1024 * 1024
-    model = W.create_pretrained(str(record["model"]), str(record["dataset"]),
+    model = create_pretrained(str(record["model"]), str(record["dataset"]),
                                 record["band"])  # type: ignore[arg-type]
     assert model is not None
     meta = W.read_sidecar(path)
@@ -243,7 +243,7 @@ def test_shipped_weights_beat_baselines_on_heldout_test() -> None:
             assert b.hr is not None and b.hr_mask is not None and b.norm is not None
             for name in ["bicubic", *learned]:
                 model = (create_model(name) if name == "bicubic"
-                         else W.create_pretrained(name, "sample", band))
+                         else create_pretrained(name, "sample", band))
                 assert model is not None, name
                 sr = model.eval()(b.lr, b.lr_mask, b.frame_valid).float()
                 c = cpsnr(sr, b.hr, b.hr_mask)

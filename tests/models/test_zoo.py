@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from satsr.models import SingleImageSR, SRModel, create_model, list_models, model_info
-from satsr.models._registry import _REGISTRY
 
 # only satsr's own catalog (test suites may register throw-away models of their own)
-MODELS = [n for n in list_models() if _REGISTRY[n].entrypoint.startswith("satsr.")]
+MODELS = list_models(module="satsr.*")
 LEARNED = [n for n in MODELS if model_info(n).learned]
 SINGLE = [n for n in MODELS if model_info(n).kind == "single"]
 MULTI = [n for n in MODELS if model_info(n).kind == "multi"]
@@ -57,7 +56,7 @@ def test_metadata(name: str) -> None:
 
 SHAPES = [(2, 1), (3, 3), (4, 4)]  # (scale, channels)
 CASES = [(n, s, c, t) for n in MODELS for s, c in SHAPES
-         for t in ((9, 16) if model_info(n).multi_frame or n == "mean-bicubic" else (9,))]
+         for t in ((9, 16) if model_info(n).multi_frame else (9,))]
 
 
 @pytest.mark.parametrize(("name", "scale", "channels", "t"), CASES)
@@ -70,7 +69,7 @@ def test_forward_shape(name: str, scale: int, channels: int, t: int) -> None:
         sr = model(lr, mask, valid)
     assert sr.shape == (2, channels, scale * H, scale * W)
     assert sr.dtype == lr.dtype and torch.isfinite(sr).all()
-    assert model.multi_frame == (model_info(name).multi_frame or name == "mean-bicubic")
+    assert model.multi_frame == model_info(name).multi_frame
 
 
 @pytest.mark.parametrize("name", SINGLE)

@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from satsr import schema
-from satsr.models import list_models
-from satsr.models._registry import _REGISTRY, ModelInfo, register_model
+from satsr.models import ModelInfo, list_models, register_model, unregister_model
 
 TINY = "tiny-test-net"
 
@@ -30,7 +29,7 @@ def tiny_model() -> Iterator[str]:
     ``list_models()`` in the same worker process never see it."""
     register_tiny()
     yield TINY
-    _REGISTRY.pop(TINY, None)
+    unregister_model(TINY)
 
 
 def make_store(path: Path, *, n_scenes: int = 6, frames: int = 4, size: int = 12,

@@ -7,38 +7,35 @@ Modules are imported lazily so that a missing optional dependency only affects i
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from satsr.errors import ConfigError
+from satsr._registry import Registry, load_target
 from satsr.fetch.sources.base import Source
 from satsr.fetch.types import Acquisition, Grid
 
-#: registry name -> "module:class"
-SOURCES: dict[str, str] = {
-    "local": "satsr.fetch.sources.local:LocalSource",
-    "stac": "satsr.fetch.sources.stac:StacSource",
-    "ee": "satsr.fetch.sources.earthengine:EarthEngineSource",
-}
+#: source name -> ("module:class", the satsr extra that installs its dependencies)
+SOURCES: Registry[tuple[str, str | None]] = Registry("source")
+SOURCES.register("local", ("satsr.fetch.sources.local:LocalSource", None))
+SOURCES.register("stac", ("satsr.fetch.sources.stac:StacSource", "stac"))
+SOURCES.register("ee", ("satsr.fetch.sources.earthengine:EarthEngineSource", "ee"))
+
+
+def register_source(name: str, target: str, extra: str | None = None) -> None:
+    """Register a :class:`Source` subclass as ``name`` (``target`` is ``"module:Class"``)."""
+    SOURCES.register(name, (target, extra))
 
 
 def list_sources() -> list[str]:
     """Names accepted by :func:`get_source`."""
-    return sorted(SOURCES)
+    return SOURCES.names()
 
 
 def get_source(name: str, **options: Any) -> Source:
     """Instantiate the source registered as ``name`` with source-specific ``options``."""
-    if name not in SOURCES:
-        raise ConfigError(f"unknown source {name!r}; choose one of {', '.join(list_sources())}")
-    module, _, attr = SOURCES[name].partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        extra = {"stac": "stac", "ee": "ee"}.get(name, "")
-        raise ConfigError(f"source {name!r} needs the missing package {exc.name!r}; install it with "
-                          f"`pip install 'satsr[{extra}]'`") from None
+    target, extra = SOURCES.get(name)
+    cls = load_target(target, what=f"source {name!r}", extra=extra)
     return cls(**options)  # type: ignore[no-any-return]
 
 
-__all__ = ["SOURCES", "Acquisition", "Grid", "Source", "get_source", "list_sources"]
+__all__ = ["SOURCES", "Acquisition", "Grid", "Source", "get_source", "list_sources",
+           "register_source"]
