@@ -1,5 +1,8 @@
 """Architecture rules that a reviewer would otherwise check by hand (docs/architecture.md).
 
+- Layers, top to bottom (docs/architecture.md): ``cli`` → ``bench``/``train``/``predict``/
+  ``testing`` → ``datasets``/``fetch`` → ``schema``/``models``/``metrics`` → leaf helpers
+  (every other top-level module). A module imports its own package or lower layers only.
 - No import cycle between satsr modules (function-level imports count too: a lazy import is
   still a dependency; only ``if TYPE_CHECKING:`` blocks are ignored).
 - No function in satsr/ longer than 80 lines outside :data:`LONG_FUNCTIONS`. A function's
@@ -108,6 +111,29 @@ def test_import_graph_has_no_cycle() -> None:
     assert len(graph) > 50 and "satsr.models._registry" in graph["satsr.models"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+#: top-level package or module -> layer (higher imports lower); anything else is a leaf helper (1)
+LAYERS = {"__main__": 6, "cli": 5, "bench": 4, "train": 4, "predict": 4, "testing": 4,
+          "datasets": 3, "fetch": 3, "schema": 2, "models": 2, "metrics": 2}
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    """(layer, top-level part) of a satsr module; ``satsr`` itself is a leaf."""
+    top = module.split(".")[1] if "." in module else ""
+    return LAYERS.get(top, 1), top
+
+
+def test_modules_import_only_their_own_package_or_lower_layers() -> None:
+    upward = []
+    for module, deps in import_graph().items():
+        layer, top = layer_of(module)
+        for dep in deps:
+            dep_layer, dep_top = layer_of(dep)
+            same_package = dep_top == top and layer > 1
+            if not same_package and dep_layer >= layer and not (layer == dep_layer == 1):
+                upward.append(f"{module} -> {dep}")
+    assert not upward, f"imports that go up or sideways between layers: {sorted(upward)}"
 
 
 def test_cycle_finder_finds_a_planted_cycle() -> None:

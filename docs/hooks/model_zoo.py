@@ -61,9 +61,14 @@ def zoo_page() -> str:
                      f"{small} | {paper} | {info.year} |")
         details += [f"## {name}", "", info.description or "", "",
                     f"- **Kind**: {KIND_LABEL.get(info.kind, info.kind)}"
-                    f"{'' if info.learned else ' (not learned)'}",
+                    f"{'' if info.learned else ' (not learned)'}"
+                    f"{', trained adversarially by default' if info.adversarial else ''}",
                     f"- **Parameters** (default configuration): {n}",
                     f"- **Paper**: {paper} ({info.year})",
+                    f"- **Receptive field** (default configuration, ×3): "
+                    f"{info.receptive_field} LR pixels (a tile needs a halo of "
+                    f"{info.receptive_field // 2})"
+                    + ("; also uses whole-image statistics" if info.global_context else ""),
                     f"- **Default configuration**: {_config(info.defaults)}"]
         for preset, params in info.presets.items():
             details.append(f"- **Preset `{preset}`** ({n_params(name, preset)} parameters): "

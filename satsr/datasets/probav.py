@@ -57,7 +57,6 @@ BANDS: tuple[str, ...] = ("RED", "NIR")
 OFFICIAL_SPLITS: tuple[str, ...] = ("train", "test")
 LR_SIZE = 128
 SCALE = 3
-HR_SIZE = LR_SIZE * SCALE
 VALUE_SCALE = "uint16/65535"
 PEAK = 65535.0
 FILL_VALUE = 65520

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPLIT_NAMES = ("train", "val", "test")
+from satsr.schema import SPLITS
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def block_split(bi: int, bj: int, spec: SplitSpec) -> str:
     digest = hashlib.sha256(f"{spec.seed}:{bi}:{bj}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2.0**64
     edges = np.cumsum(spec.fractions)
-    return SPLIT_NAMES[int(np.searchsorted(edges, u, side="right").clip(0, 2))]
+    return SPLITS[int(np.searchsorted(edges, u, side="right").clip(0, 2))]
 
 
 def chip_split(i: int, j: int, spec: SplitSpec) -> str | None:
@@ -58,4 +58,4 @@ def valid_fraction(hr_mask: np.ndarray, lr_mask: np.ndarray, scale: int) -> floa
     return float(np.mean(hr_mask & up))
 
 
-__all__ = ["SPLIT_NAMES", "SplitSpec", "block_split", "chip_split", "valid_fraction"]
+__all__ = ["SplitSpec", "block_split", "chip_split", "valid_fraction"]

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 import shapely
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.fetch.types import Grid
 
 HR_RES = 10.0
-SCALE = 3
+SCALE = DEFAULT_SCALE
 LR_RES = HR_RES * SCALE
 
 

@@ -39,7 +39,7 @@ from satsr.errors import ConfigError, SatsrError
 from satsr.fetch import coregister as coreg
 from satsr.fetch._quiet import quiet_raster_calls
 from satsr.fetch.aoi import AOI, DEFAULT_MAX_AREA_KM2, load_aoi, project
-from satsr.fetch.chips import SPLIT_NAMES, SplitSpec, chip_split, valid_fraction
+from satsr.fetch.chips import SplitSpec, chip_split, valid_fraction
 from satsr.fetch.grid import ChipSpec, Tile, chips_covering, group_tiles, offset_in
 from satsr.fetch.pairing import PairGroup, candidate_pairs, rank_frames
 from satsr.fetch.sensors import COMMON_BANDS, prepare, read_bands
@@ -55,6 +55,7 @@ from satsr.fetch.store import (
     write_json_atomic,
 )
 from satsr.fetch.types import Acquisition, Grid
+from satsr.schema import SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class FetchResult:
 
 
 def _split_counts(chip_recs: Sequence[dict[str, Any]]) -> dict[str, int]:
-    return {name: sum(c["split"] == name for c in chip_recs) for name in SPLIT_NAMES}
+    return {name: sum(c["split"] == name for c in chip_recs) for name in SPLITS}
 
 
 # ----------------------------------------------------------------------------- validation

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from satsr._registry import Registry, load_target
+from satsr.defaults import DEFAULT_SCALE
 from satsr.errors import ConfigError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ class ModelInfo:
         """
         if self.rf is None:
             raise ConfigError(f"model {self.name!r} declares no receptive field")
-        return int(self.rf({"scale": 3, "num_frames": None, **self.defaults, **hparams}))
+        return int(self.rf({"scale": DEFAULT_SCALE, "num_frames": None, **self.defaults,
+                            **hparams}))
 
     @property
     def receptive_field(self) -> int:
@@ -141,7 +143,7 @@ def resolve_hparams(
 def create_model(
     name: str,
     *,
-    scale: int = 3,
+    scale: int = DEFAULT_SCALE,
     in_channels: int = 1,
     num_frames: int | None = None,
     weights: str | Path | None = None,

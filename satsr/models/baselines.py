@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.frames import gather_frames, tied_max, topk_indices
 from satsr.models.base import SRModel
 from satsr.resample import upscale_cubic
@@ -57,13 +58,13 @@ class MeanBicubic(SRModel):
         return out.to(lr.dtype)
 
 
-def bicubic(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def bicubic(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
             **_: Any) -> Bicubic:
     """Factory for the registry."""
     return Bicubic(scale, in_channels)
 
 
-def mean_bicubic(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def mean_bicubic(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
                  **_: Any) -> MeanBicubic:
     """Factory for the registry."""
     return MeanBicubic(scale, in_channels)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import PixelShuffleUpsampler, ResBlock, conv2d
 
@@ -46,7 +47,7 @@ class EDSR(SingleImageSR):
         return out
 
 
-def edsr(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def edsr(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
          **hparams: Any) -> EDSR:
     """Factory for ``edsr``/``edsr-baseline`` (n_blocks, features, res_scale, adapter, ...)."""
     return EDSR(scale, in_channels, **hparams)

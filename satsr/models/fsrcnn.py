@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import conv2d
 
@@ -39,7 +40,7 @@ class FSRCNN(SingleImageSR):
         return out
 
 
-def fsrcnn(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def fsrcnn(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
            **hparams: Any) -> FSRCNN:
     """Factory for ``fsrcnn`` (hyper-parameters: d, s, m, adapter, k, with_masks)."""
     return FSRCNN(scale, in_channels, **hparams)

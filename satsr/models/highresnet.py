@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models._multiframe import prepare_frames
 from satsr.models.base import SRModel
 
@@ -95,7 +96,7 @@ class HighResNet(SRModel):
         return out
 
 
-def highresnet(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def highresnet(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
                **hparams: Any) -> HighResNet:
     """Factory for ``highres-net`` (channels, enc_layers, kernel); num_frames defaults to 16."""
     return HighResNet(scale, in_channels, num_frames=num_frames or 16, **hparams)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.errors import ConfigError
 from satsr.models._multiframe import prepare_frames
 from satsr.models.base import SRModel
@@ -107,7 +108,7 @@ class RAMS(SRModel):
         return main + F.pixel_shuffle(glob, self.scale)
 
 
-def rams(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def rams(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
          **hparams: Any) -> RAMS:
     """Factory for ``rams`` (features, n_blocks, reduction); num_frames defaults to 9."""
     return RAMS(scale, in_channels, num_frames=num_frames or 9, **hparams)

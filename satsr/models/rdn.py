@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import RDB, PixelShuffleUpsampler, conv2d
 
@@ -47,7 +48,7 @@ class RDN(SingleImageSR):
         return out
 
 
-def rdn(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def rdn(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
         **hparams: Any) -> RDN:
     """Factory for ``rdn`` (D, C, G, G0, adapter, k, with_masks)."""
     return RDN(scale, in_channels, **hparams)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models._receptive import prime_factors
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import RRDB, conv2d
@@ -50,7 +51,7 @@ class RRDN(SingleImageSR):
         return out
 
 
-def rrdn(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def rrdn(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
          **hparams: Any) -> RRDN:
     """Factory for ``rrdn`` (n_blocks, features, growth, res_scale, adapter, k, with_masks)."""
     return RRDN(scale, in_channels, **hparams)

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import conv2d
 from satsr.resample import upscale_cubic
@@ -51,7 +52,7 @@ class SRCNN(SingleImageSR):
         return out
 
 
-def srcnn(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def srcnn(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
           **hparams: Any) -> SRCNN:
     """Factory for ``srcnn`` and ``srcnn-ex`` (hyper-parameters: f1, f2, f3, n1, n2, adapter...)."""
     return SRCNN(scale, in_channels, **hparams)

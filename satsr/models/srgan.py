@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models.edsr import EDSR
 
 Norm = Literal["batch", "none"]
@@ -31,7 +32,7 @@ class SRGANGenerator(EDSR):
     """EDSR-baseline generator of the SRGAN setup (same forward contract as every model)."""
 
 
-def srgan(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def srgan(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
           **hparams: Any) -> SRGANGenerator:
     """Factory for ``srgan`` (the generator; EDSR hyper-parameters)."""
     return SRGANGenerator(scale, in_channels, **hparams)

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models._receptive import prime_factors
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import ResBlock, conv2d
@@ -149,7 +150,7 @@ class UpsamplingSRCNN(SingleImageSR):
         return out
 
 
-def upsampling_srcnn(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def upsampling_srcnn(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
                      **hparams: Any) -> UpsamplingSRCNN:
     """Factory for the ``srcnn-pre/post/progressive/iterative/residual/inception`` entries."""
     return UpsamplingSRCNN(scale, in_channels, **hparams)

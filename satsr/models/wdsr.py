@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import WideActivationBlock, wn_conv2d
 
@@ -45,7 +46,7 @@ class WDSR(SingleImageSR):
         return F.pixel_shuffle(main + self.skip(x), self.scale)
 
 
-def wdsr(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def wdsr(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
          **hparams: Any) -> WDSR:
     """Factory for ``wdsr`` (n_blocks, features, expansion, low_rank, res_scale, adapter...)."""
     return WDSR(scale, in_channels, **hparams)

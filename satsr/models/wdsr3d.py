@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from satsr.defaults import DEFAULT_SCALE
 from satsr.errors import ConfigError
 from satsr.models._multiframe import prepare_frames
 from satsr.models.base import SRModel
@@ -73,7 +74,7 @@ class WDSR3D(SRModel):
         return F.pixel_shuffle(main + skip, self.scale)
 
 
-def wdsr3d(*, scale: int = 3, in_channels: int = 1, num_frames: int | None = None,
+def wdsr3d(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
            **hparams: Any) -> WDSR3D:
     """Factory for ``wdsr3d`` (features, n_blocks, expansion, low_rank); num_frames default 9."""
     return WDSR3D(scale, in_channels, num_frames=num_frames or 9, **hparams)

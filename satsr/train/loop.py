@@ -303,9 +303,11 @@ def _check_loss_fits(cfg: TrainConfig, pixel_loss: SRLoss, scenes: SceneTensors)
     if pixel_loss.needs_mask and not scenes.has_masks:
         raise ConfigError(f"loss {cfg.loss!r} needs cloud masks but dataset {cfg.dataset!r} has "
                           "none (every HR pixel is clear); use --loss l1 or mse")
-    if cfg.patch * scenes.scale <= 2 * 3 and pixel_loss.needs_mask:
-        raise ConfigError(f"--patch {cfg.patch} is too small for loss {cfg.loss!r} (its 3 px "
-                          "border); use --patch 4 or more")
+    border = int(getattr(pixel_loss, "border", 0))
+    if pixel_loss.needs_mask and cfg.patch * scenes.scale <= 2 * border:
+        need = 2 * border // scenes.scale + 1
+        raise ConfigError(f"--patch {cfg.patch} is too small for loss {cfg.loss!r} (its "
+                          f"{border} px border); use --patch {need} or more")
 
 
 class Trainer:

@@ -303,7 +303,6 @@ def register_loss(name: str, target: str) -> None:
     LOSSES.register(name, target)
 
 
-MASK_LOSSES = ("cmse", "cl1")
 
 
 def list_losses() -> list[str]:

@@ -101,3 +101,31 @@ def test_bad_preset_and_hparam_give_config_errors() -> None:
 def test_temporal_reduction_models_reject_even_frame_counts(name: str) -> None:
     with pytest.raises(ConfigError, match="odd num_frames"):
         create_model(name, preset="small", num_frames=8)
+
+
+def _zoo_page() -> str:
+    """The generated model zoo page (docs/hooks/model_zoo.py), without building the site."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "hooks" / "model_zoo.py"
+    spec = importlib.util.spec_from_file_location("satsr_docs_model_zoo", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.zoo_page())
+
+
+def test_every_shipped_model_has_a_reference_a_receptive_field_and_a_docs_entry() -> None:
+    """The 'add a model' checklist of docs/architecture.md, enforced."""
+    page = _zoo_page()
+    for name in list_models(module="satsr.*"):
+        info = model_info(name)
+        assert info.paper and info.year > 1900, name
+        assert info.url.startswith("https://"), f"{name}: reference URL missing"
+        assert info.rf is not None and info.receptive_field % 2 == 1, name
+        assert info.multi_frame is not None, name
+        section = page.split(f"## {name}\n", 1)
+        assert len(section) == 2, f"{name}: no section on the model zoo page"
+        assert f"**Receptive field** (default configuration, ×3): {info.receptive_field} " \
+            in section[1].split("\n## ", 1)[0], name

@@ -20,9 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from satsr.datasets.probav import PEAK  # PROBA-V PNG values are read as uint16 / 65535
 from satsr.datasets.simulate.multiframe import MultiFrameScene
-
-PEAK = 65535.0  # PROBA-V PNG values are read as uint16 / 65535
 
 
 def write_scene(folder: Path, scene: MultiFrameScene) -> None:

@@ -190,22 +190,13 @@ def _paint(img: np.ndarray, cover: np.ndarray, value: np.ndarray) -> None:
     img += value * cover
 
 
-def render_scene(
-    rng: np.random.Generator,
-    shape: tuple[int, int],
-    scale: SceneScale,
-    bands: Sequence[str] = BANDS,
-) -> np.ndarray:
-    """Paint one synthetic landscape: (len(bands), H, W) float32 surface reflectance in [0, 1].
-
-    ``shape`` is the fine grid (H, W) in pixels of ``scale.pixel_m`` metres.
-    """
-    table = _band_table(bands)
-    nb = len(bands)
+def _paint_fields(rng: np.random.Generator, shape: tuple[int, int], scale: SceneScale,
+                  table: dict[str, np.ndarray]) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Parcels in a frame rotated to the dominant field orientation, with crop rows, texture
+    and hedgerows: returns (image (B, H, W), the orientation theta, the rotated u, v grids)."""
+    nb = len(next(iter(table.values())))
     h, w = shape
     px = scale.pixel_m
-
-    # 1. parcels in a frame rotated to the dominant field orientation
     theta = rng.uniform(0, np.pi / 2)
     u, v = _rotated(shape, theta)
     size_px = (scale.parcel_m[0] / px, scale.parcel_m[1] / px)
@@ -243,47 +234,76 @@ def render_scene(
     edge[:-1, :] |= label[:-1, :] != label[1:, :]
     hedged = rng.random(n_parcels) < 0.4
     _paint(img, (edge & hedged[label]).astype(np.float32)[None] * 0.6, table["hedge"])
+    return img, theta, u, v
 
-    # 2. built-up block: roofs on a grid, streets, shadows cast towards +u/+v
+
+def _paint_builtup(rng: np.random.Generator, img: np.ndarray, u: np.ndarray, v: np.ndarray,
+                   scale: SceneScale, table: dict[str, np.ndarray]) -> None:
+    """A built-up block in place: roofs on a grid, streets, parks, shadows towards +u/+v."""
+    h, w = img.shape[-2:]
+    px = scale.pixel_m
+    pitch = rng.uniform(*scale.block_pitch_m) / px
+    half_u, half_v = rng.uniform(0.12, 0.3, 2) * max(h, w)
+    cu, cv = rng.uniform(-0.3, 0.3, 2) * max(h, w)
+    zone = (np.abs(u - cu) < half_u) & (np.abs(v - cv) < half_v)
+    iu = np.floor((u - cu) / pitch).astype(np.int64)
+    iv = np.floor((v - cv) / pitch).astype(np.int64)
+    fu = (u - cu) / pitch - iu
+    fv = (v - cv) / pitch - iv
+    ncell = 4096
+    cell = (iu * 131 + iv * 61) % ncell
+    bsize = rng.uniform(0.45, 0.8, (ncell, 2)).astype(np.float32)
+    present = rng.random(ncell) > 0.15
+    roof_kind = rng.random(ncell) < 0.35
+    roof_gain = rng.uniform(0.8, 1.4, ncell).astype(np.float32)
+    building = zone & present[cell] & (fu < bsize[cell, 0]) & (fv < bsize[cell, 1])
+    sh = rng.uniform(0.08, 0.2)
+    shadow = (zone & present[cell] & ~building & (fu < bsize[cell, 0] + sh)
+              & (fv < bsize[cell, 1] + sh))
+    _paint(img, zone.astype(np.float32)[None], table["asphalt"])
+    parks = zone & ~present[cell]
+    _paint(img, parks.astype(np.float32)[None], table["grass"])
+    roof = np.where(roof_kind[cell][None], table["roof_tile"][:, None, None],
+                    table["roof"][:, None, None]) * roof_gain[cell][None]
+    _paint(img, building.astype(np.float32)[None], roof.astype(np.float32))
+    img *= 1 - 0.6 * shadow.astype(np.float32)[None]
+
+
+def _paint_river(rng: np.random.Generator, img: np.ndarray, scale: SceneScale,
+                table: dict[str, np.ndarray]) -> None:
+    """A meandering river with sand or forest banks, in place."""
+    shape = img.shape[-2:]
+    px = scale.pixel_m
+    width = rng.uniform(*scale.river_width_m) / px
+    cover, dist = _line_coverage(rng, shape, width, meander=0.12)
+    bank_w = scale.bank_m / px
+    bank = np.clip(width / 2 + bank_w - dist + 0.5, 0.0, 1.0) * (1 - cover)
+    bank_refl = table["sand"] if rng.random() < 0.5 else table["forest"]
+    _paint(img, bank[None], bank_refl)
+    water = table["water"] * np.float32(rng.uniform(0.8, 1.3))
+    _paint(img, cover[None], water)
+
+
+def render_scene(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    scale: SceneScale,
+    bands: Sequence[str] = BANDS,
+) -> np.ndarray:
+    """Paint one synthetic landscape: (len(bands), H, W) float32 surface reflectance in [0, 1].
+
+    ``shape`` is the fine grid (H, W) in pixels of ``scale.pixel_m`` metres.
+    """
+    table = _band_table(bands)
+    nb = len(bands)
+    h, w = shape
+    px = scale.pixel_m
+    img, theta, u, v = _paint_fields(rng, shape, scale, table)
     if rng.random() < scale.p_builtup:
-        pitch = rng.uniform(*scale.block_pitch_m) / px
-        half_u, half_v = rng.uniform(0.12, 0.3, 2) * max(h, w)
-        cu, cv = rng.uniform(-0.3, 0.3, 2) * max(h, w)
-        zone = (np.abs(u - cu) < half_u) & (np.abs(v - cv) < half_v)
-        iu = np.floor((u - cu) / pitch).astype(np.int64)
-        iv = np.floor((v - cv) / pitch).astype(np.int64)
-        fu = (u - cu) / pitch - iu
-        fv = (v - cv) / pitch - iv
-        ncell = 4096
-        cell = (iu * 131 + iv * 61) % ncell
-        bsize = rng.uniform(0.45, 0.8, (ncell, 2)).astype(np.float32)
-        present = rng.random(ncell) > 0.15
-        roof_kind = rng.random(ncell) < 0.35
-        roof_gain = rng.uniform(0.8, 1.4, ncell).astype(np.float32)
-        building = zone & present[cell] & (fu < bsize[cell, 0]) & (fv < bsize[cell, 1])
-        sh = rng.uniform(0.08, 0.2)
-        shadow = (zone & present[cell] & ~building & (fu < bsize[cell, 0] + sh)
-                  & (fv < bsize[cell, 1] + sh))
-        _paint(img, zone.astype(np.float32)[None], table["asphalt"])
-        parks = zone & ~present[cell]
-        _paint(img, parks.astype(np.float32)[None], table["grass"])
-        roof = np.where(roof_kind[cell][None], table["roof_tile"][:, None, None],
-                        table["roof"][:, None, None]) * roof_gain[cell][None]
-        _paint(img, building.astype(np.float32)[None], roof.astype(np.float32))
-        img *= 1 - 0.6 * shadow.astype(np.float32)[None]
-
-    # 3. river with banks
+        _paint_builtup(rng, img, u, v, scale, table)
     if rng.random() < scale.p_river:
-        width = rng.uniform(*scale.river_width_m) / px
-        cover, dist = _line_coverage(rng, shape, width, meander=0.12)
-        bank_w = scale.bank_m / px
-        bank = np.clip(width / 2 + bank_w - dist + 0.5, 0.0, 1.0) * (1 - cover)
-        bank_refl = table["sand"] if rng.random() < 0.5 else table["forest"]
-        _paint(img, bank[None], bank_refl)
-        water = table["water"] * np.float32(rng.uniform(0.8, 1.3))
-        _paint(img, cover[None], water)
-
-    # 4. roads: mostly along the field grid, some at random angles and gently curved
+        _paint_river(rng, img, scale, table)
+    # roads: mostly along the field grid, some at random angles and gently curved
     for _ in range(int(rng.integers(scale.n_roads[0], scale.n_roads[1] + 1))):
         aligned = rng.random() < 0.6
         angle = theta + rng.integers(0, 2) * np.pi / 2 if aligned else None
@@ -292,7 +312,7 @@ def render_scene(
         cover, _ = _line_coverage(rng, shape, width, meander=meander, angle=angle)
         _paint(img, cover[None], table["asphalt"] * np.float32(rng.uniform(0.9, 1.3)))
 
-    # 5. low-frequency moisture/illumination modulation (also slightly per band)
+    # low-frequency moisture/illumination modulation (also slightly per band)
     low = fractal_noise(rng, (2, h, w), beta=3.2)
     img *= 1 + 0.06 * low[0][None] + 0.02 * low[1][None] * np.linspace(-1, 1, nb)[:, None, None]
     return np.clip(img, 0.0, 1.0).astype(np.float32)

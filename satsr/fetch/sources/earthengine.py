@@ -178,13 +178,10 @@ def _classify(exc: BaseException) -> str:
         return "split"
     if isinstance(exc, _CorruptResponse | TimeoutError | ConnectionError):
         return "transient"
-    try:
-        import requests
+    import requests  # a core dependency
 
-        if isinstance(exc, requests.exceptions.RequestException):
-            return "transient"
-    except ImportError:  # pragma: no cover - requests is a core dependency
-        pass
+    if isinstance(exc, requests.exceptions.RequestException):
+        return "transient"
     import http.client
     import json as _json
 
