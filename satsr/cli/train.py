@@ -68,7 +68,8 @@ def register(app: typer.Typer) -> None:
                                       "train)."),
         threads: int = typer.Option(None, help="CPU threads for torch."),
         gan: bool = typer.Option(None, "--gan/--no-gan", help="Adversarial training "
-                                 "(default: on for srgan/rrdn)."),
+                                 "(default: on for models the registry marks adversarial, "
+                                 "e.g. srgan, rrdn)."),
         gan_loss: str = typer.Option("bce", help="bce, relativistic or wgan-gp."),
         content_loss: str = typer.Option("auto", help="GAN content loss: auto, perceptual, l1."),
         recipe: Path = typer.Option(None, help="YAML recipe with these options; command-line "
