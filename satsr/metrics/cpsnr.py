@@ -129,8 +129,9 @@ def _shift_stats(
     ``src`` (N, C, h, w) cropped SR, ``hr0`` (N, C, H, W) HR with concealed pixels zeroed,
     ``m`` (N, 1|C, H, W) bool. Returns four (N, C, S, S) tensors in ``dtype``, S = H − h + 1;
     the last, Σ HR² + Σ SR² of the centred images, bounds the magnitude of the expanded terms
-    (for error estimates). Both images are centred per band first (any constant works: it
-    leaves every bias-corrected cMSE unchanged and keeps the expanded sums well conditioned).
+    (for error estimates). Both images are centred per band first, in their own precision
+    (any constant works: it leaves every bias-corrected cMSE unchanged and keeps the expanded
+    sums well conditioned).
     The HR-only terms are box sums; Σ M·HR·SR, Σ M·SR and Σ M·SR² are cross-correlations,
     computed with real FFTs — only Σ HR·SR when every pixel is clear.
     """
@@ -138,18 +139,22 @@ def _shift_stats(
     h, w = src.shape[-2:]
     su, sv = hh - h + 1, ww - w + 1
     flat, size = (n_img * c, hh, ww), (hh, ww)
-    hr_t = hr0.reshape(flat).to(dtype)
-    sr_c = src.to(dtype).reshape(n_img * c, h, w)
-    sr_c = sr_c - sr_c.mean(dim=(1, 2), keepdim=True)
+    hr_t = hr0.reshape(flat)
+    sr_t = src.reshape(n_img * c, h, w)
     clear = bool(m.all())
+    # centre in the inputs' precision, then round to ``dtype``: the rounding error is then
+    # relative to the centred values, which the error bound (``_REL_ERR``) is relative to
+    sr_c = (sr_t - sr_t.mean(dim=(1, 2), keepdim=True)).to(dtype)
     if clear:
-        hr_c = hr_t - hr_t.mean(dim=(1, 2), keepdim=True)
-        n = hr_t.new_full((n_img * c, su, sv), float(h * w))
+        hr_c = (hr_t - hr_t.mean(dim=(1, 2), keepdim=True)).to(dtype)
+        n = hr_c.new_full((n_img * c, su, sv), float(h * w))
     else:
-        mf = m.expand(n_img, c, hh, ww).reshape(flat).to(dtype)
-        mean_hr = hr_t.sum(dim=(1, 2), keepdim=True) / mf.sum(dim=(1, 2), keepdim=True).clamp(
-            min=1.0)
-        hr_c = torch.addcmul(hr_t, mf, mean_hr, value=-1.0)  # still 0 where concealed
+        mb = m.expand(n_img, c, hh, ww).reshape(flat)
+        mean_hr = hr_t.sum(dim=(1, 2), keepdim=True) / mb.sum(dim=(1, 2), keepdim=True).clamp(
+            min=1).to(hr_t.dtype)
+        hr_c = torch.where(mb, hr_t - mean_hr, torch.zeros((), dtype=hr_t.dtype,
+                                                           device=hr_t.device)).to(dtype)
+        mf = mb.to(dtype)
         n = _box_sums(mf, su, sv)
     s_hr = _box_sums(hr_c, su, sv)
     s_hr2 = _box_sums(hr_c, su, sv, square=True)

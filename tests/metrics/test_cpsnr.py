@@ -347,3 +347,38 @@ def test_float32_preselection_covers_the_exact_minimum():
             u, v = shift[i].tolist()
             assert grid[u, v] == pytest.approx(grid.min(), rel=1e-12)
             assert float(got[i]) == pytest.approx(-10 * np.log10(grid.min()), abs=1e-9)
+
+
+def test_large_offset_small_contrast_images():
+    """Values far from zero with little contrast (e.g. DN scale, flat scenes): the float32
+    preselection works on centred images, so its error bound still holds."""
+    rng = np.random.default_rng(13)
+    hr = 5000.0 + rng.random((4, 30, 30)) * 0.5
+    sr = np.roll(hr, (1, 1), axis=(1, 2)) + rng.normal(0, 0.01, hr.shape) + 3.0
+    sr[1] = hr[1] + rng.normal(0, 1e-4, hr[1].shape)  # best shift is the centre, nearly exact
+    sm = rng.random(hr.shape) < 0.9
+    got, shift = cpsnr(t4(*sr), t4(*hr), masks(*sm), data_range=65535.0, return_shift=True)
+    for i in range(4):
+        grid = reference_cmse(sr[i], hr[i], sm[i])
+        want = 10 * np.log10(65535.0**2 / grid.min())
+        assert float(got[i]) == pytest.approx(want, abs=1e-9)
+        u, v = shift[i].tolist()
+        assert grid[u, v] == pytest.approx(grid.min(), rel=1e-12)
+
+
+def test_near_ties_on_a_large_offset():
+    """Near-tied shifts of images far from zero (DN scale): float32 rounding of uncentred
+    values would exceed the preselection's bound and pick a wrong shift (seen: 4e-3 dB)."""
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        big = 5000 + rng.random((3, 30, 31)) * 0.05
+        hr = big[:, :, :30]
+        eps = (0.0, 1e-7, 1e-5)[trial % 3]
+        sr = np.full_like(hr, 5000.0)
+        sr[:, 3:27, 3:27] = (0.5 + eps) * hr[:, 3:27, 3:27] + (0.5 - eps) * hr[:, 3:27, 4:28]
+        sm = rng.random(hr.shape) < 0.9
+        got = cpsnr(t4(*sr), t4(*hr), masks(*sm), data_range=65535.0)
+        for i in range(3):
+            grid = reference_cmse(sr[i], hr[i], sm[i])
+            want = 10 * np.log10(65535.0**2 / grid.min())
+            assert float(got[i]) == pytest.approx(want, abs=1e-9), (trial, i)
