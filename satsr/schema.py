@@ -253,7 +253,7 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
 
     ``dask=True`` backs the variables with dask arrays (chunked, parallel, for slicing
     through large stores); ``dask=False`` with xarray's lazily indexed arrays, read by zarr
-    directly when loaded — about 1.8x less CPU for loading whole stores into memory (see
+    directly when loaded — less CPU for loading whole stores into memory (1.3-1.8x in
     ``benchmarks/bench_probav_loading.py``), which is what training does.
     """
     path = Path(path)
