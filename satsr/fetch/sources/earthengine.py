@@ -142,10 +142,8 @@ def _local_semaphore(limit: int) -> threading.BoundedSemaphore:
 
 def _distributed_semaphore(limit: int) -> Any | None:
     """The cluster-wide semaphore when running inside a dask worker, else None."""
-    try:
-        from distributed import Semaphore, get_worker
-    except ImportError:
-        return None
+    from distributed import Semaphore, get_worker  # a core dependency
+
     try:
         worker = get_worker()
     except ValueError:
