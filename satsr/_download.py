@@ -81,6 +81,18 @@ def _fetch_file(parsed: urllib.parse.ParseResult, part: Path, url: str) -> None:
     shutil.copyfile(src, part)
 
 
+def _reason(exc: Exception) -> str:
+    """A short cause for a failed connection (DNS, refused, timeout) instead of urllib3's repr."""
+    text = str(exc)
+    if "resolve" in text or "NameResolution" in text:
+        return "the host name cannot be resolved"
+    if "refused" in text.lower():
+        return "connection refused"
+    if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
+        return "timed out"
+    return type(exc).__name__
+
+
 def _stream(url: str, part: Path, *, size: int | None, chunk: int, timeout: float,
             progress: bool, on_chunk: Callable[[int], None] | None) -> None:
     """GET ``url`` into ``part`` (appending after a Range request when ``part`` has bytes)."""
@@ -102,8 +114,9 @@ def _stream(url: str, part: Path, *, size: int | None, chunk: int, timeout: floa
             requests.exceptions.InvalidSchema) as exc:
         raise DownloadError(f"{url!r} is not a valid URL ({exc}); check it", "url") from None
     except requests.RequestException as exc:
-        raise DownloadError(f"could not connect to {host} for {url} ({type(exc).__name__}); "
-                            "check the URL and your network connection", "connect") from None
+        raise DownloadError(f"could not connect to {host} for {url} ({_reason(exc)}); nothing "
+                            "was downloaded: check the URL and your network connection",
+                            "connect") from None
     with resp:
         if resp.status_code == 416 and offset:  # nothing left to send
             return
@@ -132,8 +145,9 @@ def _stream(url: str, part: Path, *, size: int | None, chunk: int, timeout: floa
         except requests.RequestException as exc:
             if offset + received == 0:
                 part.unlink(missing_ok=True)
-                raise DownloadError(f"download of {url} failed before any byte arrived "
-                                    f"({type(exc).__name__}); run it again", "connect") from None
+                raise DownloadError(f"download of {url} was cut before any data was saved "
+                                    f"({type(exc).__name__}); run the same command again",
+                                    "interrupted") from None
             raise DownloadError(
                 f"download of {url} was cut after {offset + received} bytes "
                 f"({type(exc).__name__}); run the same command again to resume from "

@@ -60,6 +60,24 @@ def load_manifest(name: str) -> Manifest:
     return Manifest.from_dict(json.loads(text))
 
 
+def describe_checks(manifest: Manifest, *, url: str | None = None, size: int | None = None,
+                    md5: str | None = None, sha256: str | None = None) -> str:
+    """What a download of ``manifest`` with these options verifies, in words (for the CLI).
+
+    The manifest's own size/checksums apply only when ``url`` does not override it; the zip
+    CRCs and the dataset's layout are always checked.
+    """
+    own = url is None
+    given = [name for name, value in (
+        ("size", size if size is not None else (manifest.size if own else None)),
+        ("md5", md5 or (manifest.md5 if own else None)),
+        ("sha256", sha256 or (manifest.sha256 if own else None))) if value]
+    checked = ", ".join([*given, "zip CRCs", f"{manifest.name} layout"])
+    if not {"md5", "sha256"} & set(given):
+        checked += " (no archive checksum: the manifest has none; pass --md5 or --sha256)"
+    return checked
+
+
 def extract_zip(archive: str | os.PathLike[str], target: str | os.PathLike[str], *,
                 strip: str | None = None, progress: bool = True) -> Path:
     """Extract ``archive`` into ``target`` atomically and return ``target``.
@@ -128,5 +146,5 @@ def _merge_dir(src: Path, dest: Path) -> None:
         os.replace(entry, target)
 
 
-__all__ = ["DownloadError", "Manifest", "download", "extract_zip", "file_digest",
-           "load_manifest"]
+__all__ = ["DownloadError", "Manifest", "describe_checks", "download", "extract_zip",
+           "file_digest", "load_manifest"]

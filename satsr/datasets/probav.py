@@ -578,23 +578,37 @@ def prepare_to(root: str | os.PathLike[str] | None, out: str | os.PathLike[str] 
 # --------------------------------------------------------------------------- download
 
 
+_MEMBER_RE = re.compile(r"^(?:train|test)/(?:RED|NIR)/imgset\d+/(?:LR|QM)\d{3,}\.png$")
+
+
 def _archive_prefix(archive: Path) -> str | None:
-    """The single top-level folder that holds train/ and test/ in the zip, if any."""
+    """The single top-level folder that holds train/ and test/ in the zip, if any.
+
+    Refuses (one line) an archive that is not a zip or does not hold the PROBA-V layout
+    (``norm.csv`` and ``{train,test}/{RED,NIR}/imgsetNNNN/LRnnn.png`` frames).
+    """
     import zipfile
 
     try:
         with zipfile.ZipFile(archive) as zf:
             names = [n for n in zf.namelist() if n.strip("/")]
     except zipfile.BadZipFile as exc:
-        raise CorruptFileError(f"{archive} is not a valid zip archive ({exc}); delete it and "
-                               "download it again") from None
+        raise CorruptFileError(f"{archive.name} is not a valid zip archive ({exc}); check the "
+                               "URL (--url) and download it again") from None
+    unsafe = [n for n in names if n.startswith(("/", "\\")) or ".." in n.replace("\\", "/")
+              .split("/")]
+    if unsafe:
+        raise CorruptFileError(f"{archive.name} member {unsafe[0]!r} points outside the target "
+                               "folder; refusing this archive (check the URL, --url)")
     tops = {n.split("/", 1)[0] for n in names}
-    if tops & {"train", "test", "norm.csv"}:
-        return None
-    if len(tops) == 1:
-        return tops.pop()
-    raise CorruptFileError(f"{archive} does not hold the PROBA-V layout (train/, test/, norm.csv);"
-                           " check the URL (--url)")
+    prefix = None if tops & {"train", "test", "norm.csv"} or len(tops) != 1 else tops.pop()
+    inner = [n[len(prefix) + 1:] if prefix else n for n in names]
+    frames = sum(1 for n in inner if _MEMBER_RE.match(n))
+    if not frames or "norm.csv" not in inner:
+        raise CorruptFileError(f"{archive.name} does not hold the PROBA-V layout (norm.csv and "
+                               "train|test/RED|NIR/imgsetNNNN/LRnnn.png; found "
+                               f"{len(names)} other file(s)); check the URL (--url)")
+    return prefix
 
 
 def download_probav(
@@ -610,8 +624,10 @@ def download_probav(
     """Download the official archive (resumable), verify it, extract it into ``root``.
 
     ``url``/``size``/``md5``/``sha256`` override the shipped manifest
-    (``satsr/datasets/manifests/probav.json``). Returns ``root``, which then holds
-    ``train/``, ``test/`` and ``norm.csv``.
+    (``satsr/datasets/manifests/probav.json``). Always verified: the zip's CRCs and the
+    PROBA-V layout (an archive that is not PROBA-V is refused before it is kept or
+    extracted); the archive's own size/md5/sha256 only when given or in the manifest. Returns
+    ``root``, which then holds ``train/``, ``test/`` and ``norm.csv``.
     """
     from satsr.datasets.download import download, extract_zip, load_manifest
 
@@ -625,12 +641,14 @@ def download_probav(
         size=size if size is not None else (None if overridden else manifest.size),
         md5=md5 if md5 is not None else (None if overridden else manifest.md5),
         sha256=sha256 if sha256 is not None else (None if overridden else manifest.sha256),
+        check=_archive_prefix,
         progress=progress,
     )
-    extract_zip(got, root_path, strip=_archive_prefix(got), progress=progress)
-    if not is_probav_root(root_path):
-        raise CorruptFileError(f"{got} extracted into {root_path} but no train/<band> or "
-                               "test/<band> folder appeared; check the URL (--url)")
+    try:
+        extract_zip(got, root_path, strip=_archive_prefix(got), progress=progress)
+    except CorruptFileError:
+        got.unlink(missing_ok=True)  # a corrupt archive is not kept at its final path
+        raise
     if not keep_archive:
         got.unlink()
     return root_path

@@ -162,7 +162,7 @@ def test_download_without_checksum_says_so(tmp_path: Path,
         code, _, err = run(["datasets", "download", "probav", "--root", str(root), "--url", s.url,
                             "--no-keep-archive"], capsys)
     assert code == 0, err
-    assert "no checksum" in err
+    assert "checked: zip CRCs, probav layout (no archive checksum" in " ".join(err.split())
     assert (root / "norm.csv").exists() and not (root / "probav_data.zip").exists()
 
 
@@ -178,3 +178,84 @@ def test_prepare_sample_generates_synthetic_layout(tmp_path: Path,
     assert "128x128" not in stdout and "32x32 / 96x96" in stdout
     code, _, err = run(["datasets", "prepare", "sample", "--out", str(out)], capsys)
     assert_one_line_error(code, err, "already exists", "--overwrite")
+
+
+def _bad_zip(kind: str) -> bytes:
+    import io
+    import zipfile
+
+    if kind == "not-a-zip":
+        return b"<html>not found</html>" * 50
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        if kind == "zip-slip":
+            zf.writestr("../evil.txt", "x")
+        zf.writestr("data/readme.txt", "not PROBA-V")
+    data = buf.getvalue()
+    if kind == "zip-slip":
+        return data
+    return data
+
+
+@pytest.mark.parametrize(
+    ("kind", "needles"),
+    [
+        ("404", ["HTTP 404", "check the URL"]),
+        ("not-a-zip", ["not a valid zip archive"]),
+        ("zip-slip", ["points outside the target folder"]),
+        ("not-probav", ["does not hold the PROBA-V layout"]),
+        ("cut", ["was cut", "run the same command again"]),
+        ("bad-url", ["is not a download URL"]),
+        ("dns", ["cannot be resolved", "nothing was downloaded"]),
+    ],
+)
+def test_failed_downloads_say_only_what_failed(
+        kind: str, needles: list[str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No checksum note before the error, no "interrupted/resume" for a DNS failure, and
+    nothing at a final path (the archive, train/, test/, norm.csv) afterwards."""
+    root = tmp_path / "probav"
+    body = {"not-a-zip": _bad_zip("not-a-zip"), "zip-slip": _bad_zip("zip-slip"),
+            "not-probav": _bad_zip("not-probav")}.get(kind, tiny_probav_zip())
+    mode = {"404": "404", "cut": "drop"}.get(kind, "normal")
+    with serve(body, mode=mode) as s:
+        url = {"bad-url": "zenodo.org/probav_data.zip",
+               "dns": "http://satsr-no-such-host.invalid/probav_data.zip"}.get(kind, s.url)
+        code, _, err = run(["datasets", "download", "probav", "--root", str(root), "--url",
+                            url], capsys)
+    assert_one_line_error(code, err, *needles)
+    assert "checksum" not in err
+    if kind != "dns":
+        assert "resume" not in err or kind == "cut"
+    left = sorted(p.name for p in root.iterdir()) if root.exists() else []
+    # a cut transfer keeps its partial file (not a final path) to resume, when bytes were saved
+    assert left in ([], ["probav_data.zip.part"]) if kind == "cut" else left == [], left
+
+
+def test_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from satsr import schema
+    from tests.test_schema import make
+
+    store = schema.save_dataset(make(n_scene=schema.SCENES_PER_CHUNK + 1), tmp_path / "s.zarr")
+    code, out, _ = run(["datasets", "verify", str(tmp_path)], capsys)
+    assert code == 0 and out.startswith(f"ok: {store}")
+    meta = json.loads((store / "hr" / "zarr.json").read_text())
+    assert meta["codecs"][-1]["name"] == "crc32c"
+    (store / "hr/c/1/0/0/0").write_bytes((store / "hr/c/0/0/0/0").read_bytes())
+    (store / "lr_mask/c/0/0/0/0").unlink()
+    code, out, err = run(["datasets", "verify", str(store)], capsys)
+    assert code == 1 and "Traceback" not in err
+    assert out.strip().splitlines() == [
+        f"{store}: variable 'lr_mask' chunk c/0/0/0/0 is missing (it would read as fill "
+        "values); re-create it (`satsr datasets prepare --overwrite`, `satsr fetch "
+        "--overwrite`) or re-download it"]
+    (store / "lr_mask/c/0/0/0/0").write_bytes(b"")
+    code, out, _ = run(["datasets", "verify", str(store)], capsys)
+    assert code == 1 and "'lr_mask' chunk c/0/0/0/0 is empty" in out
+    shutil.rmtree(store / "lr_mask")
+    schema_free = tmp_path / "nothing"
+    schema_free.mkdir()
+    code, _, err = run(["datasets", "verify", str(schema_free)], capsys)
+    assert_one_line_error(code, err, "is not a Zarr store")

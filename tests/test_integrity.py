@@ -1,0 +1,101 @@
+"""Store integrity: crc32c in the codec pipeline, content hashes per chunk, missing chunks,
+guarded reads (one-line CorruptFileError) and ``verify_store``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from satsr import integrity, schema
+from satsr.errors import CorruptFileError
+from tests.test_schema import make
+
+N = schema.SCENES_PER_CHUNK + 3  # two scene chunks per variable
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    ds = make(n_scene=N)
+    hr_mask = ds["hr_mask"].values.copy()
+    hr_mask[: schema.SCENES_PER_CHUNK] = False  # an all-fill chunk must still be written
+    return schema.save_dataset(ds.assign(hr_mask=(schema.HR_MASK_DIMS, hr_mask)),
+                               tmp_path / "s.zarr")
+
+
+def _chunk(store: Path, var: str, scene_chunk: int) -> Path:
+    meta = json.loads((store / var / "zarr.json").read_text())
+    rest = ["0"] * (len(meta["shape"]) - 1)
+    return store / var / "c" / str(scene_chunk) / Path(*rest)
+
+
+def _one_line(exc: pytest.ExceptionInfo[BaseException], *needles: str) -> None:
+    msg = str(exc.value)
+    assert "\n" not in msg
+    for needle in needles:
+        assert needle in msg, msg
+
+
+def test_written_with_crc32c_hashes_and_every_chunk(store: Path) -> None:
+    for var in ("lr", "lr_mask", "frame_valid", "hr", "hr_mask", "scene", "split", "norm"):
+        meta = json.loads((store / var / "zarr.json").read_text())
+        assert meta["codecs"][-1]["name"] == "crc32c", var
+        assert integrity.HASH_ATTR in meta["attributes"], var
+    assert _chunk(store, "hr_mask", 0).is_file()  # all False, written anyway
+    assert integrity.verify_store(store) == []
+    ds = schema.open_dataset(store)
+    assert integrity.HASH_ATTR not in ds["lr"].attrs
+    ref = make(n_scene=N)
+    np.testing.assert_array_equal(ds["lr"].values, ref["lr"].values)
+    np.testing.assert_array_equal(ds["hr"].isel(scene=[1, 9], X=slice(2, 5)).values,
+                                  ref["hr"].isel(scene=[1, 9], X=slice(2, 5)).values)
+    assert float(ds["hr"][9, 0, 4, 4]) == float(ref["hr"][9, 0, 4, 4])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "random"])
+def test_corrupt_chunk_is_one_line(store: Path, damage: str) -> None:
+    path = _chunk(store, "hr", 1)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate"
+                     else np.random.default_rng(0).bytes(len(data)))
+    ds = schema.open_dataset(store)
+    np.testing.assert_array_equal(ds["hr"][:2].values, make(n_scene=N)["hr"][:2].values)
+    with pytest.raises(CorruptFileError) as exc:
+        ds["hr"].values  # noqa: B018
+    _one_line(exc, str(store), "'hr'", "cannot be decoded", "satsr datasets prepare")
+    problems = integrity.verify_store(store)
+    assert len(problems) == 1 and "'hr' chunk c/1/0/0/0 cannot be decoded" in problems[0]
+
+
+def test_swapped_valid_chunk_is_caught(store: Path) -> None:
+    shutil.copyfile(_chunk(store, "hr", 1), _chunk(store, "hr", 0))  # crc32c still valid
+    ds = schema.open_dataset(store)
+    with pytest.raises(CorruptFileError) as exc:
+        ds["hr"].isel(scene=0).values  # noqa: B018
+    _one_line(exc, "'hr' chunk c/0/0/0/0 does not match its content hash")
+    assert ["does not match its content hash" in p for p in integrity.verify_store(store)] == [
+        True]
+
+
+def test_missing_chunk_is_an_error_not_fill_values(store: Path) -> None:
+    _chunk(store, "hr_mask", 1).unlink()
+    with pytest.raises(CorruptFileError) as exc:
+        schema.open_dataset(store)
+    _one_line(exc, "'hr_mask' chunk c/1/0/0 is missing")
+    assert "missing" in integrity.verify_store(store)[0]
+
+
+def test_store_without_hashes_opens_with_a_warning(tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    ds = make(n_scene=N)
+    ds.to_zarr(tmp_path / "old.zarr", consolidated=False, zarr_format=3)
+    with caplog.at_level(logging.WARNING, logger="satsr.schema"):
+        back = schema.open_dataset(tmp_path / "old.zarr")
+    assert "no chunk checksums" in caplog.text
+    xr.testing.assert_equal(back["hr"].compute(), ds["hr"])
+    assert "no content hashes" in integrity.verify_store(tmp_path / "old.zarr")[0]
