@@ -100,7 +100,7 @@ def record_hashes(store: str | os.PathLike[str]) -> None:
     for name, folder in _arrays(store):
         meta = _meta(folder)
         shape, chunks = _grid(meta)
-        arr = group[name]
+        arr: Any = group[name]
         hashes = {_chunk_key(meta, i): content_hash(arr[_slices(i, shape, chunks)])
                   for i in _chunk_indices(shape, chunks)}
         arr.attrs[HASH_ATTR] = hashes
@@ -152,7 +152,7 @@ def verify_store(store: str | os.PathLike[str]) -> list[str]:
         meta = _meta(folder)
         want = meta["attributes"][HASH_ATTR]
         shape, chunks = _grid(meta)
-        arr = group[name]
+        arr: Any = group[name]
         for index in _chunk_indices(shape, chunks):
             key = _chunk_key(meta, index)
             try:
@@ -270,7 +270,7 @@ def guard(ds: Any, store: str | os.PathLike[str], names: tuple[str, ...]) -> Any
                 k in enc for k in ("scale_factor", "add_offset", "units")) or (
                 fill is not None and ds[name].dtype.kind != "f"):
             continue
-        arr = group[name]
+        arr: Any = group[name]
         if ds[name].data.chunks != da.core.normalize_chunks(arr.chunks, arr.shape):
             continue
         data = da.from_array(GuardedArray(arr, store, name, meta), chunks=ds[name].data.chunks,
