@@ -75,16 +75,31 @@ def _weights_module() -> Any | None:
         return None
 
 
-def _create_from_weights(weights_mod: Any, name: str, path: Path) -> SRModel:
-    """Build ``name`` with the hyper-parameters in the weights' sidecar, then load them."""
-    hparams = dict(weights_mod.read_sidecar(path).get("hparams", {}))
-    return create_model(name, weights=path, **hparams)
+def _create_from_weights(weights_mod: Any, name: str, path: Path,
+                         facts: dict[str, Any] | None, *, allow_mismatch: bool,
+                         trust_unverified: bool) -> SRModel:
+    """Build ``name`` with the hyper-parameters in the weights' sidecar, check that they were
+    trained on data like ``facts`` (:func:`satsr.models.weights.check_compatible`), load them."""
+    meta = weights_mod.read_sidecar(path)
+    if facts is not None:
+        weights_mod.check_compatible(meta, facts, allow_mismatch=allow_mismatch,
+                                     weights=f"{name}:{path.name}")
+    model = create_model(name, **dict(meta.get("hparams", {})))
+    weights_mod.load_weights(model, path, trust_unverified=trust_unverified)
+    return model
 
 
 def resolve_model(
-    spec: ModelSpec, *, dataset: str, band: str, scale: int, in_channels: int
+    spec: ModelSpec, *, dataset: str, band: str, scale: int, in_channels: int,
+    facts: dict[str, Any] | None = None, allow_mismatch: bool = False,
+    trust_unverified: bool = False,
 ) -> tuple[ResolvedModel | None, str | None]:
-    """Build the model for one dataset × band; returns (model, None) or (None, skip reason)."""
+    """Build the model for one dataset × band; returns (model, None) or (None, skip reason).
+
+    ``facts`` (:func:`satsr.models.weights.dataset_facts`) are checked against the weights'
+    sidecar; ``allow_mismatch``/``trust_unverified`` are ``--allow-mismatch`` and
+    ``--trust-unverified``."""
+    flags = {"allow_mismatch": allow_mismatch, "trust_unverified": trust_unverified}
     info = model_info(spec.name)
     if not info.learned:
         model = create_model(spec.name, scale=scale, in_channels=in_channels)
@@ -93,7 +108,7 @@ def resolve_model(
     if spec.weights is not None:
         if weights_mod is None:
             raise ConfigError("loading weights needs satsr.models.weights, which is missing")
-        model = _create_from_weights(weights_mod, spec.name, spec.weights)
+        model = _create_from_weights(weights_mod, spec.name, spec.weights, facts, **flags)
         return ResolvedModel(spec.name, model, str(spec.weights)), None
     path = weights_mod.pretrained(spec.name, dataset, band) if weights_mod else None
     if path is None:
@@ -102,7 +117,7 @@ def resolve_model(
         if spec.explicit:
             raise ConfigError(f"model {spec.name!r} has {reason}")
         return None, reason
-    model = _create_from_weights(weights_mod, spec.name, Path(path))
+    model = _create_from_weights(weights_mod, spec.name, Path(path), facts, **flags)
     return ResolvedModel(spec.name, model, Path(path).name), None
 
 

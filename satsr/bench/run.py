@@ -38,6 +38,7 @@ from satsr.datasets import load_datasets
 from satsr.errors import ConfigError, InputValueError
 from satsr.metrics import cpsnr, psnr, ssim
 from satsr.models import count_parameters, model_info
+from satsr.models.weights import dataset_facts
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ class BenchConfig:
     strips: bool = True
     progress: bool = True
     run_id: str | None = None
+    #: use weights trained on another band/sensor/scale/value scale (with a warning)
+    allow_mismatch: bool = False
+    #: load weights whose sidecar has no sha256
+    trust_unverified: bool = False
 
 
 @dataclass
@@ -320,8 +325,10 @@ def run_bench(config: BenchConfig) -> BenchResult:
         band = band_label(ds)
         scale, channels = int(ds.attrs["scale"]), ds.sizes["band"]
         for s in specs:
-            resolved, reason = resolve_model(s, dataset=name, band=band, scale=scale,
-                                             in_channels=channels)
+            resolved, reason = resolve_model(
+                s, dataset=name, band=band, scale=scale, in_channels=channels,
+                facts=dataset_facts(ds), allow_mismatch=config.allow_mismatch,
+                trust_unverified=config.trust_unverified)
             if resolved is None:
                 skipped[f"{s.name}@{band}"] = str(reason)
                 continue

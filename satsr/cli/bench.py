@@ -30,6 +30,11 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(True, help="Skip records already in --out."),
         strips: bool = typer.Option(True, help="Write visual comparison strips."),
         progress: bool = typer.Option(True, help="Show a progress bar."),
+        allow_mismatch: bool = typer.Option(
+            False, "--allow-mismatch", help="Use weights trained on another band, sensor, "
+            "scale or value scale than the dataset (warns instead of refusing)."),
+        trust_unverified: bool = typer.Option(
+            False, "--trust-unverified", help="Load weights whose sidecar has no sha256."),
     ) -> None:
         """Benchmark models: PSNR, SSIM, cPSNR and PROBA-V score per scene and per model."""
         from rich.console import Console
@@ -40,7 +45,8 @@ def register(app: typer.Typer) -> None:
         result = run_bench(BenchConfig(
             models=models, dataset=dataset, split=split, band=band, out=out, root=root,
             batch_size=batch_size, device=device, resume=resume, strips=strips,
-            progress=progress))
+            progress=progress, allow_mismatch=allow_mismatch,
+            trust_unverified=trust_unverified))
         console = Console(width=None if Console().is_terminal else 130)
         for table in render_tables(result.summary):
             console.print(table)

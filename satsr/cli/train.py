@@ -75,6 +75,9 @@ def register(app: typer.Typer) -> None:
         recipe: Path = typer.Option(None, help="YAML recipe with these options; command-line "
                                     "options given explicitly win."),
         progress: bool = typer.Option(True, help="Show a progress bar."),
+        allow_mismatch: bool = typer.Option(
+            False, "--allow-mismatch", help="With --resume: continue from weights trained on "
+            "another band, sensor, scale or value scale (warns instead of refusing)."),
     ) -> None:
         """Train a model on random patches of a dataset's train split; validate on val."""
         import logging
@@ -93,6 +96,7 @@ def register(app: typer.Typer) -> None:
             "resume": resume, "out": out, "seed": seed, "early_stop": early_stop, "amp": amp,
             "val_every": val_every, "val_split": val_split, "threads": threads, "gan": gan,
             "gan_loss": gan_loss, "content_loss": content_loss, "progress": progress,
+            "allow_mismatch": allow_mismatch,
         }
         for key, value in given.items():
             source = ctx.get_parameter_source(key)

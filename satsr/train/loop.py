@@ -83,6 +83,8 @@ class TrainConfig:
     normalise: bool = True
     threads: int | None = None
     progress: bool = True
+    #: resume from weights trained on another band/sensor/scale/value scale (warns instead)
+    allow_mismatch: bool = False
     # GAN (None = on when the model's registry entry is adversarial, e.g. srgan / rrdn)
     gan: bool | None = None
     gan_loss: str = "bce"
@@ -310,6 +312,13 @@ def _check_loss_fits(cfg: TrainConfig, pixel_loss: SRLoss, scenes: SceneTensors)
                           f"{border} px border); use --patch {need} or more")
 
 
+def _scene_facts(scenes: SceneTensors) -> dict[str, Any]:
+    """The data facts of training scenes (for :func:`satsr.models.weights.check_compatible`)."""
+    return {"dataset": scenes.dataset, "bands": scenes.bands, "lr_sensor": scenes.lr_sensor,
+            "hr_sensor": scenes.hr_sensor, "scale": scenes.scale,
+            "value_scale": scenes.value_scale, "data_range": scenes.data_range}
+
+
 class Trainer:
     """One training run: ``resume()``, ``step()``, ``validate()``, ``checkpoint()``, ``run()``.
 
@@ -377,10 +386,16 @@ class Trainer:
 
     def resume(self) -> None:
         """Restore weights, optimizer, discriminator, RNG and counters from ``cfg.out``."""
-        from satsr.models.weights import load_weights
+        from satsr.models.weights import check_compatible, load_weights
 
         tensors, meta = load_state(self.out)
-        load_weights(self.model, self.out / "last.safetensors")
+        check_compatible(load_weights(self.model, self.out / "last.safetensors"),
+                         _scene_facts(self.train_scenes), allow_mismatch=self.cfg.allow_mismatch)
+        # the state's own copy of the weights wins: a kill between writing last.safetensors
+        # and the state leaves last.* one checkpoint ahead of the optimizer and RNG state
+        own = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        if own:
+            self.model.load_state_dict(own)
         self.opt.load_state_dict(unflatten_optimizer("opt", tensors, meta["optimizer"]))
         if self.adversarial is not None:
             self.adversarial.load_state(tensors, meta)
@@ -442,7 +457,8 @@ class Trainer:
 
         scenes, recipe = self.train_scenes, self.cfg.to_dict()
         m = {"bands": scenes.bands, "value_scale": scenes.value_scale,
-             "data_range": scenes.data_range, "dataset": scenes.dataset, "split": "train",
+             "data_range": scenes.data_range, "lr_sensor": scenes.lr_sensor,
+             "hr_sensor": scenes.hr_sensor, "dataset": scenes.dataset, "split": "train",
              "recipe": recipe, "data_version": scenes.data_version, "step": step,
              "metrics": {f"val_{k}": v for k, v in metrics.items()}}
         if is_best:
@@ -451,6 +467,8 @@ class Trainer:
         tensors, opt_meta = flatten_optimizer("opt", self.opt.state_dict())
         tensors["rng.sampler"] = self.sampler.state()
         tensors["rng.torch"] = torch.get_rng_state()
+        tensors.update({f"model.{k}": v.detach().cpu().contiguous()
+                        for k, v in self.model.state_dict().items()})
         st = self.state
         meta: dict[str, Any] = {"step": step, "best_cpsnr": st.best_cpsnr,
                                 "best_psnr": st.best_psnr, "best_step": st.best_step,
