@@ -79,10 +79,10 @@ def content_hash(values: np.ndarray) -> str:
     """sha256 of an array's decoded values (C order; strings as NUL-joined UTF-8)."""
     arr = np.asarray(values)
     if arr.dtype.kind in ("O", "U", "T", "S"):
-        data = "\0".join(str(v) for v in arr.ravel().tolist()).encode("utf-8")
-    else:
-        data = np.ascontiguousarray(arr).tobytes()
-    return hashlib.sha256(data).hexdigest()
+        return hashlib.sha256("\0".join(str(v) for v in arr.ravel().tolist()).encode("utf-8")
+                              ).hexdigest()
+    raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # bytes without a copy
+    return hashlib.sha256(memoryview(raw)).hexdigest()
 
 
 def _arrays(store: Path) -> Iterator[tuple[str, Path]]:

@@ -29,7 +29,6 @@ the PNGs lazily (dask, one task per scene) otherwise.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -49,6 +48,7 @@ import xarray as xr
 from PIL import Image
 
 from satsr import __version__, schema
+from satsr._digest import file_digest
 from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError, SchemaError
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ def read_norm(root: Path) -> dict[str, float]:
 
 
 def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else ""
+    return file_digest(path, "md5") if path.exists() else ""
 
 
 def scan_band(root: Path, band: str, split: str | None = None) -> list[SceneFiles]:

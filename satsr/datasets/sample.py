@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ import numpy as np
 import xarray as xr
 
 from satsr import __version__, schema
-from satsr._atomic import replace_dir
+from satsr._atomic import replace_dir, temp_sibling
 from satsr.errors import ConfigError, DatasetNotFoundError, SchemaError
 
 log = logging.getLogger(__name__)
@@ -71,10 +70,6 @@ def _check_seed(seed: int) -> int:
     return int(seed)
 
 
-def _tmp_sibling(path: Path) -> Path:
-    return path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-
-
 def _split_assignment(seed: int) -> list[str]:
     """Split of each scene index of a track (seeded shuffle of 40 train / 8 val / 8 test)."""
     labels = np.array([s for s, n in SPLIT_SIZES.items() for _ in range(n)], dtype=object)
@@ -106,7 +101,7 @@ def generate_sample(root: str | os.PathLike[str], *, seed: int = 0, overwrite: b
                           "regenerate the synthetic sample there, or choose another folder")
     cfg = MultiFrameConfig()
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(root)
+    tmp = temp_sibling(root, "tmp")
     log.info("generating the SYNTHETIC PROBA-V-style sample (seed %d) in %s", seed, root)
     split_of = _split_assignment(seed)
     norms: dict[str, float] = {}
