@@ -82,7 +82,7 @@ def content_hash(values: np.ndarray) -> str:
         return hashlib.sha256("\0".join(str(v) for v in arr.ravel().tolist()).encode("utf-8")
                               ).hexdigest()
     raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # bytes without a copy
-    return hashlib.sha256(memoryview(raw)).hexdigest()
+    return hashlib.sha256(raw.data).hexdigest()
 
 
 def _arrays(store: Path) -> Iterator[tuple[str, Path]]:
