@@ -119,3 +119,59 @@ def test_epochs_and_progress_bar(tiny_store: Path, tmp_path: Path) -> None:
     assert again.steps == 8 and again.best_cpsnr == res.best_cpsnr
     with pytest.raises(ConfigError, match="either --steps or --epochs"):
         train(_cfg(tiny_store, tmp_path / "x", epochs=1))
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import torch
+from satsr.models import weights
+from satsr.train import TrainConfig, loop, train
+from tests.train.conftest import TINY, register_tiny
+
+register_tiny()
+torch.set_num_threads(1)  # as the in-process runs of this test module
+kill_at, where = int(sys.argv[3]), sys.argv[4]
+original_state, original_weights = loop.save_state, weights.save_weights
+
+def save_state(folder, tensors, meta):
+    original_state(folder, tensors, meta)
+    if where == "after-state" and meta["step"] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def save_weights(model, path, metadata=None):
+    out = original_weights(model, path, metadata=metadata)
+    if where == "before-state" and path.name == "last.safetensors" and metadata["step"] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return out
+
+loop.save_state, weights.save_weights = save_state, save_weights
+train(TrainConfig(model=TINY, dataset=sys.argv[1], steps=12, patch=6, batch=4, lr=3e-3,
+                  val_every=4, out=sys.argv[2], progress=False, seed=1, schedule="constant"))
+"""
+
+
+@pytest.mark.parametrize("where", ["after-state", "before-state"])
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_store: Path, tmp_path: Path,
+                                                        where: str) -> None:
+    """SIGKILL right after the step-8 checkpoint, or between its weights and its state: the
+    resumed run ends with the same tensors — and byte-identical weights files — as a run that
+    was never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    full = train(_cfg(tiny_store, tmp_path / "full", steps=12, schedule="constant"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get(
+        "PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", _KILLED_RUN, str(tiny_store),
+                           str(tmp_path / "killed"), "8", where], env=env, cwd=repo,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    resumed = train(_cfg(tiny_store, tmp_path / "killed", steps=12, schedule="constant",
+                         resume=True))
+    a, b = load_file(str(full.last_path)), load_file(str(resumed.last_path))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert full.last_path.read_bytes() == resumed.last_path.read_bytes()
+    assert [h["cpsnr"] for h in full.history] == [h["cpsnr"] for h in resumed.history]
