@@ -99,3 +99,11 @@ def test_store_without_hashes_opens_with_a_warning(tmp_path: Path,
     assert "no chunk checksums" in caplog.text
     xr.testing.assert_equal(back["hr"].compute(), ds["hr"])
     assert "no content hashes" in integrity.verify_store(tmp_path / "old.zarr")[0]
+
+
+def test_corrupt_coordinate_fails_open_with_one_line(store: Path) -> None:
+    path = store / "split" / "c" / "0"
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(CorruptFileError) as exc:
+        schema.open_dataset(store)
+    _one_line(exc, f"{store}: variable 'split' chunk c/0 cannot be decoded")
