@@ -107,3 +107,20 @@ def test_corrupt_coordinate_fails_open_with_one_line(store: Path) -> None:
     with pytest.raises(CorruptFileError) as exc:
         schema.open_dataset(store)
     _one_line(exc, f"{store}: variable 'split' chunk c/0 cannot be decoded")
+
+
+def test_bench_refuses_a_store_with_a_swapped_chunk(store: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's scenario: a chips store whose hr chunk was replaced by another valid chunk
+    was scored without complaint. Now bench stops with one line and writes no results."""
+    from satsr.cli import main
+
+    # scenes 0-7 have no clear HR pixel (not scored): damage the chunk of the scored scenes
+    shutil.copyfile(_chunk(store, "hr", 0), _chunk(store, "hr", 1))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--models", "bicubic", "--dataset", str(store), "--out",
+              str(tmp_path / "res"), "--no-progress", "--no-strips"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert "'hr' chunk c/1/0/0/0 does not match its content hash" in " ".join(err.split())
+    assert not (tmp_path / "res" / "summary.json").exists()
