@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from xarray.backends import BackendArray
 
 from satsr.errors import CorruptFileError
 
@@ -246,24 +247,56 @@ class GuardedArray:
         return values[local]
 
 
-def guard(ds: Any, store: str | os.PathLike[str], names: tuple[str, ...]) -> Any:
-    """``ds`` with the dask data of ``names`` re-read through :class:`GuardedArray`.
+class _LazyGuarded(BackendArray):
+    """xarray backend-array adapter over :class:`GuardedArray` (for ``dask=False`` opens):
+    xarray keeps it lazy and asks for basic (slice/integer) selections only."""
 
-    Only variables whose dask chunks equal the Zarr chunks and whose values need no decoding
-    (no scale/offset/units; a NaN fill value reads as NaN either way) are guarded, so the
-    values are identical to what xarray reads.
+    def __init__(self, guarded: GuardedArray) -> None:
+        self.guarded, self.shape, self.dtype = guarded, guarded.shape, guarded.dtype
+
+    def __getitem__(self, key: Any) -> Any:
+        from xarray.core import indexing
+
+        return indexing.explicit_indexing_adapter(key, self.shape,
+                                                  indexing.IndexingSupport.BASIC,
+                                                  self.guarded.__getitem__)
+
+
+def _guarded_data(ds: Any, name: str, arr: Any, guarded: GuardedArray) -> Any | None:
+    """The guarded replacement of ``ds[name]``'s data (dask or lazily indexed, as opened), or
+    None when the variable cannot be guarded without changing its values or chunks."""
+    data = ds[name].data
+    if hasattr(data, "dask"):
+        import dask.array as da
+
+        if data.chunks != da.core.normalize_chunks(arr.chunks, arr.shape):
+            return None
+        return da.from_array(guarded, chunks=data.chunks, name=f"satsr-guarded-{name}-"
+                             f"{guarded.store}", asarray=False, fancy=False,
+                             meta=np.empty((0,) * arr.ndim, ds[name].dtype))
+    from xarray.core import indexing
+
+    return indexing.LazilyIndexedArray(_LazyGuarded(guarded))
+
+
+def guard(ds: Any, store: str | os.PathLike[str], names: tuple[str, ...]) -> Any:
+    """``ds`` with the data of ``names`` re-read through :class:`GuardedArray`.
+
+    Works on stores opened with dask (chunks must equal the Zarr chunks) and without (lazily
+    indexed arrays). Only variables whose values need no decoding (no scale/offset/units; a
+    NaN fill value reads as NaN either way) are guarded, so the values are identical to what
+    xarray reads.
     """
-    import dask.array as da
+    import xarray as xr
     import zarr
 
     store = Path(store)
     group = zarr.open_group(store, mode="r")
     out = ds
     for name in names:
-        if name not in ds.data_vars or not hasattr(ds[name].data, "dask"):
+        if name not in ds.data_vars:
             continue
-        folder = store / name
-        meta = _meta(folder)
+        meta = _meta(store / name)
         enc = ds[name].encoding
         fill = meta.get("attributes", {}).get("_FillValue")
         if HASH_ATTR not in meta.get("attributes", {}) or any(
@@ -271,12 +304,10 @@ def guard(ds: Any, store: str | os.PathLike[str], names: tuple[str, ...]) -> Any
                 fill is not None and ds[name].dtype.kind != "f"):
             continue
         arr: Any = group[name]
-        if ds[name].data.chunks != da.core.normalize_chunks(arr.chunks, arr.shape):
+        data = _guarded_data(ds, name, arr, GuardedArray(arr, store, name, meta))
+        if data is None:
             continue
-        data = da.from_array(GuardedArray(arr, store, name, meta), chunks=ds[name].data.chunks,
-                             name=f"satsr-guarded-{name}-{store}", asarray=False,
-                             fancy=False, meta=np.empty((0,) * arr.ndim, ds[name].dtype))
-        out = out.assign({name: (ds[name].dims, data, ds[name].attrs)})
+        out = out.assign({name: xr.Variable(ds[name].dims, data, ds[name].attrs)})
         out[name].encoding = enc
     return out
 

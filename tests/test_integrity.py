@@ -124,3 +124,17 @@ def test_bench_refuses_a_store_with_a_swapped_chunk(store: Path, tmp_path: Path,
     assert exit_info.value.code == 2 and "Traceback" not in err
     assert "'hr' chunk c/1/0/0/0 does not match its content hash" in " ".join(err.split())
     assert not (tmp_path / "res" / "summary.json").exists()
+
+
+def test_guarded_without_dask(store: Path) -> None:
+    """``open_dataset(dask=False)`` (whole-store loads for training) is guarded too."""
+    ds = schema.open_dataset(store, dask=False)
+    assert not hasattr(ds["hr"].data, "dask")
+    ref = make(n_scene=N)
+    np.testing.assert_array_equal(ds["hr"].isel(scene=slice(7, 10)).values,
+                                  ref["hr"].isel(scene=slice(7, 10)).values)
+    np.testing.assert_array_equal(ds["lr"].values, ref["lr"].values)
+    shutil.copyfile(_chunk(store, "hr", 1), _chunk(store, "hr", 0))
+    with pytest.raises(CorruptFileError) as exc:
+        schema.open_dataset(store, dask=False)["hr"].load()
+    _one_line(exc, "'hr' chunk c/0/0/0/0 does not match its content hash")
