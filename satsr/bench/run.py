@@ -301,6 +301,12 @@ def _model_meta(resolved: ResolvedModel) -> dict[str, Any]:
                                          if isinstance(v, str | int | float | bool)}}
 
 
+def _weights_options(config: BenchConfig, ds: xr.Dataset) -> dict[str, Any]:
+    """How :func:`resolve_model` checks weights against ``ds`` (facts and override flags)."""
+    return {"facts": dataset_facts(ds), "allow_mismatch": config.allow_mismatch,
+            "trust_unverified": config.trust_unverified}
+
+
 def run_bench(config: BenchConfig) -> BenchResult:
     """Run a benchmark; see :class:`BenchConfig`. Returns the records and summary."""
     from satsr.bench.plots import write_strips
@@ -325,10 +331,8 @@ def run_bench(config: BenchConfig) -> BenchResult:
         band = band_label(ds)
         scale, channels = int(ds.attrs["scale"]), ds.sizes["band"]
         for s in specs:
-            resolved, reason = resolve_model(
-                s, dataset=name, band=band, scale=scale, in_channels=channels,
-                facts=dataset_facts(ds), allow_mismatch=config.allow_mismatch,
-                trust_unverified=config.trust_unverified)
+            resolved, reason = resolve_model(s, dataset=name, band=band, scale=scale,
+                                             in_channels=channels, **_weights_options(config, ds))
             if resolved is None:
                 skipped[f"{s.name}@{band}"] = str(reason)
                 continue
