@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 #: Array attribute holding ``{chunk key: sha256 hex of the decoded chunk}``.
 HASH_ATTR = "_satsr_chunk_sha256"
 
-FIX = ("re-create it (`satsr datasets prepare --overwrite`, `satsr fetch --overwrite`) or "
-       "re-download it")
+FIX = ("the store is damaged: re-create it with the command that wrote it (`satsr datasets "
+       "prepare NAME --overwrite`, `satsr fetch` or `satsr datasets make` into a new --out) or "
+       "copy it again")
 
 
 def _meta(array_dir: Path) -> dict[str, Any]:

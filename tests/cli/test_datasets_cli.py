@@ -249,8 +249,9 @@ def test_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 1 and "Traceback" not in err
     assert out.strip().splitlines() == [
         f"{store}: variable 'lr_mask' chunk c/0/0/0/0 is missing (it would read as fill "
-        "values); re-create it (`satsr datasets prepare --overwrite`, `satsr fetch "
-        "--overwrite`) or re-download it"]
+        "values); the store is damaged: re-create it with the command that wrote it (`satsr "
+        "datasets prepare NAME --overwrite`, `satsr fetch` or `satsr datasets make` into a new "
+        "--out) or copy it again"]
     (store / "lr_mask/c/0/0/0/0").write_bytes(b"")
     code, out, _ = run(["datasets", "verify", str(store)], capsys)
     assert code == 1 and "'lr_mask' chunk c/0/0/0/0 is empty" in out
