@@ -243,7 +243,8 @@ def _row_keys(page: Any, slug: str) -> list[tuple[str, str]]:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_leaderboard_in_chromium(served: tuple[str, Path, list[Path]], tmp_path: Path) -> None:
+def test_leaderboard_in_chromium(chromium: str, served: tuple[str, Path, list[Path]],
+                                 tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     base, _, roots = served
@@ -252,7 +253,6 @@ def test_leaderboard_in_chromium(served: tuple[str, Path, list[Path]], tmp_path:
     external: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
-        chromium = os.environ.get("SATSR_CHROMIUM", "/usr/bin/chromium")  # Debian `chromium`
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
 
