@@ -184,3 +184,39 @@ def test_endpoint_and_key_by_flags(assets, clean_run, tmp_path):
                              text=True, timeout=120)
     assert missing.returncode == 2 and "nope.json does not exist" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_cut_listing_bodies_are_retried_like_pixels(assets, clean_run, tmp_path):
+    """Cut (malformed) 200 bodies on the listing calls and on getPixels: the same chips."""
+    # calls are numbered over both endpoints: the first are the 4 listings (+ retries)
+    faults = Faults(schedule={0: "malformed", 1: "malformed", 10: "malformed", 14: "malformed"},
+                    endpoints=("listAssets", "getPixels"))
+    with EEEmulator(assets, faults=faults) as emu:
+        out = tmp_path / "out"
+        _run(_fetch_cmd(out), _env(emu, tmp_path))
+        faulted = {r.endpoint for r in emu.records() if r.fault == "malformed"}
+        assert faulted == {"listAssets", "getPixels"}
+    _assert_same_chips(clean_run["out"], out)
+
+
+@pytest.mark.parametrize("url", ["closed-port", "not a url"])
+def test_wrong_endpoint_fails_fast_in_one_line(assets, tmp_path, url):
+    """A closed port: two quick retries, then one line (it took 4-5 minutes); not a URL at all:
+    no request. Nothing is written under --out either way."""
+    import socket
+
+    if url == "closed-port":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with EEEmulator(assets) as emu:
+        env = _env(emu, tmp_path)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    proc = subprocess.run([*_fetch_cmd(out), "--ee-url", url], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - start < 30  # interpreter start-up included; the retries take ~1.5 s
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr
+    assert ("connection refused" if "127.0.0.1" in url else "is not an http(s) URL") in lines[0]
+    assert "Traceback" not in proc.stderr and not out.exists()

@@ -16,7 +16,10 @@ matched with its Cloud Score+ image ``GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/<
 * Requests: each getPixels request stays under ``max_request_bytes`` (32 MiB; EE refuses
   > 48 MiB; bytes = pixels × Σ(band bytes + 1 mask byte)) and 32768 px a side. Requests EE
   refuses for size or memory are split in four, never retried as they are. 429, 5xx, timeouts,
-  dropped connections and corrupt bodies are retried with jittered exponential backoff. At most
+  dropped connections and cut or garbled bodies are retried with jittered exponential backoff,
+  the same for every call (listing or pixels). An endpoint that refuses connections or whose
+  host does not resolve gets two quick retries (~1.5 s), then one line: retrying does not fix
+  a wrong ``--ee-url``; a URL that is not http(s) is refused before any request. At most
   ``max_concurrent`` requests run at once per process (a semaphore), or across a whole dask
   cluster (a ``distributed.Semaphore`` named ``satsr-ee-requests``) inside dask workers.
 * The source is picklable; ``ee.Initialize`` runs lazily, once per process, on first use.
@@ -89,6 +92,17 @@ class _TooLarge(Exception):
 
 class _CorruptResponse(Exception):
     """A response body that does not decode (cut or garbled): retry."""
+
+
+#: connection failures that more waiting does not fix (nothing listens, no such host)
+_UNREACHABLE = re.compile(r"Connection refused|Name or service not known|nodename nor servname|"
+                          r"No address associated with hostname|getaddrinfo failed|"
+                          r"Temporary failure in name resolution|No route to host|"
+                          r"Network is unreachable", re.IGNORECASE)
+#: retries (and their delays, s) for an unreachable endpoint: a blip passes, a wrong URL fails fast
+UNREACHABLE_DELAYS = (0.5, 1.0)
+#: what ``ee`` raises when a JSON body did not decode (googleapiclient hands it the raw text)
+_UNDECODED_JSON = re.compile(r"^Unexpected response type of", re.IGNORECASE)
 
 
 # -- secrets scrubbing -----------------------------------------------------------------------------
@@ -170,10 +184,28 @@ def _http_status(exc: BaseException) -> int | None:
     return None
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception behind it) says the endpoint cannot be reached at all."""
+    import socket
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError | socket.gaierror):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return bool(_UNREACHABLE.search(str(exc)))
+
+
 def _classify(exc: BaseException) -> str:
-    """``"split"``, ``"transient"`` or ``"fatal"``."""
+    """``"split"``, ``"unreachable"``, ``"transient"`` or ``"fatal"``."""
     if isinstance(exc, _TooLarge):
         return "split"
+    if _unreachable(exc):
+        return "unreachable"
+    if _UNDECODED_JSON.search(str(exc)):
+        return "transient"  # a cut or garbled JSON body, like _CorruptResponse for pixels
     if isinstance(exc, _CorruptResponse | TimeoutError | ConnectionError):
         return "transient"
     import requests  # a core dependency
@@ -194,6 +226,39 @@ def _classify(exc: BaseException) -> str:
     if status is None and _TRANSIENT_ERRORS.search(message):
         return "transient"
     return "fatal"
+
+
+def _checked_url(url: str, origin: str) -> str:
+    """``url`` without a trailing slash; a ConfigError (no request made) unless it is http(s)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # e.g. a port that is not a number
+        ok = False
+    if not ok:
+        raise ConfigError(f"Earth Engine endpoint {url!r} (from {origin}) is not an http(s) URL "
+                          "with a host; pass e.g. http://127.0.0.1:8080, or leave it unset for "
+                          "Google's endpoint")
+    return url.strip().rstrip("/")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short name for why a connection failed ("connection refused", "host not found", …)."""
+    text = str(exc)
+    if isinstance(exc, ConnectionRefusedError) or "refused" in text.lower():
+        return "connection refused"
+    if re.search(r"name|servname|address associated|getaddrinfo", text, re.IGNORECASE):
+        return "host not found"
+    return "network unreachable"
+
+
+def _json_object(response: Any) -> dict[str, Any]:
+    """A listing response, which must be a JSON object; anything else is a cut body (retried)."""
+    if not isinstance(response, dict):
+        raise _CorruptResponse(f"unexpected listing response type {type(response).__name__}")
+    return response
 
 
 def _iso(day: date) -> str:
@@ -258,7 +323,7 @@ class EarthEngineSource:
         self.project = project or env_project
         self.url = (url or os.environ.get(API_URL_ENV) or None)
         if self.url:
-            self.url = self.url.rstrip("/")
+            self.url = _checked_url(self.url, "--ee-url" if url else f"${API_URL_ENV}")
         if isinstance(credentials, str | Path):
             credentials = Path(credentials).expanduser()
             if not credentials.is_file():
@@ -371,6 +436,9 @@ class EarthEngineSource:
                     "EE_PROJECT) with a project registered for Earth Engine")
 
             def initialise() -> None:
+                # satsr retries itself: without this, googleapiclient retries the discovery
+                # request 5 times with its own backoff (~20 s per failed initialisation)
+                ee.data.setMaxRetries(0)
                 try:
                     ee.Initialize(cred, url=self.url, project=project)
                 except ee.EEException as exc:
@@ -415,16 +483,22 @@ class EarthEngineSource:
                 message = scrub(str(exc) or type(exc).__name__)
                 if kind == "split":
                     raise _TooLarge(message) from None
-                if kind == "transient" and attempt < self.retries:
-                    cap = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
-                    delay = cap / 2 + random.uniform(0, cap / 2)
+                delay = self._retry_delay(kind, attempt)
+                if delay is not None:
                     attempt += 1
-                    log.info("Earth Engine %s failed (%s); retry %d/%d in %.2f s", what,
-                             message[:200], attempt, self.retries, delay)
+                    log.info("Earth Engine %s failed (%s); retry %d in %.2f s", what,
+                             message[:200], attempt, delay)
                     time.sleep(delay)
                     continue
+                if len(message) > 300:  # e.g. a cut JSON body quoted in full
+                    message = message[:300] + "…"
                 status = _http_status(exc)
                 hint = ""
+                if kind == "unreachable":
+                    raise EarthEngineError(
+                        f"cannot reach the Earth Engine endpoint {self.url or 'of Google'} "
+                        f"({_reason(exc)}, {what}); check --ee-url / ${API_URL_ENV} and the "
+                        "network") from None
                 if type(exc).__name__ == "RefreshError" or status == 401:
                     hint = "; the credentials were refused: run `earthengine authenticate` again"
                 elif status == 403:
@@ -433,6 +507,19 @@ class EarthEngineSource:
                 elif kind == "transient":
                     hint = f" after {self.retries} retries; try again later or lower --max-concurrent"
                 raise EarthEngineError(f"Earth Engine {what} failed: {message}{hint}") from None
+
+    def _retry_delay(self, kind: str, attempt: int) -> float | None:
+        """Seconds to wait before retry ``attempt + 1`` of a failure of ``kind``; None: give up.
+
+        Transient failures (429, 5xx, timeouts, dropped connections, cut bodies) back off
+        exponentially with jitter up to ``retries`` times, the same for every call; an
+        unreachable endpoint gets at most two short retries (:data:`UNREACHABLE_DELAYS`)."""
+        if kind == "transient" and attempt < self.retries:
+            cap = min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
+            return cap / 2 + random.uniform(0, cap / 2)
+        if kind == "unreachable" and attempt < min(self.retries, len(UNREACHABLE_DELAYS)):
+            return UNREACHABLE_DELAYS[attempt]
+        return None
 
     # -- search ------------------------------------------------------------------------------------
     def _list_images(self, parent: str, start: date, end: date, region: str,
@@ -446,7 +533,8 @@ class EarthEngineSource:
             params["filter"] = flt
         images: list[dict[str, Any]] = []
         while True:
-            page = self._call(f"listImages of {parent}", lambda: ee.data.listImages(dict(params)))
+            page = self._call(f"listImages of {parent}",
+                              lambda: _json_object(ee.data.listImages(dict(params))))
             images.extend(page.get("images") or [])
             token = page.get("nextPageToken")
             if not token:

@@ -277,6 +277,69 @@ def test_persistent_failure_is_one_clear_error(assets):
         assert len(emu.records("getPixels")) == 3
 
 
+@pytest.mark.parametrize("endpoint", ["listAssets", "getPixels"])
+def test_cut_json_and_pixel_bodies_are_retried_alike(assets, endpoint):
+    """A 200 whose body is cut in half: on a listing call (ee.data.listImages goes to
+    listAssets) just as on getPixels, two in a row are retried and the results are unchanged."""
+    root, _, _ = assets
+    with EEEmulator(root) as emu:
+        src = _source(emu)
+        want = [a.id for a in src.search(ALASKA, date(2023, 1, 1), date(2023, 12, 31), "landsat")]
+        l9 = _l9(src)
+        ref = src.read(l9, ["SR_B2"], l9.grid)
+    with EEEmulator(root, faults=Faults(schedule={0: "malformed", 1: "malformed"},
+                                        endpoints=(endpoint,))) as emu:
+        src = _source(emu)
+        got = src.search(ALASKA, date(2023, 1, 1), date(2023, 12, 31), "landsat")
+        assert [a.id for a in got] == want
+        l9 = next(a for a in got if a.id == l9.id)
+        assert src.read(l9, ["SR_B2"], l9.grid).tobytes() == ref.tobytes()
+        assert [r.fault for r in emu.records(endpoint)][:3] == ["malformed", "malformed", None]
+
+
+def test_cut_listing_bodies_that_persist_are_one_short_line(assets):
+    root, _, _ = assets
+    with EEEmulator(root, faults=Faults(malformed_rate=1.0, endpoints=("listAssets",))) as emu:
+        src = _source(emu, retries=2)
+        with pytest.raises(EarthEngineError) as err:
+            src.search(ALASKA, date(2023, 1, 1), date(2023, 12, 31), "landsat")
+        msg = str(err.value)
+        assert "\n" not in msg and "after 2 retries" in msg and len(msg) < 500
+        assert len(emu.records("listAssets")) == 3
+
+
+@pytest.mark.parametrize("url", ["closed-port", "http://no-such-host.invalid"])
+def test_unreachable_endpoint_fails_fast(assets, url):
+    """Nothing listens there (or no such host): two quick retries, then one line — not minutes
+    of backoff (default retries=6) for an error that retrying cannot fix."""
+    import socket
+    import time
+
+    root, _, _ = assets
+    if url == "closed-port":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with EEEmulator(root) as emu:  # only for credentials: its URL is not used
+        src = EarthEngineSource(PROJECT, credentials=emu.credentials(), url=url)
+    start = time.monotonic()
+    with pytest.raises(EarthEngineError) as err:
+        src.search(ALASKA, date(2023, 1, 1), date(2023, 12, 31), "landsat")
+    assert time.monotonic() - start < 10
+    msg = str(err.value)
+    assert "\n" not in msg and "cannot reach the Earth Engine endpoint" in msg and url in msg
+    assert ("connection refused" if "127.0.0.1" in url else "host not found") in msg
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.com", "http://", "http://h:x"])
+def test_endpoint_that_is_not_an_http_url_is_refused_at_once(url, monkeypatch):
+    with pytest.raises(ConfigError, match=r"\(from --ee-url\) is not an http\(s\) URL"):
+        EarthEngineSource(PROJECT, url=url)
+    monkeypatch.setenv("SATSR_EE_API_URL", url)
+    with pytest.raises(ConfigError, match="from \\$SATSR_EE_API_URL"):
+        EarthEngineSource(PROJECT)
+
+
 def test_unknown_band_is_a_clear_error(assets):
     root, _, _ = assets
     with EEEmulator(root) as emu:
