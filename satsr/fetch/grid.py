@@ -101,18 +101,33 @@ def chip_at(i: int, j: int, crs: str, spec: ChipSpec) -> Chip:
     return Chip(i, j, lr, lr.refined(spec.scale))
 
 
-def chips_covering(geom_utm: shapely.Geometry, crs: str, spec: ChipSpec) -> list[Chip]:
-    """Chips of the lattice whose footprint intersects ``geom_utm`` (in ``crs`` metres), row-major."""
+class TooManyChips(ValueError):
+    """More chips cover the geometry than the caller's ``limit``."""
+
+
+def chips_covering(geom_utm: shapely.Geometry, crs: str, spec: ChipSpec, *,
+                   limit: int | None = None) -> list[Chip]:
+    """Chips of the lattice whose footprint intersects ``geom_utm`` (in ``crs`` metres), row-major.
+
+    Each lattice row only visits the columns within the bounds of the geometry's part in that
+    row (a thin or diagonal AOI with a huge bounding box stays cheap); :class:`TooManyChips` as
+    soon as more than ``limit`` chips are found."""
     minx, miny, maxx, maxy = geom_utm.bounds
     s, side = spec.stride_m, spec.lr_size * spec.lr_res
-    j0, j1 = math.floor((minx - side) / s), math.ceil(maxx / s)
     i0, i1 = math.floor(-maxy / s), math.ceil((side - miny) / s)
+    shapely.prepare(geom_utm)
     out = []
     for i in range(i0, i1 + 1):
-        for j in range(j0, j1 + 1):
+        row = shapely.box(minx - side, -i * s - side, maxx + side, -i * s)
+        if not geom_utm.intersects(row):
+            continue
+        left, _, right, _ = shapely.intersection(geom_utm, row).bounds
+        for j in range(math.floor((left - side) / s), math.ceil(right / s) + 1):
             chip = chip_at(i, j, crs, spec)
             if shapely.intersection(geom_utm, chip.lr.footprint()).area > 0:
                 out.append(chip)
+                if limit is not None and len(out) > limit:
+                    raise TooManyChips(f"more than {limit} chips")
     return out
 
 
@@ -163,5 +178,5 @@ def offset_in(outer: Grid, inner: Grid) -> tuple[int, int]:
     return (round(row), round(col))
 
 
-__all__ = ["HR_RES", "LR_RES", "SCALE", "Chip", "ChipSpec", "Tile", "chip_at", "chips_covering",
-           "group_tiles", "is_nested", "offset_in"]
+__all__ = ["HR_RES", "LR_RES", "SCALE", "Chip", "ChipSpec", "Tile", "TooManyChips", "chip_at",
+           "chips_covering", "group_tiles", "is_nested", "offset_in"]

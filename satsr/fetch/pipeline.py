@@ -1,4 +1,4 @@
-"""The fetch flow: AOI → search → pair → per-tile read/prepare/resample/co-register → chips → store.
+"""The fetch flow: AOI → plan → search → pair → tiles (:mod:`satsr.fetch.tile`) → store.
 
 Public API (stable; the ``satsr fetch`` command and the Earth Engine tests use it)::
 
@@ -9,16 +9,10 @@ Public API (stable; the ``satsr fetch`` command and the Earth Engine tests use i
     result.store          # Path to OUT/chips.zarr, readable by satsr.datasets.open_dataset
 
 Everything the user can get wrong (AOI, dates, options, credentials, scheduler, an empty
-search) is checked before anything is created under ``out``. Tiles are independent dask tasks;
-each is written atomically and skipped when a rerun finds it done (see :mod:`satsr.fetch.store`).
-
-Per tile and Sentinel-2 acquisition: the S2 bands are read on their native grid, scaled and
-masked (:mod:`satsr.fetch.sensors`) and put on the tile's 10 m HR grid (a pixel copy when the
-grids share the zone, cubic convolution otherwise); each Landsat candidate within ±pair_days is
-read, scaled, masked and resampled onto the nested 30 m LR grid by cubic convolution; candidates
-are ranked by clear fraction over the tile and the best ``frames`` kept; chips below
-``min_valid`` are dropped; every (chip, frame) is co-registered against the HR chip degraded to
-30 m (band mean, batched, :mod:`satsr.fetch.coregister`) and the shift applied or recorded.
+search, an AOI too large to plan) is checked before anything is created under ``out``. Tiles
+are independent dask tasks; each is written atomically and skipped when a rerun finds it done
+(see :mod:`satsr.fetch.store`). What happens inside a tile — read inputs → choose frames → cut
+chips → co-register → to dataset — is :mod:`satsr.fetch.tile`.
 """
 
 from __future__ import annotations
@@ -37,12 +31,13 @@ import numpy as np
 
 from satsr.errors import ConfigError, SatsrError
 from satsr.fetch import coregister as coreg
-from satsr.fetch._quiet import quiet_raster_calls
-from satsr.fetch.aoi import AOI, DEFAULT_MAX_AREA_KM2, load_aoi, project
-from satsr.fetch.chips import SplitSpec, chip_split, valid_fraction
-from satsr.fetch.grid import ChipSpec, Tile, chips_covering, group_tiles, offset_in
-from satsr.fetch.pairing import PairGroup, candidate_pairs, rank_frames
-from satsr.fetch.sensors import COMMON_BANDS, prepare, read_bands
+from satsr.fetch.aoi import AOI, load_aoi, project
+from satsr.fetch.chips import SplitSpec
+from satsr.fetch.config import COREG_MODES, FetchConfig
+from satsr.fetch.grid import ChipSpec, Tile, TooManyChips, chips_covering, group_tiles
+from satsr.fetch.pairing import PairGroup, candidate_pairs
+from satsr.fetch.regrid import native_window, warp
+from satsr.fetch.sensors import COMMON_BANDS, read_bands
 from satsr.fetch.sources import get_source
 from satsr.fetch.sources.base import Source
 from satsr.fetch.store import (
@@ -54,46 +49,17 @@ from satsr.fetch.store import (
     assemble,
     write_json_atomic,
 )
-from satsr.fetch.types import Acquisition, Grid
+from satsr.fetch.tile import process_tile
+from satsr.fetch.types import Acquisition
 from satsr.schema import SPLITS
 
 log = logging.getLogger(__name__)
 
-COREG_MODES = ("apply", "record", "off")
-
-
-@dataclass
-class FetchConfig:
-    """Everything ``fetch`` needs. Dates are inclusive UTC days; sizes in LR (30 m) pixels."""
-
-    start: date
-    end: date
-    out: Path
-    aoi: str | Path | dict[str, Any] | None = None
-    bbox: str | None = None
-    source: str = "ee"
-    source_options: dict[str, Any] = field(default_factory=dict)
-    bands: tuple[str, ...] = COMMON_BANDS
-    max_cloud: float = 100.0
-    pair_days: float = 5.0
-    frames: int = 1
-    chip: int = 64
-    overlap: int = 0
-    harmonize: bool = False
-    min_valid: float = 0.5
-    coregister: str = "apply"
-    max_shift: float = 3.0
-    coreg_margin: int = 6
-    tile_chips: int = 4
-    split_block: int = 8
-    split_buffer: int = 1
-    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    max_area_km2: float = DEFAULT_MAX_AREA_KM2
-    workers: int | None = None
-    scheduler: str | None = None
-    dry_run: bool = False
-    name: str | None = None
-    progress: bool = True
+#: most tiles one fetch plans (and most chips: the tile limit times tile_chips², capped): the
+#: plan, the per-tile pairing and the work list grow with them, so a continent-sized AOI is
+#: refused in a second instead of planning for minutes at gigabytes of memory
+MAX_TILES = 5_000
+MAX_CHIPS = 200_000
 
 
 @dataclass
@@ -185,242 +151,6 @@ def _connect(cfg: FetchConfig) -> Any:
     return Client(cluster, set_as_default=False)
 
 
-# ----------------------------------------------------------------------------- resampling
-
-def native_window(acq: Acquisition, target: Grid, pad: int = 3) -> Grid | None:
-    """The window of ``acq``'s native grid covering ``target`` plus ``pad`` native pixels, clipped
-    to the asset; None when they do not overlap."""
-    from rasterio.warp import transform_bounds
-
-    native = acq.grid
-    bounds = target.bounds if target.crs == native.crs else transform_bounds(
-        target.crs, native.crs, *target.bounds, densify_pts=21)
-    r, c, h, w = native.window_of(*bounds)
-    r, c, h, w = native.clip_window(r - pad, c - pad, h + 2 * pad, w + 2 * pad)
-    if h == 0 or w == 0:
-        return None
-    return native.window(r, c, h, w)
-
-
-def _aligned_offset(src: Grid, dst: Grid) -> tuple[int, int] | None:
-    if src.crs != dst.crs or src.resolution != dst.resolution:
-        return None
-    try:
-        return offset_in(src, dst)
-    except ValueError:
-        return None
-
-
-def warp(data: np.ndarray, clear: np.ndarray, src: Grid, dst: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Put reflectance (C, h, w) (NaN = invalid) and its clear mask from ``src`` onto ``dst``.
-
-    Aligned grids (same CRS, pixel size and phase): an exact pixel copy. Otherwise cubic
-    convolution for reflectance, and a conservative mask: a target pixel is clear only if every
-    source pixel within one pixel of its footprint is clear and the cubic value is finite.
-    """
-    from scipy import ndimage
-
-    c = data.shape[0]
-    off = _aligned_offset(src, dst)
-    if off is not None:
-        out = np.full((c, dst.height, dst.width), np.nan, dtype=np.float32)
-        om = np.zeros((dst.height, dst.width), dtype=bool)
-        r0, c0 = -off[0], -off[1]  # dst (0,0) in src coords is (off) → src index of dst pixel
-        rs0, cs0 = max(0, off[0]), max(0, off[1])
-        rs1, cs1 = min(src.height, off[0] + dst.height), min(src.width, off[1] + dst.width)
-        if rs1 > rs0 and cs1 > cs0:
-            out[:, rs0 + r0:rs1 + r0, cs0 + c0:cs1 + c0] = data[:, rs0:rs1, cs0:cs1]
-            om[rs0 + r0:rs1 + r0, cs0 + c0:cs1 + c0] = clear[rs0:rs1, cs0:cs1]
-        return out, om & np.isfinite(out).all(axis=0)
-    out = np.full((c, dst.height, dst.width), np.nan, dtype=np.float32)
-    eroded = ndimage.binary_erosion(clear, structure=np.ones((3, 3), bool), border_value=0)
-    frac = np.zeros((dst.height, dst.width), dtype=np.float32)
-    with quiet_raster_calls():
-        _reproject_both(data, eroded, out, frac, src, dst)
-    return out, (frac > 0.999) & np.isfinite(out).all(axis=0)
-
-
-def _reproject_both(data: np.ndarray, eroded: np.ndarray, out: np.ndarray, frac: np.ndarray,
-                    src: Grid, dst: Grid) -> None:
-    from rasterio.warp import Resampling, reproject
-
-    reproject(np.ascontiguousarray(data, dtype=np.float32), out, src_transform=src.to_affine(),
-              src_crs=src.crs, src_nodata=np.nan, dst_transform=dst.to_affine(), dst_crs=dst.crs,
-              dst_nodata=np.nan, resampling=Resampling.cubic)
-    reproject(eroded.astype(np.float32), frac, src_transform=src.to_affine(), src_crs=src.crs,
-              dst_transform=dst.to_affine(), dst_crs=dst.crs, resampling=Resampling.average,
-              src_nodata=None, dst_nodata=0.0)
-
-
-def _read_prepared(source: Source, acq: Acquisition, target: Grid, harmonize: bool,
-                   band_idx: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
-    win = native_window(acq, target)
-    if win is None:
-        return None
-    names = read_bands(acq, harmonize=harmonize and acq.collection == "sentinel2")
-    raw = np.asarray(source.read(acq, names, win))
-    prep = prepare(acq, raw, names, harmonize=harmonize and acq.collection == "sentinel2")
-    refl, clear = warp(prep.reflectance, prep.clear, win, target)
-    return refl[band_idx], clear
-
-
-# ----------------------------------------------------------------------------- one tile
-
-def process_tile(tile: Tile, groups: Sequence[PairGroup], source: Source, cfg: FetchConfig,
-                 split: SplitSpec, store: TileStore) -> dict[str, Any]:
-    """Build, co-register and write all chips of one tile; returns (and stores) its record."""
-    from satsr import schema
-
-    band_idx = [COMMON_BANDS.index(b) for b in cfg.bands]
-    scale, n = 3, cfg.chip
-    margin = tile.margin
-    lr_cache: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-    core = (slice(margin, tile.lr.height - margin), slice(margin, tile.lr.width - margin))
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "lr", "lr_mask", "frame_valid", "hr", "hr_mask", "scene", "split", "lr_time", "hr_time",
-        "hr_transform", "lr_transform", "crs", "lr_id", "hr_id", "dt", "dy", "dx", "status")}
-    chip_records: list[dict[str, Any]] = []
-    for group in groups:
-        hr_data = _read_prepared(source, group.hr, tile.hr, cfg.harmonize, band_idx)
-        if hr_data is None or not hr_data[1].any():
-            continue
-        hr_refl, hr_clear = hr_data
-        frames_all = []
-        for cand in group.candidates:
-            if cand.lr.id not in lr_cache:
-                lr_cache[cand.lr.id] = _read_prepared(source, cand.lr, tile.lr, False, band_idx)
-            frames_all.append(lr_cache[cand.lr.id])
-        fracs = [0.0 if f is None else float(f[1][core].mean()) for f in frames_all]
-        ranked = rank_frames(group.candidates, fracs, keep=cfg.frames)
-        if not ranked:
-            continue
-        chosen = [(cand, lr_cache[cand.lr.id]) for cand, _ in ranked]
-        items = []  # (chip, split, frames[(cand, lr_pad, lr_mask_pad)])
-        for chip in tile.chips:
-            sp = chip_split(chip.i, chip.j, split)
-            if sp is None:
-                continue
-            hr_r, hr_c = offset_in(tile.hr, chip.hr)
-            hr_c_refl = hr_refl[:, hr_r:hr_r + n * scale, hr_c:hr_c + n * scale]
-            hr_c_mask = hr_clear[hr_r:hr_r + n * scale, hr_c:hr_c + n * scale]
-            lr_r, lr_c = offset_in(tile.lr, chip.lr)
-            m = cfg.coreg_margin
-            fr = []
-            for cand, data in chosen:
-                assert data is not None
-                pad = (slice(lr_r - m, lr_r + n + m), slice(lr_c - m, lr_c + n + m))
-                fr.append((cand, data[0][:, pad[0], pad[1]], data[1][pad]))
-            vf = valid_fraction(hr_c_mask, fr[0][2][m:m + n, m:m + n], scale)
-            if vf < cfg.min_valid:
-                continue
-            items.append((chip, sp, hr_c_refl, hr_c_mask, fr, vf))
-        if not items:
-            continue
-        # batched co-registration over every (chip, frame) of this HR acquisition
-        m = cfg.coreg_margin
-        refs, ref_masks, movs, mov_masks, hr_refs, hr_masks = [], [], [], [], [], []
-        for _, _, hrr, hrm, fr, _ in items:
-            hr_mean = hrr.mean(axis=0)  # NaN where any band is invalid
-            ref = coreg.degrade(hr_mean, scale)
-            rmask = coreg.degrade(hrm.astype(np.float64), scale) > 0.999
-            for _, lrp, lrm in fr:
-                refs.append(ref)
-                ref_masks.append(rmask & np.isfinite(ref))
-                hr_refs.append(hr_mean)
-                hr_masks.append(hrm & np.isfinite(hr_mean))
-                movs.append(lrp.mean(axis=0))
-                mov_masks.append(lrm & np.isfinite(lrp).all(axis=0))
-        if cfg.coregister == "off":
-            k = len(refs)
-            res = coreg.ShiftResult(np.zeros(k), np.zeros(k), np.full(k, np.nan), np.full(k, np.nan),
-                                    np.full(k, np.nan), np.full(k, np.nan),
-                                    np.full(k, "not_estimated", dtype=object))
-        else:
-            res = coreg.estimate_shifts(np.stack(refs), np.stack(movs), np.stack(ref_masks),
-                                        np.stack(mov_masks), margin=m, max_shift=cfg.max_shift,
-                                        ref_hr=np.stack(hr_refs), ref_hr_mask=np.stack(hr_masks))
-        apply = cfg.coregister == "apply"
-        dy = np.where(apply & res.accepted, res.dy, 0.0)
-        dx = np.where(apply & res.accepted, res.dx, 0.0)
-        lr_pads = np.stack([lrp for *_, fr, _ in items for _, lrp, _ in fr])
-        lr_mpads = np.stack([lrm for *_, fr, _ in items for _, _, lrm in fr])
-        shifted, shifted_mask = coreg.apply_shift(lr_pads, lr_mpads, dy, dx, m)
-        k = 0
-        for chip, sp, hrr, hrm, fr, vf in items:
-            lr_f = np.zeros((cfg.frames, len(band_idx), n, n), np.float32)
-            lm_f = np.zeros((cfg.frames, n, n), bool)
-            fv = np.zeros(cfg.frames, bool)
-            lt = np.full(cfg.frames, np.datetime64("NaT"), dtype="datetime64[ns]")
-            ids, dts, sdy, sdx, sts = [""] * cfg.frames, [np.nan] * cfg.frames, \
-                [np.nan] * cfg.frames, [np.nan] * cfg.frames, [""] * cfg.frames
-            for f, (cand, _, _) in enumerate(fr):
-                st = str(res.status[k])
-                sts[f], ids[f], dts[f] = st, cand.lr.id, cand.dt_days
-                sdy[f], sdx[f] = float(res.dy[k]), float(res.dx[k])
-                if st != coreg.STATUS_TOO_LARGE:
-                    lr_f[f] = np.nan_to_num(shifted[k])
-                    lm_f[f] = shifted_mask[k]
-                    fv[f] = True
-                    lt[f] = np.datetime64(cand.lr.time.replace(tzinfo=None), "ns")
-                k += 1
-            if not fv.any():
-                continue
-            sid = f"{group.hr.id.replace('/', '_')}__{chip.id}"
-            out["lr"].append(lr_f)
-            out["lr_mask"].append(lm_f)
-            out["frame_valid"].append(fv)
-            out["hr"].append(np.nan_to_num(hrr).astype(np.float32))
-            out["hr_mask"].append(hrm)
-            out["scene"].append(sid)
-            out["split"].append(sp)
-            out["lr_time"].append(lt)
-            out["hr_time"].append(np.datetime64(group.hr.time.replace(tzinfo=None), "ns"))
-            out["hr_transform"].append(np.array(chip.hr.transform, np.float64))
-            out["lr_transform"].append(np.array(chip.lr.transform, np.float64))
-            out["crs"].append(chip.hr.crs)
-            out["lr_id"].append(ids)
-            out["hr_id"].append(group.hr.id)
-            out["dt"].append(dts)
-            out["dy"].append(sdy)
-            out["dx"].append(sdx)
-            out["status"].append(sts)
-            chip_records.append({"scene": sid, "split": sp, "valid_fraction": round(vf, 6),
-                                 "hr_id": group.hr.id, "lr_ids": ids, "dt_days": dts,
-                                 "shift_lr_px": [[a, b] for a, b in zip(sdy, sdx, strict=True)],
-                                 "coreg_status": sts, "applied": apply,
-                                 "footprint_utm": list(chip.hr.bounds)})
-    record: dict[str, Any] = {"tile": tile.id, "n_chips": len(out["scene"]), "chips": chip_records}
-    ds = None
-    if out["scene"]:
-        obj = np.empty((len(out["scene"]), cfg.frames), dtype=object)
-        obj[:] = out["lr_id"]
-        sts_arr = np.empty_like(obj)
-        sts_arr[:] = out["status"]
-        ds = schema.build(
-            lr=np.stack(out["lr"]), lr_mask=np.stack(out["lr_mask"]), hr=np.stack(out["hr"]),
-            hr_mask=np.stack(out["hr_mask"]), frame_valid=np.stack(out["frame_valid"]),
-            scene_ids=out["scene"], bands=list(cfg.bands), split=out["split"], scale=scale,
-            dataset=f"chips:{cfg.name or 'aoi'}", value_scale="reflectance", data_range=1.0,
-            lr_sensor="landsat", hr_sensor="sentinel2",
-            extra_vars={
-                "lr_time": (("scene", "frame"), np.stack(out["lr_time"])),
-                "hr_time": (("scene",), np.array(out["hr_time"], dtype="datetime64[ns]")),
-                "hr_transform": (("scene", "affine"), np.stack(out["hr_transform"])),
-                "lr_transform": (("scene", "affine"), np.stack(out["lr_transform"])),
-                "dt_days": (("scene", "frame"), np.array(out["dt"], np.float64)),
-                "shift_dy": (("scene", "frame"), np.array(out["dy"], np.float64)),
-                "shift_dx": (("scene", "frame"), np.array(out["dx"], np.float64)),
-            },
-            extra_coords={
-                "crs": (("scene",), np.array(out["crs"], dtype=object)),
-                "hr_id": (("scene",), np.array(out["hr_id"], dtype=object)),
-                "lr_id": (("scene", "frame"), obj),
-                "coreg_status": (("scene", "frame"), sts_arr),
-            })
-    store.write(tile.id, ds, record)
-    return record
-
-
 # ----------------------------------------------------------------------------- orchestration
 
 def _tile_groups(tile: Tile, groups: Sequence[PairGroup]) -> list[PairGroup]:
@@ -467,119 +197,186 @@ def _plan(aoi: AOI, tiles: list[Tile], groups: list[PairGroup], cfg: FetchConfig
     }
 
 
+def plan_tiles(aoi: AOI, spec: ChipSpec, cfg: FetchConfig) -> tuple[list[Tile], int]:
+    """The tiles of chips covering the AOI and the number of chips, refused (ConfigError, one
+    line, nothing requested) beyond :data:`MAX_TILES` tiles or :data:`MAX_CHIPS` chips."""
+    per_tile_m2 = (spec.stride_m * cfg.tile_chips) ** 2
+    limit = min(MAX_CHIPS, MAX_TILES * cfg.tile_chips ** 2)
+    estimate = aoi.area_km2 * 1e6 / per_tile_m2  # tiles; chips = tiles * tile_chips²
+    if estimate > MAX_TILES or estimate * cfg.tile_chips ** 2 > limit:
+        raise ConfigError(_too_large(aoi, cfg, f"~{estimate:,.0f} tiles", per_tile_m2))
+    try:
+        chips = chips_covering(aoi.to_utm(), aoi.utm_crs, spec, limit=limit)
+    except TooManyChips:
+        raise ConfigError(_too_large(aoi, cfg, f"more than {limit:,} chips", per_tile_m2)) from None
+    tiles = group_tiles(chips, cfg.tile_chips, spec, margin=cfg.coreg_margin)
+    if len(tiles) > MAX_TILES:
+        raise ConfigError(_too_large(aoi, cfg, f"{len(tiles):,} tiles", per_tile_m2))
+    return tiles, len(chips)
+
+
+def _too_large(aoi: AOI, cfg: FetchConfig, count: str, per_tile_m2: float) -> str:
+    part_km2 = min(MAX_TILES * per_tile_m2, MAX_CHIPS * per_tile_m2 / cfg.tile_chips ** 2) / 1e6
+    return (f"AOI {aoi.name} ({aoi.area_km2:,.0f} km²) needs {count} of {cfg.tile_chips}x"
+            f"{cfg.tile_chips} chips of {cfg.chip} px; one fetch plans at most {MAX_TILES:,} "
+            f"tiles and {MAX_CHIPS:,} chips: split the AOI into parts under ~{part_km2:,.0f} km² "
+            "(or raise --tile-chips)")
+
+
 def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> FetchResult:
     """Run the whole flow for ``cfg`` (see module docstring); ``on_tile`` is called with each
     finished tile id (tests use it to interrupt runs)."""
-    from satsr import __version__
-
     aoi, spec, split = _validate(cfg)
-    opts = dict(cfg.source_options)
-    source = get_source(cfg.source, **opts)
+    tiles, n_chips = plan_tiles(aoi, spec, cfg)
+    source = get_source(cfg.source, **dict(cfg.source_options))
     client = _connect(cfg) if (cfg.scheduler and not cfg.dry_run) else None
     try:
-        from satsr.progress import make_progress
-
-        geom = aoi.geometry
-        lr_start = date.fromordinal(cfg.start.toordinal() - math.ceil(cfg.pair_days))
-        lr_end = date.fromordinal(cfg.end.toordinal() + math.ceil(cfg.pair_days))
-        with make_progress(disable=not cfg.progress) as progress:
-            task = progress.add_task("search", total=2, status=cfg.source)
-            hr_acqs = source.search(geom, cfg.start, cfg.end, "sentinel2", max_cloud=cfg.max_cloud)
-            progress.update(task, advance=1, status=f"{len(hr_acqs)} Sentinel-2")
-            lr_acqs = source.search(geom, lr_start, lr_end, "landsat", max_cloud=cfg.max_cloud)
-            progress.update(task, advance=1, status=f"{len(hr_acqs)} Sentinel-2, "
-                                                    f"{len(lr_acqs)} Landsat")
-        if not hr_acqs:
-            raise SatsrError(f"no Sentinel-2 acquisitions over {aoi.name} between {cfg.start} and "
-                             f"{cfg.end} (max cloud {cfg.max_cloud}%); widen the dates or --max-cloud")
-        if not lr_acqs:
-            raise SatsrError(f"no Landsat acquisitions over {aoi.name} between {lr_start} and "
-                             f"{lr_end} (max cloud {cfg.max_cloud}%); widen the dates or --max-cloud")
-        _check_bands(hr_acqs + lr_acqs, cfg)
-        groups = candidate_pairs(hr_acqs, lr_acqs, cfg.pair_days)
-        if not groups:
-            raise SatsrError(f"no Landsat acquisition within ±{cfg.pair_days:g} days of any of the "
-                             f"{len(hr_acqs)} Sentinel-2 acquisitions; raise --pair-days")
-        chips = chips_covering(aoi.to_utm(), aoi.utm_crs, spec)
-        tiles = group_tiles(chips, cfg.tile_chips, spec, margin=cfg.coreg_margin)
+        hr_acqs, lr_acqs, groups = _search(source, aoi, cfg)
         plan = _plan(aoi, tiles, groups, cfg, hr_acqs, lr_acqs)
-        result = FetchResult(cfg.out, None, aoi, hr_acqs, lr_acqs, groups, len(tiles), len(chips),
+        result = FetchResult(cfg.out, None, aoi, hr_acqs, lr_acqs, groups, len(tiles), n_chips,
                              plan=plan)
-        if cfg.dry_run:
-            return result
-        if cfg.name is None:
-            cfg.name = aoi.name
-        store = TileStore(cfg.out)
-        final = cfg.out / STORE_NAME
-        params = {k: v for k, v in asdict(cfg).items()
-                  if k not in ("out", "progress", "scheduler", "workers", "dry_run", "aoi")}
-        # connection details (endpoint, login) do not decide the chips (the acquisition ids in
-        # the pairs do), differ between machines, and a key path or credentials object does not
-        # belong in the provenance (nor, as an object address, in the resume fingerprint)
-        params["source_options"] = {k: v for k, v in cfg.source_options.items()
-                                    if k not in ("credentials", "url")}
-        provenance: dict[str, Any] = {
-            "satsr_version": __version__, "source": cfg.source, "aoi": aoi.name,
-            "aoi_wkt": aoi.geometry.wkt, "crs": aoi.utm_crs, "parameters": params,
-            "grids": "HR 10 m edges on multiples of 10 m; LR 30 m nested x3; Landsat resampled "
-                     "by cubic convolution (rasterio reproject Resampling.cubic)",
-            "pairs": plan["pairs"],
-        }
-        fingerprint = _fingerprint(params, provenance["pairs"], aoi)
-        if final.exists() and (cfg.out / PROVENANCE_NAME).exists():
-            done = json.loads((cfg.out / PROVENANCE_NAME).read_text(encoding="utf-8"))
-            if done.get("fingerprint") != fingerprint:
-                raise ConfigError(f"{cfg.out} already holds a chip dataset made with other "
-                                  "parameters or acquisitions; choose another --out or delete it")
-            result.store, result.tiles_skipped = final, len(tiles)
-            result.n_scenes = len(done.get("chips", []))
-            result.split_counts = _split_counts(done.get("chips", []))
-            return result
-        marker = cfg.out / WORK_NAME / "fingerprint.json"
-        if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) != fingerprint:
-            raise ConfigError(f"{cfg.out} holds an unfinished run with other parameters or "
-                              "acquisitions; rerun with those, choose another --out or delete it")
-        cfg.out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(marker, fingerprint)
-        provenance["fingerprint"] = fingerprint
-        todo = [t for t in tiles if not store.done(t.id)]
-        result.tiles_skipped = len(tiles) - len(todo)
-        _run_tiles(todo, groups, source, cfg, split, store, client, on_tile)
-        records = [store.record(t.id) for t in tiles]
-        n_scenes = sum(r["n_chips"] for r in records)
-        if n_scenes == 0:
-            raise SatsrError(f"no chip over {aoi.name} has >= {cfg.min_valid:.0%} clear pixels in both "
-                             "images; lower --min-valid, raise --pair-days or pick other dates")
-        chip_recs = [c for r in records for c in r["chips"]]
-        shifts = np.array([s for c in chip_recs for s, st in zip(c["shift_lr_px"], c["coreg_status"],
-                                                                 strict=True)
-                           if st == coreg.STATUS_OK], dtype=np.float64).reshape(-1, 2)
-        mags = np.hypot(shifts[:, 0], shifts[:, 1]) if len(shifts) else np.zeros(0)
-        statuses = [st for c in chip_recs for st in c["coreg_status"] if st]
-        provenance["coregistration"] = {
-            "mode": cfg.coregister, "max_shift_lr_px": cfg.max_shift,
-            "status_counts": {s: statuses.count(s) for s in sorted(set(statuses))},
-            "shift_median_lr_px": float(np.median(mags)) if len(mags) else None,
-            "shift_p95_lr_px": float(np.percentile(mags, 95)) if len(mags) else None,
-        }
-        provenance["chips"] = chip_recs
-        provenance["sensors"] = _sensor_info(hr_acqs[:1] + lr_acqs[:1], cfg)
-        with make_progress(disable=not cfg.progress) as progress:
-            task = progress.add_task("assemble", total=3, status=f"{n_scenes} chips")
-            assemble(store, [t.id for t in tiles],
-                     {k: v for k, v in provenance.items() if k != "chips"})
-            progress.advance(task)
-            _write_footprints(cfg.out / FOOTPRINTS_NAME, chip_recs, aoi.utm_crs)
-            progress.advance(task)
-            write_json_atomic(cfg.out / PROVENANCE_NAME, provenance)
-            progress.advance(task)
-        shutil.rmtree(cfg.out / WORK_NAME, ignore_errors=True)
-        result.store, result.n_scenes = final, n_scenes
-        result.split_counts = _split_counts(chip_recs)
+        if not cfg.dry_run:
+            _build(cfg, result, tiles, split, source, client, on_tile)
         return result
     finally:
         if client is not None:
             client.close()
+
+
+def _search(source: Source, aoi: AOI, cfg: FetchConfig
+            ) -> tuple[list[Acquisition], list[Acquisition], list[PairGroup]]:
+    """Sentinel-2 acquisitions in the dates, Landsat ones within ±pair_days of them, and their
+    pairing; one line (SatsrError) when any of the three is empty or a band is missing."""
+    from satsr.progress import make_progress
+
+    lr_start = date.fromordinal(cfg.start.toordinal() - math.ceil(cfg.pair_days))
+    lr_end = date.fromordinal(cfg.end.toordinal() + math.ceil(cfg.pair_days))
+    with make_progress(disable=not cfg.progress) as progress:
+        task = progress.add_task("search", total=2, status=cfg.source)
+        hr_acqs = source.search(aoi.geometry, cfg.start, cfg.end, "sentinel2",
+                                max_cloud=cfg.max_cloud)
+        progress.update(task, advance=1, status=f"{len(hr_acqs)} Sentinel-2")
+        lr_acqs = source.search(aoi.geometry, lr_start, lr_end, "landsat", max_cloud=cfg.max_cloud)
+        progress.update(task, advance=1, status=f"{len(hr_acqs)} Sentinel-2, "
+                                                f"{len(lr_acqs)} Landsat")
+    if not hr_acqs:
+        raise SatsrError(f"no Sentinel-2 acquisitions over {aoi.name} between {cfg.start} and "
+                         f"{cfg.end} (max cloud {cfg.max_cloud}%); widen the dates or --max-cloud")
+    if not lr_acqs:
+        raise SatsrError(f"no Landsat acquisitions over {aoi.name} between {lr_start} and "
+                         f"{lr_end} (max cloud {cfg.max_cloud}%); widen the dates or --max-cloud")
+    _check_bands(hr_acqs + lr_acqs, cfg)
+    groups = candidate_pairs(hr_acqs, lr_acqs, cfg.pair_days)
+    if not groups:
+        raise SatsrError(f"no Landsat acquisition within ±{cfg.pair_days:g} days of any of the "
+                         f"{len(hr_acqs)} Sentinel-2 acquisitions; raise --pair-days")
+    return hr_acqs, lr_acqs, groups
+
+
+def _parameters(cfg: FetchConfig) -> dict[str, Any]:
+    """The options that decide the chips (provenance ``parameters``, part of the fingerprint)."""
+    params = {k: v for k, v in asdict(cfg).items()
+              if k not in ("out", "progress", "scheduler", "workers", "dry_run", "aoi")}
+    # connection details (endpoint, login) do not decide the chips (the acquisition ids in
+    # the pairs do), differ between machines, and a key path or credentials object does not
+    # belong in the provenance (nor, as an object address, in the resume fingerprint)
+    params["source_options"] = {k: v for k, v in cfg.source_options.items()
+                                if k not in ("credentials", "url")}
+    return params
+
+
+def _build(cfg: FetchConfig, result: FetchResult, tiles: list[Tile], split: SplitSpec,
+           source: Source, client: Any, on_tile: Callable[[str], None] | None) -> None:
+    """Write the chips of ``result``'s plan under ``cfg.out`` (or reuse a finished identical
+    run, or resume an unfinished one); fills ``result.store``, counts and splits."""
+    from satsr import __version__
+
+    aoi = result.aoi
+    if cfg.name is None:
+        cfg.name = aoi.name
+    params = _parameters(cfg)
+    provenance: dict[str, Any] = {
+        "satsr_version": __version__, "source": cfg.source, "aoi": aoi.name,
+        "aoi_wkt": aoi.geometry.wkt, "crs": aoi.utm_crs, "parameters": params,
+        "grids": "HR 10 m edges on multiples of 10 m; LR 30 m nested x3; Landsat resampled "
+                 "by cubic convolution (rasterio reproject Resampling.cubic)",
+        "pairs": result.plan["pairs"],
+    }
+    fingerprint = _fingerprint(params, provenance["pairs"], aoi)
+    if _reuse_finished(cfg, fingerprint, result):
+        return
+    marker = cfg.out / WORK_NAME / "fingerprint.json"
+    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) != fingerprint:
+        raise ConfigError(f"{cfg.out} holds an unfinished run with other parameters or "
+                          "acquisitions; rerun with those, choose another --out or delete it")
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(marker, fingerprint)
+    provenance["fingerprint"] = fingerprint
+    store = TileStore(cfg.out)
+    todo = [t for t in tiles if not store.done(t.id)]
+    result.tiles_skipped = len(tiles) - len(todo)
+    _run_tiles(todo, result.pairs, source, cfg, split, store, client, on_tile)
+    chip_recs = [c for t in tiles for c in store.record(t.id)["chips"]]
+    if not chip_recs:
+        raise SatsrError(f"no chip over {aoi.name} has >= {cfg.min_valid:.0%} clear pixels in both "
+                         "images; lower --min-valid, raise --pair-days or pick other dates")
+    provenance["coregistration"] = _coregistration_summary(chip_recs, cfg)
+    provenance["chips"] = chip_recs
+    provenance["sensors"] = _sensor_info(result.hr_acquisitions[:1] + result.lr_acquisitions[:1],
+                                         cfg)
+    _write_outputs(cfg, store, tiles, provenance, aoi.utm_crs)
+    result.store, result.n_scenes = cfg.out / STORE_NAME, len(chip_recs)
+    result.split_counts = _split_counts(chip_recs)
+
+
+def _reuse_finished(cfg: FetchConfig, fingerprint: str, result: FetchResult) -> bool:
+    """True (``result`` filled from it) when ``cfg.out`` holds the finished store of this very
+    run; a finished store of another run is refused."""
+    final = cfg.out / STORE_NAME
+    if not (final.exists() and (cfg.out / PROVENANCE_NAME).exists()):
+        return False
+    done = json.loads((cfg.out / PROVENANCE_NAME).read_text(encoding="utf-8"))
+    if done.get("fingerprint") != fingerprint:
+        raise ConfigError(f"{cfg.out} already holds a chip dataset made with other "
+                          "parameters or acquisitions; choose another --out or delete it")
+    result.store, result.tiles_skipped = final, result.n_tiles
+    result.n_scenes = len(done.get("chips", []))
+    result.split_counts = _split_counts(done.get("chips", []))
+    return True
+
+
+def _coregistration_summary(chip_recs: list[dict[str, Any]], cfg: FetchConfig) -> dict[str, Any]:
+    """Mode, limit, status counts and the median / 95th percentile accepted shift (LR px)."""
+    shifts = np.array([s for c in chip_recs for s, st in zip(c["shift_lr_px"], c["coreg_status"],
+                                                             strict=True)
+                       if st == coreg.STATUS_OK], dtype=np.float64).reshape(-1, 2)
+    mags = np.hypot(shifts[:, 0], shifts[:, 1]) if len(shifts) else np.zeros(0)
+    statuses = [st for c in chip_recs for st in c["coreg_status"] if st]
+    return {
+        "mode": cfg.coregister, "max_shift_lr_px": cfg.max_shift,
+        "status_counts": {s: statuses.count(s) for s in sorted(set(statuses))},
+        "shift_median_lr_px": float(np.median(mags)) if len(mags) else None,
+        "shift_p95_lr_px": float(np.percentile(mags, 95)) if len(mags) else None,
+    }
+
+
+def _write_outputs(cfg: FetchConfig, store: TileStore, tiles: list[Tile],
+                   provenance: dict[str, Any], crs: str) -> None:
+    """The assembled store, the footprints and the provenance, each atomically; then the work
+    folder goes."""
+    from satsr.progress import make_progress
+
+    chip_recs = provenance["chips"]
+    with make_progress(disable=not cfg.progress) as progress:
+        task = progress.add_task("assemble", total=3, status=f"{len(chip_recs)} chips")
+        assemble(store, [t.id for t in tiles],
+                 {k: v for k, v in provenance.items() if k != "chips"})
+        progress.advance(task)
+        _write_footprints(cfg.out / FOOTPRINTS_NAME, chip_recs, crs)
+        progress.advance(task)
+        write_json_atomic(cfg.out / PROVENANCE_NAME, provenance)
+        progress.advance(task)
+    shutil.rmtree(cfg.out / WORK_NAME, ignore_errors=True)
 
 
 def _check_bands(acqs: Sequence[Acquisition], cfg: FetchConfig) -> None:
@@ -666,5 +463,5 @@ def _write_footprints(path: Path, chip_recs: list[dict[str, Any]], crs: str) -> 
     write_json_atomic(path, {"type": "FeatureCollection", "features": feats})
 
 
-__all__ = ["COREG_MODES", "FetchConfig", "FetchResult", "fetch", "native_window", "process_tile",
-           "warp"]
+__all__ = ["COREG_MODES", "MAX_CHIPS", "MAX_TILES", "FetchConfig", "FetchResult",
+           "fetch", "native_window", "plan_tiles", "process_tile", "warp"]

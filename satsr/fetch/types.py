@@ -1,14 +1,18 @@
-"""The fetch pipeline's value types: a raster :class:`Grid` and one source :class:`Acquisition`."""
+"""The fetch pipeline's value types: a raster :class:`Grid`, one source :class:`Acquisition`,
+and the records a tile's stages pass along: :class:`ChipRecord` holding their :class:`FrameRecord` list."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
+
+if TYPE_CHECKING:
+    from satsr.fetch.grid import Chip
 
 COLLECTIONS = ("landsat", "sentinel2")
 SENSORS = ("landsat8", "landsat9", "sentinel2a", "sentinel2b", "sentinel2c")
@@ -159,4 +163,44 @@ class Acquisition:
         return replace(self, properties={**self.properties, **props})
 
 
-__all__ = ["COLLECTIONS", "SENSORS", "Acquisition", "Affine6", "Grid"]
+@dataclass
+class FrameRecord:
+    """One Landsat frame of a chip: cut from the tile with the co-registration margin ``m``,
+    then (stage "co-register") its estimated shift, the shift's status and the resampled frame.
+
+    ``lr_pad`` (C, n+2m, n+2m) float32 reflectance, NaN = invalid; ``mask_pad`` (n+2m, n+2m)
+    True = clear. ``shift`` (dy, dx) in LR px as estimated (applied or not, see the run's mode);
+    ``lr`` (C, n, n) / ``mask`` (n, n) are the frame after applying it (None before)."""
+
+    acquisition: Acquisition
+    dt_days: float              # lr.time - hr.time
+    lr_pad: np.ndarray
+    mask_pad: np.ndarray
+    shift: tuple[float, float] = (math.nan, math.nan)
+    status: str = ""
+    lr: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+@dataclass
+class ChipRecord:
+    """One chip of one Sentinel-2 acquisition with its chosen Landsat frames (best first).
+
+    ``hr`` (C, 3n, 3n) float32 reflectance on the chip's HR grid, NaN = invalid; ``hr_mask``
+    (3n, 3n) True = clear; ``valid_fraction``: HR pixels clear in HR and in the first frame."""
+
+    chip: Chip
+    split: str
+    hr_acquisition: Acquisition
+    hr: np.ndarray
+    hr_mask: np.ndarray
+    valid_fraction: float
+    frames: list[FrameRecord]
+
+    @property
+    def scene_id(self) -> str:
+        """The chip's scene id in the store: ``<HR asset id with / → _>__<chip id>``."""
+        return f"{self.hr_acquisition.id.replace('/', '_')}__{self.chip.id}"
+
+
+__all__ = ["COLLECTIONS", "SENSORS", "Acquisition", "Affine6", "ChipRecord", "FrameRecord", "Grid"]

@@ -62,3 +62,59 @@ def test_grid_helpers() -> None:
     assert g.refined(2).scaled(2) == g
     with pytest.raises(ValueError):
         Grid("EPSG:32604", (10.0, 0.0, 0.0, 0.0, 10.0, 0.0), 1, 1)
+
+
+def _brute_force(geom: shapely.Geometry, spec: ChipSpec) -> list[tuple[int, int]]:
+    """Every lattice cell of the bounding box tested (the previous chips_covering)."""
+    import math
+
+    minx, miny, maxx, maxy = geom.bounds
+    s, side = spec.stride_m, spec.lr_size * spec.lr_res
+    return [(i, j) for i in range(math.floor(-maxy / s), math.ceil((side - miny) / s) + 1)
+            for j in range(math.floor((minx - side) / s), math.ceil(maxx / s) + 1)
+            if shapely.intersection(geom, chip_at(i, j, "EPSG:32604", spec).lr.footprint()).area > 0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.floats(400_000, 500_000), y=st.floats(7_000_000, 7_100_000),
+       w=st.floats(10, 20_000), h=st.floats(10, 20_000), angle=st.floats(0, 90),
+       overlap=st.integers(0, 4))
+def test_chips_covering_visits_only_rows_parts(x: float, y: float, w: float, h: float,
+                                               angle: float, overlap: int) -> None:
+    """Rows only visit the columns of the geometry's part in that row: the same chips as testing
+    every cell of the bounding box."""
+    import shapely.affinity
+
+    geom = shapely.affinity.rotate(shapely.box(x, y, x + w, y + h), angle)
+    spec = ChipSpec(lr_size=16, overlap=overlap)
+    got = [(c.i, c.j) for c in chips_covering(geom, "EPSG:32604", spec)]
+    assert got == _brute_force(geom, spec)
+
+
+def test_thin_diagonal_aoi_visits_few_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1,000 km diagonal strip 100 m wide: ~2 × 16,000 cells visited, not its bounding box's
+    ~2.7e8 (work is bounded by the chips it covers, not by the bounding box)."""
+    from satsr.fetch import grid
+
+    calls = 0
+    real = grid.chip_at
+
+    def counting(*args: object, **kw: object) -> grid.Chip:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(grid, "chip_at", counting)
+    line = shapely.LineString([(300_000, 6_000_000), (1_000_000, 6_700_000)]).buffer(50)
+    spec = ChipSpec(lr_size=64)
+    chips = chips_covering(line, "EPSG:32604", spec)
+    assert 0 < len(chips) <= calls <= 4 * len(chips)
+
+
+def test_chips_covering_stops_past_its_limit() -> None:
+    from satsr.fetch.grid import TooManyChips
+
+    box = shapely.box(400_000, 7_000_000, 460_000, 7_060_000)  # ~1,000 chips of 64 px
+    with pytest.raises(TooManyChips):
+        chips_covering(box, "EPSG:32604", ChipSpec(lr_size=64), limit=100)
+    assert len(chips_covering(box, "EPSG:32604", ChipSpec(lr_size=64), limit=2_000)) > 900
