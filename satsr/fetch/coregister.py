@@ -33,6 +33,15 @@ For a stack of chips (B, h, w), in float32 and in cache-sized batches (torch, CP
 ``refine_iters=0`` stops after step 1 (skimage's algorithm, batched; see
 ``benchmarks/bench_coregister.py`` for speed and accuracy of both).
 
+Determinism: a chip's results are the same bytes whatever else shares its call (batches of 1,
+7, 64 or thousands, any order) and whatever torch's thread count. Torch runs on one intra-op
+thread here (:func:`_single_threaded`: multi-threaded reductions split differently by size), and
+every op works per image: element-wise maths, reductions over each image's own pixels, batched
+matrix products and FFTs. MKL's FFT takes another kernel for a lone image than for a batch (on
+AMD EPYC 16- and 32-px spectra differ in the last bits), so every FFT call holds at least two
+images (:func:`_batch_invariant_fft`). ``tests/fetch/test_coregister.py`` checks this on the
+real image; results may still differ between CPU models (vector widths), never between batchings.
+
 Convention: ``shift = (dy, dx)`` in LR pixels with ``mov(y + dy, x + dx) ≈ ref(y, x)``, i.e. the
 LR content is displaced by ``(+dy, +dx)`` (down, right) relative to the reference;
 :func:`apply_shift` resamples it back.

@@ -215,6 +215,10 @@ def test_results_do_not_depend_on_batching(l8s2_dir: Path, with_hr: bool) -> Non
             joined = np.concatenate([getattr(p, field) for p in parts])
             assert joined.tobytes() == getattr(whole, field)[:stop].tobytes(), (size, field)
         assert list(np.concatenate([p.status for p in parts])) == list(whole.status[:stop])
+    # and in any order
+    rev = run(slice(None, None, -1))
+    for field in ("dy", "dx", "peak", "peak_ratio", "ncc_before", "ncc_after"):
+        assert getattr(rev, field)[::-1].tobytes() == getattr(whole, field).tobytes(), field
     # resampling the chips by those shifts: the same bytes per chip in any batch too
     img, ok = mov[:, None], mask
     full = apply_shift(img, ok, whole.dy, whole.dx, MARGIN)
