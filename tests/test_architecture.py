@@ -23,9 +23,6 @@ MAX_LINES = 80
 
 #: function -> why it may stay long. Keep this short: every entry is a debt.
 LONG_FUNCTIONS: dict[str, str] = {
-    # TODO(t9-fetch): being split into typed stages (satsr/fetch/tile.py); delete on merge.
-    "satsr.fetch.pipeline:process_tile": "fetch tile, one pass over a dict of lists",
-    "satsr.fetch.pipeline:fetch": "fetch driver: plan, search, build, reuse, outputs",
 }
 
 #: import edges allowed to close a cycle until their owner's refactor lands (same rule: debts)
