@@ -50,10 +50,15 @@ SPLIT_SIZES: dict[str, int] = {"train": 40, "val": 8, "test": 8}
 SCENES_PER_TRACK = sum(SPLIT_SIZES.values())
 
 
-def default_root(seed: int = 0) -> Path:
-    """Cache folder of the PROBA-V-layout sample: ``data_home()/sample/v{VERSION}-seed{seed}``."""
+def default_root(seed: int = 0, *, calibrated: bool = False) -> Path:
+    """Cache folder of the PROBA-V-layout sample: ``data_home()/sample/v{VERSION}-seed{seed}``
+    (``sample-calibrated/v{CALIBRATED_VERSION}-seed{seed}`` for the calibrated variant)."""
     from satsr._home import data_home
 
+    if calibrated:
+        from satsr.datasets.simulate.calibrated import CALIBRATED_VERSION
+
+        return data_home() / "sample-calibrated" / f"v{CALIBRATED_VERSION}-seed{seed}"
     return data_home() / "sample" / f"v{SAMPLE_VERSION}-seed{seed}"
 
 
@@ -78,8 +83,11 @@ def _split_assignment(seed: int) -> list[str]:
 
 
 def generate_sample(root: str | os.PathLike[str], *, seed: int = 0, overwrite: bool = False,
-                    progress: bool = True) -> Path:
+                    progress: bool = True, calibrated: bool = False) -> Path:
     """Generate the SYNTHETIC PROBA-V-layout sample under ``root`` and return ``root``.
+
+    ``calibrated=True`` uses the sensor models measured on the real PROBA-V scenes
+    (:mod:`satsr.datasets.simulate.calibrated`) instead of the hand-set ones.
 
     Built in a temporary sibling folder and renamed into place, so ``root`` is either complete
     or absent. Raises :class:`~satsr.errors.ConfigError` when ``root`` exists and not
@@ -100,6 +108,10 @@ def generate_sample(root: str | os.PathLike[str], *, seed: int = 0, overwrite: b
         raise ConfigError(f"{root} already exists; pass overwrite=True (--overwrite) to "
                           "regenerate the synthetic sample there, or choose another folder")
     cfg = MultiFrameConfig()
+    if calibrated:
+        from satsr.datasets.simulate.calibrated import calibrated_config
+
+        cfg = calibrated_config()
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(root, "tmp")
     log.info("generating the SYNTHETIC PROBA-V-style sample (seed %d) in %s", seed, root)
@@ -132,6 +144,8 @@ def generate_sample(root: str | os.PathLike[str], *, seed: int = 0, overwrite: b
             "synthetic": True,
             "generator": "satsr.datasets.sample.generate_sample",
             "sample_version": SAMPLE_VERSION,
+            **({"calibrated": "benchmarks/calibration.json (satsr.datasets.simulate.calibrated)"}
+               if calibrated else {}),
             "satsr_version": __version__,
             "seed": seed,
             "layout": "official PROBA-V (train/{RED,NIR}/imgsetNNNN); values uint16/65535",
@@ -180,10 +194,10 @@ def generate_sample_chips(path: str | os.PathLike[str], *, seed: int = 0,
     return schema.save_dataset(ds, path, overwrite=overwrite)
 
 
-def _generate_once(path: Path, generate: Callable[..., Path]) -> None:
+def _generate_once(path: Path, generate: Callable[..., Path], **kw: Any) -> None:
     """Generate seed 0 at ``path``; if a concurrent process got there first, use its copy."""
     try:
-        generate(path, seed=0, progress=True)
+        generate(path, seed=0, progress=True, **kw)
     except (ConfigError, SchemaError, OSError):
         if not path.exists():
             raise
@@ -200,7 +214,7 @@ def _check_band(band: str | None, have: list[str]) -> None:
 
 
 def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None = None,
-                band: str | None = None) -> list[xr.Dataset]:
+                band: str | None = None, calibrated: bool = False) -> list[xr.Dataset]:
     """The SYNTHETIC PROBA-V-style sample, one sample-schema dataset per band (RED, NIR).
 
     ``root`` defaults to :func:`default_root`; a missing root is generated first (seed 0).
@@ -210,9 +224,10 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
     """
     from satsr.datasets.probav import load_probav
 
-    root_path = default_root() if root is None else Path(root).expanduser()
+    root_path = (default_root(calibrated=calibrated) if root is None
+                 else Path(root).expanduser())
     if not root_path.exists():
-        _generate_once(root_path, generate_sample)
+        _generate_once(root_path, generate_sample, calibrated=calibrated)
     elif not _is_sample_root(root_path):
         raise DatasetNotFoundError(
             f"{root_path} is not a satsr synthetic sample (no provenance.json/splits.json); "
@@ -237,7 +252,7 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
         provenance.update(
             root=str(root_path), band=track, reader="satsr.datasets.probav.load_probav",
             scenes={k: v for k, v in generator["scenes"].items() if k in keep})
-        ds.attrs.update(dataset="sample", synthetic=True,
+        ds.attrs.update(dataset="sample-calibrated" if calibrated else "sample", synthetic=True,
                         lr_sensor="synthetic PROBA-V-like 300 m",
                         hr_sensor="synthetic PROBA-V-like 100 m",
                         provenance=json.dumps(provenance, sort_keys=True, default=str))
@@ -253,6 +268,12 @@ def prepare_sample(root: str | os.PathLike[str] | None, out: str | os.PathLike[s
     target = out if out is not None else root
     return [generate_sample(target if target is not None else default_root(),
                             overwrite=overwrite)]
+
+
+def load_sample_calibrated(*, root: str | os.PathLike[str] | None = None,
+                           split: str | None = None, band: str | None = None) -> list[xr.Dataset]:
+    """The SYNTHETIC sample made with the sensor models calibrated on real PROBA-V scenes."""
+    return load_sample(root=root, split=split, band=band, calibrated=True)
 
 
 def load_sample_chips(*, root: str | os.PathLike[str] | None = None, split: str | None = None,
