@@ -82,8 +82,9 @@ def write_strips(
             ax.set_title(title, fontsize=9)
             ax.set_axis_off()
         scene = batch.scene[0]
-        synthetic = " (synthetic)" if ds.attrs.get("synthetic") else ""
-        fig.suptitle(f"{ds.attrs['dataset']}{synthetic} · {band} · {split} · {scene}", fontsize=10)
+        label = "SYNTHETIC" if ds.attrs.get("synthetic") else "REAL"
+        fig.suptitle(f"{ds.attrs['dataset']} ({label}) · {band} · {split} · scene {scene} "
+                     "(1 scene shown)", fontsize=10)
         fig.tight_layout()
         rel = Path("plots") / f"strip_{ds.attrs['dataset']}_{band}_{split}_{scene}.png".replace(
             ":", "_").replace("+", "-")

@@ -32,9 +32,11 @@ def render_tables(summary: dict[str, Any]) -> list[Table]:
     label = data_label(summary)
     for t in summary["tables"]:
         table = Table(title=table_title(t, label))
-        for col in ("model", "PSNR", "SSIM", "cPSNR", "cPSNR 95% CI", "score", "ΔPSNR",
-                    "ΔcPSNR", "ERGAS", "SAM°", "cons. PSNR", "params", "Mpx/s"):
-            table.add_column(col, justify="left" if col == "model" else "right")
+        width = max([len("model"), *(len(str(r["model"])) for r in t["rows"])])
+        table.add_column("model", justify="left", no_wrap=True, min_width=width)
+        for col in ("PSNR", "SSIM", "cPSNR", "cPSNR CI95", "score", "ΔPSNR", "ΔcPSNR", "ERGAS",
+                    "SAM°", "cons. PSNR", "params", "Mpx/s"):
+            table.add_column(col, justify="right")
         for r in t["rows"]:
             table.add_row(
                 r["model"], _fmt(r["psnr"], 3), _fmt(r["ssim"], 4), _fmt(r["cpsnr"], 3),

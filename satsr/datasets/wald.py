@@ -19,7 +19,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class WaldConfig:
     min_valid: float = 0.95  # fraction of valid HR pixels a chip needs
     seed: int = 0
     name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -288,8 +287,7 @@ def _to_dataset(chips: list[dict[str, Any]], images: list[Image], cfg: WaldConfi
         **facts, "scale": cfg.scale, "chip_lr": cfg.chip, "frames": cfg.frames,
         "max_shift_lr": cfg.max_shift, "min_valid": cfg.min_valid, "seed": cfg.seed,
         "bands": list(bands), "shifts": {c["id"]: c["shifts"] for c in chips},
-        "satsr_version": __version__, "config": {k: v for k, v in asdict(cfg).items()
-                                                 if k != "extra"},
+        "satsr_version": __version__, "config": asdict(cfg),
     }
     ds = schema.build(
         lr=np.stack([c["lr"] for c in chips]), lr_mask=np.stack([c["lr_mask"] for c in chips]),
