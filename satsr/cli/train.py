@@ -8,14 +8,15 @@ from pathlib import Path
 import typer
 
 
-def _parse_hparams(items: list[str] | None) -> dict[str, object]:
+def _parse_hparams(items: list[str] | None, flag: str = "--hparam",
+                   example: str = "n_feats=32") -> dict[str, object]:
     from satsr.errors import ConfigError
 
     out: dict[str, object] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--hparam {item!r} is not KEY=VALUE (e.g. --hparam n_feats=32)")
+            raise ConfigError(f"{flag} {item!r} is not KEY=VALUE (e.g. {flag} {example})")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -53,8 +54,25 @@ def register(app: typer.Typer) -> None:
         patch: int = typer.Option(16, help="LR patch size in px (HR patch = scale x patch)."),
         frames: int = typer.Option(None, help="Keep the K clearest frames per scene."),
         batch: int = typer.Option(16, help="Batch size."),
-        lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
-        schedule: str = typer.Option("cosine", help="Learning-rate schedule: cosine, constant."),
+        loss_option: list[str] = typer.Option(None, "--loss-option", help="Loss option "
+                                              "KEY=VALUE (e.g. n=46.5 for ncpsnr)."),
+        lr: float = typer.Option(1e-3, "--lr", help="Learning rate."),
+        optimizer: str = typer.Option("adam", help="adam or nadam."),
+        schedule: str = typer.Option("cosine", help="Learning-rate schedule: cosine, constant, "
+                                     "plateau (ReduceLROnPlateau on val cPSNR)."),
+        plateau_factor: float = typer.Option(0.5, help="plateau: multiply the rate by this."),
+        plateau_patience: int = typer.Option(2, help="plateau: validation rounds without gain "
+                                             "before lowering the rate."),
+        min_clear: float = typer.Option(0.0, help="Drop LR frames with a smaller clear share "
+                                        "(0..1; each scene keeps its clearest)."),
+        patch_min_clear_lr: float = typer.Option(0.0, help="Redraw patches whose LR frames "
+                                                 "are less clear (mean share, 0..1)."),
+        patch_min_clear_hr: float = typer.Option(0.3, help="Redraw patches whose HR is less "
+                                                 "clear (share, 0..1)."),
+        register_frames: bool = typer.Option(False, "--register-frames", help="Register LR "
+                                             "frames to each scene's clearest frame."),
+        init: str = typer.Option(None, "--init", help="NAME:PATH: start from NAME's trained "
+                                 "weights (e.g. edsr:runs/edsr/best.safetensors for srgan)."),
         preset: str = typer.Option("small", help="Model preset (small or default)."),
         hparam: list[str] = typer.Option(None, "--hparam", help="Override KEY=VALUE."),
         device: str = typer.Option("cpu", help="cpu or cuda."),
@@ -72,6 +90,11 @@ def register(app: typer.Typer) -> None:
                                  "e.g. srgan, rrdn)."),
         gan_loss: str = typer.Option("bce", help="bce, relativistic or wgan-gp."),
         content_loss: str = typer.Option("auto", help="GAN content loss: auto, perceptual, l1."),
+        disc: str = typer.Option("vgg", help="GAN discriminator: vgg (8-conv SRGAN/ESRGAN) or "
+                                 "small (4-conv variant, fast on CPU)."),
+        n_critic: int = typer.Option(None, help="Discriminator steps per generator step "
+                                     "(default 5 for wgan-gp, else 1)."),
+        feature_distance: str = typer.Option("l1", help="VGG feature distance: l1 or l2."),
         recipe: Path = typer.Option(None, help="YAML recipe with these options; command-line "
                                     "options given explicitly win."),
         progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -97,12 +120,21 @@ def register(app: typer.Typer) -> None:
             "val_every": val_every, "val_split": val_split, "threads": threads, "gan": gan,
             "gan_loss": gan_loss, "content_loss": content_loss, "progress": progress,
             "allow_mismatch": allow_mismatch,
+            "optimizer": optimizer, "plateau_factor": plateau_factor,
+            "plateau_patience": plateau_patience, "min_clear": min_clear,
+            "patch_min_clear_lr": patch_min_clear_lr, "patch_min_clear_hr": patch_min_clear_hr,
+            "register_frames": register_frames, "init": init, "disc": disc,
+            "n_critic": n_critic, "feature_distance": feature_distance,
         }
         for key, value in given.items():
             source = ctx.get_parameter_source(key)
             explicit = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
             if explicit or key not in options:
                 options[key] = value
+        loss_extra = _parse_hparams(loss_option, "--loss-option", "n=46.5")
+        if loss_extra:
+            options["loss_options"] = {**dict(options.get("loss_options") or {}),  # type: ignore[call-overload]
+                                       **loss_extra}
         extra = _parse_hparams(hparam)
         if extra:
             options["hparams"] = {**dict(options.get("hparams") or {}), **extra}  # type: ignore[call-overload]

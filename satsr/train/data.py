@@ -11,7 +11,7 @@ saved in checkpoints so a resumed run draws the same batches as an uninterrupted
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -43,6 +43,8 @@ class SceneTensors:
     #: the dataset's ``lr_sensor``/``hr_sensor`` attributes (recorded in weights sidecars)
     lr_sensor: str = ""
     hr_sensor: str = ""
+    #: per-scene ``norm`` (S,) float64 (PROBA-V baseline cPSNR) when every group has one
+    norm: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.lr.shape[0])
@@ -93,6 +95,8 @@ def scenes_from_datasets(datasets: Sequence[xr.Dataset]) -> SceneTensors:
         bands += [str(b) for b in ds["band"].values if str(b) not in bands]
     t = max(b.lr.shape[1] for b in batches)
     batches = [_pad_frames(b, t) for b in batches]
+    norm = (torch.cat([torch.as_tensor(ds["norm"].values, dtype=torch.float64)
+                       for ds in datasets]) if all("norm" in ds for ds in datasets) else None)
     assert all(b.hr is not None and b.hr_mask is not None for b in batches)
     return SceneTensors(
         lr=torch.cat([b.lr for b in batches]),
@@ -108,7 +112,28 @@ def scenes_from_datasets(datasets: Sequence[xr.Dataset]) -> SceneTensors:
         data_version=data_version(first),
         lr_sensor=str(first.attrs.get("lr_sensor", "")),
         hr_sensor=str(first.attrs.get("hr_sensor", "")),
+        norm=norm,
     )
+
+
+def frame_clear_fraction(scenes: SceneTensors) -> torch.Tensor:
+    """(S, T) share of clear LR pixels of each frame (0 for invalid frames)."""
+    return scenes.lr_mask.float().mean(dim=(-2, -1)) * scenes.frame_valid
+
+
+def drop_cloudy_frames(scenes: SceneTensors, min_clear: float) -> SceneTensors:
+    """Mark LR frames whose clear share is below ``min_clear`` (0..1) invalid, before frame
+    selection (EnhanceMe / PROBA-V practice); each scene keeps at least its clearest frame."""
+    if not 0 <= min_clear <= 1:
+        raise ConfigError(f"--min-clear must be a clear fraction in 0..1, got {min_clear}")
+    if min_clear == 0:
+        return scenes
+    frac = frame_clear_fraction(scenes)
+    keep = scenes.frame_valid & (frac >= min_clear)
+    best = frac.argmax(dim=1)
+    rows = torch.arange(len(scenes))
+    keep[rows, best] |= scenes.frame_valid[rows, best]
+    return replace(scenes, frame_valid=keep)
 
 
 #: Provenance keys that identify a dataset's content (recorded in weights sidecars).
@@ -149,12 +174,15 @@ def augment(batch: Batch, generator: torch.Generator, *, permute_frames: bool = 
 class PatchSampler:
     """Random aligned patches: LR ``patch``×``patch`` with HR ``scale·patch`` (same origin).
 
-    ``frames`` keeps the K clearest valid frames of each scene (None = all frames); patches whose
-    HR has fewer than ``min_clear`` clear pixels are redrawn a few times.
+    ``frames`` keeps the K clearest valid frames of each scene (None = all frames). Patches
+    whose HR has a clear share below ``min_clear``, or whose (selected, valid) LR frames have a
+    mean clear share below ``min_clear_lr`` (EnhanceMe used 0.85 for both), are redrawn, at
+    most ``redraws`` times (then kept: a batch never stalls).
     """
 
     def __init__(self, scenes: SceneTensors, *, patch: int, batch_size: int,
                  frames: int | None = None, augment: bool = True, min_clear: float = 0.3,
+                 min_clear_lr: float = 0.0, redraws: int = 3,
                  generator: torch.Generator | None = None) -> None:
         h, w = scenes.lr.shape[-2:]
         if patch < 1 or patch > min(h, w):
@@ -163,7 +191,12 @@ class PatchSampler:
         if batch_size < 1:
             raise ConfigError(f"--batch must be at least 1, got {batch_size}")
         self.scenes, self.patch, self.batch_size = scenes, int(patch), int(batch_size)
+        for flag, value in (("--patch-min-clear-hr", min_clear),
+                            ("--patch-min-clear-lr", min_clear_lr)):
+            if not 0 <= value <= 1:
+                raise ConfigError(f"{flag} must be a clear fraction in 0..1, got {value}")
         self.augment, self.min_clear = augment, float(min_clear)
+        self.min_clear_lr, self.redraws = float(min_clear_lr), int(redraws)
         self.generator = generator or torch.Generator().manual_seed(0)
         self.frame_idx: torch.Tensor | None = None
         if frames is not None:
@@ -195,10 +228,9 @@ class PatchSampler:
         index = torch.randint(0, len(sc), (self.batch_size,), generator=g)
         ys = torch.randint(0, h - p + 1, (self.batch_size,), generator=g)
         xs = torch.randint(0, w - p + 1, (self.batch_size,), generator=g)
-        for _ in range(3):  # redraw mostly-concealed patches
+        for _ in range(self.redraws):  # redraw mostly-concealed patches
             b = self._crop(index, ys, xs)
-            assert b.hr_mask is not None
-            bad = b.hr_mask.float().mean(dim=(1, 2)) < self.min_clear
+            bad = self._too_cloudy(b)
             if not bool(bad.any()):
                 break
             nb = int(bad.sum())
@@ -206,6 +238,17 @@ class PatchSampler:
             ys[bad] = torch.randint(0, h - p + 1, (nb,), generator=g)
             xs[bad] = torch.randint(0, w - p + 1, (nb,), generator=g)
         return augment(b, g) if self.augment else b
+
+    def _too_cloudy(self, b: Batch) -> torch.Tensor:
+        """(B,) True for patches below the HR or LR clear-share thresholds."""
+        assert b.hr_mask is not None
+        bad = b.hr_mask.float().mean(dim=(1, 2)) < self.min_clear
+        if self.min_clear_lr > 0:
+            valid = b.frame_valid.float()
+            lr_share = ((b.lr_mask.float().mean(dim=(-2, -1)) * valid).sum(1)
+                        / valid.sum(1).clamp(min=1))
+            bad |= lr_share < self.min_clear_lr
+        return bad
 
     def state(self) -> torch.Tensor:
         """The generator state (a uint8 tensor) for checkpoints."""

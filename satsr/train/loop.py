@@ -1,14 +1,18 @@
 """The training loop: ``train(TrainConfig(...)) -> TrainResult``.
 
-Random aligned LR/HR patches of the ``train`` split (:mod:`satsr.train.data`), a pixel loss from
-:mod:`satsr.train.losses` (masked), Adam with a cosine (or constant) learning rate, validation on
+Random aligned LR/HR patches of the ``train`` split (:mod:`satsr.train.data`; optional frame
+registration, cloudy-frame and cloudy-patch filters), a pixel loss from :mod:`satsr.train.losses`
+(masked), Adam or Nadam with a cosine, constant or plateau learning rate
+(:mod:`satsr.train.optim`), an optional warm start (``init``, :mod:`satsr.train.warmstart`),
+validation on
 whole ``val`` scenes with the official metrics (mean cPSNR and PSNR via :mod:`satsr.metrics`)
 every ``val_every`` steps, best/last checkpoints (safetensors + JSON sidecar) and the optimizer /
 RNG state for ``resume``; early stopping on validation cPSNR; AMP on CUDA; multi-GPU under
 ``torchrun`` (DistributedDataParallel; each rank draws its own random patches, rank 0 validates
 and writes). GAN training (models whose registry entry says ``adversarial``, or ``gan=True``): the generator is
 first trained with the pixel loss for ``pretrain_fraction`` of the steps, then with
-``content + adv_weight·adversarial`` through :class:`AdversarialStep`.
+``content + adv_weight·adversarial`` through :class:`satsr.train.gan.AdversarialStep`
+(8-conv VGG discriminator, ``n_critic`` discriminator steps per generator step).
 
 :class:`Trainer` holds one run (``resume`` / ``step`` / ``validate`` / ``checkpoint`` and the
 ``run`` loop); :func:`train` is ``Trainer(cfg).run()``.
@@ -24,6 +28,7 @@ import dataclasses
 import logging
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from satsr._registry import load_target
 from satsr.batch import Batch
 from satsr.errors import ConfigError
 from satsr.train.checkpoint import (
@@ -40,8 +46,15 @@ from satsr.train.checkpoint import (
     save_state,
     unflatten_optimizer,
 )
-from satsr.train.data import PatchSampler, SceneTensors, scenes_from_datasets
-from satsr.train.losses import SRLoss, get_loss
+from satsr.train.data import (
+    PatchSampler,
+    SceneTensors,
+    drop_cloudy_frames,
+    scenes_from_datasets,
+)
+from satsr.train.gan import DISCRIMINATORS, FEATURE_DISTANCES, AdversarialStep, critic_steps
+from satsr.train.losses import LOSSES, SRLoss, get_loss
+from satsr.train.optim import check_optim, lr_factor, make_optimizer, make_plateau
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +78,10 @@ class TrainConfig:
     frames: int | None = None
     batch: int = 16
     lr: float = 1e-3
+    optimizer: str = "adam"
     schedule: str = "cosine"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
     weight_decay: float = 0.0
     grad_clip: float | None = 1.0
     preset: str | None = "small"
@@ -81,6 +97,14 @@ class TrainConfig:
     val_scenes: int | None = None
     augment: bool = True
     normalise: bool = True
+    # EnhanceMe data options: LR frames below min_clear are dropped (clearest kept); patches
+    # whose LR frames / HR are less clear than these shares are redrawn; frame registration
+    min_clear: float = 0.0
+    patch_min_clear_lr: float = 0.0
+    patch_min_clear_hr: float = 0.3
+    register_frames: bool = False
+    #: "NAME:PATH": start the generator from NAME's trained weights (e.g. edsr for srgan)
+    init: str | None = None
     threads: int | None = None
     progress: bool = True
     #: resume from weights trained on another band/sensor/scale/value scale (warns instead)
@@ -94,6 +118,9 @@ class TrainConfig:
     pixel_weight: float = 1e-2
     pretrain_fraction: float = 0.5
     disc_lr: float | None = None
+    disc: str = "vgg"
+    n_critic: int | None = None
+    feature_distance: str = "l1"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy (stored in checkpoints and weight sidecars as the recipe)."""
@@ -135,39 +162,39 @@ def _device(cfg: TrainConfig, local_rank: int, world: int) -> torch.device:
 
 
 def load_split(cfg: TrainConfig, split: str) -> SceneTensors:
-    """The ``split`` scenes of the configured dataset (bands pooled unless ``band`` is set)."""
+    """The ``split`` scenes of the configured dataset (bands pooled unless ``band`` is set),
+    frame-registered when ``register_frames`` and with cloudy frames dropped (``min_clear``)."""
     from satsr.datasets import load_datasets
 
-    return scenes_from_datasets(load_datasets(cfg.dataset, split=split, band=cfg.band,
-                                              root=cfg.root))
+    datasets = load_datasets(cfg.dataset, split=split, band=cfg.band, root=cfg.root)
+    if cfg.register_frames:
+        try:
+            from satsr.datasets.register import register_frames
+        except ImportError:
+            raise ConfigError("--register-frames needs satsr.datasets.register, which this "
+                              "satsr version lacks; update satsr or drop the option") from None
+        datasets = [register_frames(ds) for ds in datasets]
+    return drop_cloudy_frames(scenes_from_datasets(datasets), cfg.min_clear)
 
 
-def _content_loss(cfg: TrainConfig, data_range: float) -> SRLoss:
-    """VGG19 perceptual content loss, or L1 when asked or when the VGG19 file is absent."""
-    from satsr.train.vgg import default_weights_path, vgg19_weights_available
-
-    choice = cfg.content_loss
-    if choice == "auto":
-        if vgg19_weights_available():
-            choice = "perceptual"
-        else:
-            log.warning("VGG19 weights not found at %s: GAN content loss falls back to L1 "
-                        "(set SATSR_VGG19_WEIGHTS or pass --content-loss l1 to silence this)",
-                        default_weights_path())
-            choice = "l1"
-    if choice == "perceptual":
-        return get_loss("perceptual", data_range=data_range)
-    if choice in ("l1", "mse"):
-        return get_loss(choice)
-    raise ConfigError(f"unknown --content-loss {choice!r}; use auto, perceptual, l1 or mse")
+def _needs_norm(name: str) -> bool:
+    """True for losses whose ``n`` defaults to the dataset's mean ``norm`` (``ncpsnr``)."""
+    factory = load_target(LOSSES.get(name.lower()), what=f"loss {name.lower()!r}")
+    return bool(getattr(factory, "needs_norm", False)) or name.lower() == "ncpsnr"
 
 
-def _lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
-    if cfg.schedule == "constant":
-        return 1.0
-    if cfg.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1))) * 0.98 + 0.02
-    raise ConfigError(f"unknown schedule {cfg.schedule!r}; use cosine or constant")
+def _pixel_loss(cfg: TrainConfig, scenes: SceneTensors) -> SRLoss:
+    """The pixel loss, with ``n`` = the train split's mean ``norm`` for N/cPSNR-style losses."""
+    options = dict(cfg.loss_options)
+    if _needs_norm(cfg.loss) and "n" not in options:
+        norms = [] if scenes.norm is None else [float(v) for v in scenes.norm
+                                                 if math.isfinite(float(v))]
+        if not norms:
+            raise ConfigError(f"loss {cfg.loss!r} needs N (e.g. PROBA-V's mean norm 46.5) but "
+                              f"dataset {cfg.dataset!r} has no norm variable; pass "
+                              "--loss-option n=VALUE")
+        options["n"] = statistics.fmean(norms)
+    return get_loss(cfg.loss, **options)
 
 
 def input_statistics(scenes: SceneTensors) -> tuple[float, float]:
@@ -209,58 +236,6 @@ def validate(model: nn.Module, scenes: SceneTensors, device: torch.device,
     return {"cpsnr": float(c[torch.isfinite(c)].mean()), "psnr": float(p[torch.isfinite(p)].mean())}
 
 
-# --- the adversarial step -------------------------------------------------------------------------
-
-
-class AdversarialStep:
-    """The pluggable GAN part of a step: one discriminator update, then the generator's loss
-    ``content_weight·content + adv_weight·adversarial + pixel_weight·pixel``.
-
-    Its state (discriminator weights and optimizer) travels in the run's checkpoint.
-    """
-
-    def __init__(self, cfg: TrainConfig, in_channels: int, data_range: float,
-                 device: torch.device) -> None:
-        from satsr.train.gan import AdversarialLoss, Discriminator
-
-        self.cfg = cfg
-        self.disc = Discriminator(in_channels, norm=cfg.gan_loss != "wgan-gp").to(device)
-        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr or cfg.lr,
-                                    betas=(0.5, 0.999) if cfg.gan_loss == "wgan-gp"
-                                    else (0.9, 0.999))
-        self.adv = AdversarialLoss(cfg.gan_loss)
-        self.content = _content_loss(cfg, data_range).to(device)
-
-    def generator_loss(self, sr: torch.Tensor, b: Batch, pixel_loss: SRLoss) -> torch.Tensor:
-        """Update the discriminator on (``b.hr``, ``sr``), then return the generator's loss."""
-        assert b.hr is not None
-        d_loss = (self.adv.discriminator_loss(self.disc(b.hr), self.disc(sr.detach()))
-                  + self.adv.gradient_penalty(self.disc, b.hr, sr))
-        self.opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt.step()
-        d_fake = self.disc(sr)
-        d_real = self.disc(b.hr).detach() if self.cfg.gan_loss == "relativistic" else None
-        return (self.cfg.content_weight * self.content(sr, b.hr, b.hr_mask)
-                + self.cfg.adv_weight * self.adv.generator_loss(d_fake, d_real)
-                + self.cfg.pixel_weight * pixel_loss(sr, b.hr, b.hr_mask))
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """(tensors, JSON meta) for the run's ``state`` checkpoint."""
-        tensors = {f"disc.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.disc.state_dict().items()}
-        opt_tensors, opt_meta = flatten_optimizer("dopt", self.opt.state_dict())
-        return {**tensors, **opt_tensors}, {"disc_optimizer": opt_meta}
-
-    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        """Restore what :meth:`state` saved (no-op for checkpoints of non-GAN runs)."""
-        if "disc_optimizer" in meta:
-            self.disc.load_state_dict({k[5:]: v for k, v in tensors.items()
-                                       if k.startswith("disc.")})
-            self.opt.load_state_dict(unflatten_optimizer("dopt", tensors,
-                                                         meta["disc_optimizer"]))
-
-
 # --- the trainer ----------------------------------------------------------------------------------
 
 
@@ -288,6 +263,17 @@ def _check_config(cfg: TrainConfig) -> Any:
         raise ConfigError("pass either --steps or --epochs, not both")
     if cfg.amp and not cfg.device.startswith("cuda"):
         raise ConfigError("--amp needs --device cuda (mixed precision is a GPU feature)")
+    check_optim(cfg.optimizer, cfg.schedule, cfg.plateau_factor, cfg.plateau_patience)
+    if cfg.disc not in DISCRIMINATORS:
+        raise ConfigError(f"unknown --disc {cfg.disc!r}; use vgg (SRGAN/ESRGAN) or small")
+    if cfg.feature_distance not in FEATURE_DISTANCES:
+        raise ConfigError(f"unknown --feature-distance {cfg.feature_distance!r}; use l1 or l2")
+    critic_steps(cfg)
+    if cfg.init is not None:
+        from satsr.train.warmstart import parse_init
+
+        parse_init(cfg.init)
+    _needs_norm(cfg.loss)  # unknown loss names fail before any data is read
     return info
 
 
@@ -298,7 +284,8 @@ def _subset(scenes: SceneTensors, n: int | None) -> SceneTensors:
     keep = list(range(min(n, len(scenes))))
     return dataclasses.replace(scenes, lr=scenes.lr[keep], lr_mask=scenes.lr_mask[keep],
                                frame_valid=scenes.frame_valid[keep], hr=scenes.hr[keep],
-                               hr_mask=scenes.hr_mask[keep])
+                               hr_mask=scenes.hr_mask[keep],
+                               norm=None if scenes.norm is None else scenes.norm[keep])
 
 
 def _check_loss_fits(cfg: TrainConfig, pixel_loss: SRLoss, scenes: SceneTensors) -> None:
@@ -329,7 +316,6 @@ class Trainer:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.info = _check_config(cfg)
-        self.pixel_loss = get_loss(cfg.loss, **cfg.loss_options)  # fail fast on a bad name
         self.rank, self.world, local_rank = _dist_info()
         self.device = _device(cfg, local_rank, self.world)
         if self.world > 1 and not torch.distributed.is_initialized():
@@ -340,11 +326,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.train_scenes = load_split(cfg, "train")
         self.val_scenes = _subset(load_split(cfg, cfg.val_split), cfg.val_scenes)
+        self.pixel_loss = _pixel_loss(cfg, self.train_scenes)
         _check_loss_fits(cfg, self.pixel_loss, self.train_scenes)
         self._build_model()
         self._schedule()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opt = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.weight_decay)
+        self.plateau = (make_plateau(self.opt, cfg.plateau_factor, cfg.plateau_patience)
+                        if cfg.schedule == "plateau" else None)
         gan = cfg.gan if cfg.gan is not None else self.info.adversarial
         self.adversarial: AdversarialStep | None = None
         self.pretrain_steps = int(self.total * cfg.pretrain_fraction) if gan else self.total
@@ -368,9 +357,18 @@ class Trainer:
             from satsr.models.weights import set_normalisation
 
             set_normalisation(self.model, *input_statistics(scenes))
+        if cfg.init and not cfg.resume:
+            from satsr.train.warmstart import init_generator
+
+            init_generator(self.model, cfg.init, _scene_facts(scenes),
+                           allow_mismatch=cfg.allow_mismatch)
         self.gen_seed = cfg.seed * 1000 + self.rank
+        filtered = cfg.patch_min_clear_lr > 0 or cfg.patch_min_clear_hr > 0.3
         self.sampler = PatchSampler(scenes, patch=cfg.patch, batch_size=cfg.batch,
                                     frames=cfg.frames, augment=cfg.augment,
+                                    min_clear=cfg.patch_min_clear_hr,
+                                    min_clear_lr=cfg.patch_min_clear_lr,
+                                    redraws=20 if filtered else 3,
                                     generator=torch.Generator().manual_seed(self.gen_seed))
 
     def _schedule(self) -> None:
@@ -397,6 +395,8 @@ class Trainer:
         if own:
             self.model.load_state_dict(own)
         self.opt.load_state_dict(unflatten_optimizer("opt", tensors, meta["optimizer"]))
+        if self.plateau is not None and "plateau" in meta:
+            self.plateau.load_state_dict(meta["plateau"])
         if self.adversarial is not None:
             self.adversarial.load_state(tensors, meta)
         if self.rank == 0:
@@ -414,15 +414,24 @@ class Trainer:
     def step(self, net: nn.Module, step: int) -> float:
         """One optimizer step (0-based ``step``) through ``net``; returns the loss value."""
         cfg = self.cfg
-        for group in self.opt.param_groups:
-            group["lr"] = cfg.lr * _lr_factor(cfg, step, self.total)
+        if self.plateau is None:
+            for group in self.opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(cfg.schedule, step, self.total)
+        adversarial = self.adversarial if step >= self.pretrain_steps else None
+        if adversarial is not None:
+            for _ in range(adversarial.n_critic - 1):  # extra critic steps on fresh batches
+                extra = self.sampler.sample().to(self.device)
+                assert extra.hr is not None
+                with torch.no_grad(), torch.autocast(self.device.type, enabled=self.use_amp):
+                    fake = _forward(net, extra)
+                adversarial.critic_step(extra.hr, fake.float())
         b = self.sampler.sample().to(self.device)
         assert b.hr is not None and b.hr_mask is not None
         with torch.autocast(self.device.type, enabled=self.use_amp):
             sr = _forward(net, b)
         sr = sr.float()
-        if self.adversarial is not None and step >= self.pretrain_steps:
-            loss = self.adversarial.generator_loss(sr, b, self.pixel_loss)
+        if adversarial is not None:
+            loss = adversarial.generator_loss(sr, b, self.pixel_loss)
         else:
             loss = self.pixel_loss(sr, b.hr, b.hr_mask)
         if not torch.isfinite(loss):
@@ -448,7 +457,11 @@ class Trainer:
                                                                  metrics["psnr"], done, 0)
         else:
             st.bad += 1
-        st.history.append({"step": done, "loss": loss, **metrics, "seconds": round(seconds, 2)})
+        lr_now = float(self.opt.param_groups[0]["lr"])
+        if self.plateau is not None:
+            self.plateau.step(metrics["cpsnr"])
+        st.history.append({"step": done, "loss": loss, **metrics, "lr": lr_now,
+                           "seconds": round(seconds, 2)})
         return metrics, is_best
 
     def checkpoint(self, step: int, metrics: dict[str, float], is_best: bool) -> None:
@@ -474,6 +487,8 @@ class Trainer:
                                 "best_psnr": st.best_psnr, "best_step": st.best_step,
                                 "bad": st.bad, "history": st.history, "optimizer": opt_meta,
                                 "config": recipe}
+        if self.plateau is not None:
+            meta["plateau"] = self.plateau.state_dict()
         if self.adversarial is not None:
             adv_tensors, adv_meta = self.adversarial.state()
             tensors.update(adv_tensors)
@@ -491,7 +506,7 @@ class Trainer:
 
     def _validate_and_save(self, done: int, ema: float, t0: float) -> tuple[bool, str]:
         """Rank 0 validates and checkpoints; every rank learns whether to stop early."""
-        stop_flag, status = torch.zeros(1), ""
+        flags, status = torch.zeros(2, dtype=torch.float64), ""
         if self.rank == 0:
             metrics, is_best = self.validate(done, ema, time.perf_counter() - t0)
             self.checkpoint(done, metrics, is_best)
@@ -499,10 +514,14 @@ class Trainer:
             log.info("step %d loss %.5g val cPSNR %.3f PSNR %.3f", done, ema,
                      metrics["cpsnr"], metrics["psnr"])
             if self.cfg.early_stop and self.state.bad >= self.cfg.early_stop:
-                stop_flag[0] = 1
-        if self.world > 1:
-            torch.distributed.broadcast(stop_flag, 0)
-        return bool(stop_flag[0]), status
+                flags[0] = 1
+            flags[1] = float(self.opt.param_groups[0]["lr"])
+        if self.world > 1:  # the stop decision and the (plateau-lowered) rate reach every rank
+            flags = flags.to(self.device)
+            torch.distributed.broadcast(flags, 0)
+            for group in self.opt.param_groups:
+                group["lr"] = float(flags[1])
+        return bool(flags[0]), status
 
     def run(self) -> TrainResult:
         """Resume if asked, train to the end (or an early stop) and report."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,24 @@ def test_recipe_run(stores: tuple[Path, Path], tmp_path: Path,
     assert (tmp_path / "run" / "best.safetensors").exists()
 
 
+def test_issue11_options_from_the_command_line(stores: tuple[Path, Path], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("optimizer: nadam\nschedule: plateau\nplateau_patience: 0\n")
+    code, _, err = _run(["train", "--recipe", str(recipe), "--model", TINY, "--dataset",
+                           str(stores[0]), "--out", str(tmp_path / "run"), "--no-progress",
+                           "--steps", "2", "--patch", "6", "--batch", "2", "--val-every", "1",
+                           "--plateau-factor", "0.25", "--min-clear", "0.95",
+                           "--patch-min-clear-lr", "0.85", "--patch-min-clear-hr", "0.85",
+                           "--loss-option", "border=1", "--loss", "cl1"], capsys)
+    assert code == 0, err
+    recipe_used = json.loads((tmp_path / "run" / "last.json").read_text())["recipe"]
+    assert recipe_used["optimizer"] == "nadam" and recipe_used["schedule"] == "plateau"
+    assert recipe_used["plateau_factor"] == 0.25 and recipe_used["min_clear"] == 0.95
+    assert recipe_used["loss_options"] == {"border": 1}
+    assert recipe_used["patch_min_clear_lr"] == 0.85
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--model", "edsrr"], "unknown model 'edsrr'"),
     ([], "--model is required"),
@@ -46,6 +65,16 @@ def test_recipe_run(stores: tuple[Path, Path], tmp_path: Path,
     (["--model", TINY, "--hparam", "width"], "is not KEY=VALUE"),
     (["--model", TINY, "--dataset", "{clear}", "--steps", "1", "--preset", "huge"],
      "has no preset 'huge'"),
+    (["--model", TINY, "--dataset", "{clear}", "--optimizer", "sgdx"],
+     "unknown --optimizer 'sgdx'"),
+    (["--model", TINY, "--dataset", "{clear}", "--schedule", "step"], "unknown --schedule"),
+    (["--model", TINY, "--dataset", "{clear}", "--gan", "--n-critic", "0"],
+     "--n-critic must be at least 1"),
+    (["--model", TINY, "--dataset", "{clear}", "--init", "edsr:/no/such.safetensors"],
+     "does not exist"),
+    (["--model", TINY, "--dataset", "{clear}", "--loss-option", "n"], "--loss-option 'n' is "
+     "not KEY=VALUE"),
+    (["--model", TINY, "--dataset", "{clear}", "--min-clear", "2"], "--min-clear must be"),
 ])
 def test_bad_input_one_line(args: list[str], message: str, stores: tuple[Path, Path],
                             tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

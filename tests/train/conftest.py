@@ -33,7 +33,8 @@ def tiny_model() -> Iterator[str]:
 
 
 def make_store(path: Path, *, n_scenes: int = 6, frames: int = 4, size: int = 12,
-               scale: int = 3, masked: bool = True, seed: int = 0) -> Path:
+               scale: int = 3, masked: bool = True, seed: int = 0,
+               norm: float | None = None) -> Path:
     """A smooth synthetic multi-frame store: HR = smooth field, LR = box-downsampled + noise."""
     rng = np.random.default_rng(seed)
     big = size * scale
@@ -54,7 +55,9 @@ def make_store(path: Path, *, n_scenes: int = 6, frames: int = 4, size: int = 12
     ds = schema.build(lr=lr, lr_mask=lr_mask, hr=hr, hr_mask=hr_mask,
                       scene_ids=[f"s{i}" for i in range(n_scenes)], bands=["RED"],
                       split=splits, scale=scale, dataset="tiny", value_scale="uint16/65535",
-                      data_range=1.0, synthetic=True)
+                      data_range=1.0, synthetic=True,
+                      extra_vars=None if norm is None else
+                      {"norm": (("scene",), np.full(n_scenes, norm, np.float64))})
     return schema.save_dataset(ds, path)
 
 

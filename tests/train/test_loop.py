@@ -88,14 +88,16 @@ def test_gan_training_runs(tiny_store: Path, tmp_path: Path, kind: str,
                            caplog: pytest.LogCaptureFixture,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SATSR_VGG19_WEIGHTS", str(tmp_path / "absent.pth"))
+    # the small discriminator keeps this fast; the 8-conv one is tested in test_options.py
     res = train(_cfg(tiny_store, tmp_path / kind, steps=4, gan=True, gan_loss=kind,
-                     pretrain_fraction=0.5, val_every=2))
+                     pretrain_fraction=0.5, val_every=2, disc="small", n_critic=2))
     assert res.steps == 4
     assert "falls back to L1" in caplog.text
     state = load_file(str(tmp_path / kind / "state.safetensors"))
     assert any(k.startswith("disc.") for k in state)
     resumed = train(_cfg(tiny_store, tmp_path / kind, steps=6, gan=True, gan_loss=kind,
-                         pretrain_fraction=0.5, val_every=2, resume=True))
+                         pretrain_fraction=0.5, val_every=2, resume=True, disc="small",
+                         n_critic=2))
     assert resumed.steps == 6
 
 

@@ -213,7 +213,7 @@ def test_gram_matrix_by_hand() -> None:
 
 
 def test_adversarial_losses() -> None:
-    from satsr.train.gan import AdversarialLoss, Discriminator
+    from satsr.train.gan import AdversarialLoss, SmallDiscriminator
 
     zero = torch.zeros(4)
     bce = AdversarialLoss("bce")
@@ -238,6 +238,6 @@ def test_adversarial_losses() -> None:
     assert w.gradient_penalty(Linear(1.0), real, fake).item() == pytest.approx(0.0, abs=1e-10)
     assert w.gradient_penalty(Linear(2.0), real, fake).item() == pytest.approx(10.0)
     assert bce.gradient_penalty(Linear(2.0), real, fake).item() == 0.0
-    assert Discriminator(1)(torch.rand(2, 1, 24, 24)).shape == (2,)
+    assert SmallDiscriminator(1)(torch.rand(2, 1, 24, 24)).shape == (2,)
     with pytest.raises(ConfigError, match="unknown GAN loss"):
         AdversarialLoss("lsgan")
