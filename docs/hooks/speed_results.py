@@ -127,8 +127,25 @@ def train_loop_table(res: dict[str, Any]) -> str:
                                                f"{res['threads']} thread(s)")])
 
 
+def gan_step_table(res: dict[str, Any]) -> str:
+    """Markdown for ``gan_step.json``: GAN steps/s with the 8-conv and the small discriminator."""
+    labels = {"vgg": "GAN, 8-conv VGG discriminator (`--disc vgg`)",
+              "small": "GAN, small discriminator (`--disc small`)",
+              "pixel": "pixel loss only (no GAN)"}
+    rows = ["| step | steps/s |", "|---|---:|"]
+    rows += [f"| {labels[s]} | {res['steps_per_s'][s]}{_flag(res['timings'][s])} |"
+             for s in labels]
+    rows += [f"| ratio vgg / small | **{res['ratio_vgg_over_small']}** |",
+             f"| ratio vgg / small, CPU time | {res['ratio_vgg_over_small_cpu']} |",
+             f"| ratio vgg / pixel | {res['ratio_vgg_over_pixel']} |"]
+    return "\n".join([*rows, "", _machine(res, f"{res['steps']} steps x {res['rounds']} "
+                                               f"rounds, n_critic {res['n_critic']}, "
+                                               f"{res['threads']} thread(s)")])
+
+
 RENDERERS = {"coregister": coregister_table, "cpsnr": cpsnr_table, "losses": losses_table,
-             "probav_loading": probav_loading_table, "train_loop": train_loop_table}
+             "probav_loading": probav_loading_table, "train_loop": train_loop_table,
+             "gan_step": gan_step_table}
 
 
 def render(name: str, results: Path = RESULTS) -> str:

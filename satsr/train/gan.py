@@ -3,8 +3,8 @@
 Discriminators (``--disc``): ``vgg`` (default) is the 8-conv VGG-style network of SRGAN/ESRGAN,
 :class:`satsr.models.srgan.Discriminator` (64→512 filters, batch norm off for WGAN-GP);
 ``small`` is a satsr variant, :class:`SmallDiscriminator` (4 convs, 32→256 filters, global
-average pooling), about 8× faster per GAN step on CPU (srgan small, patch 16, batch 8), for
-smoke tests and quick experiments.
+average pooling), several times faster per GAN step on CPU (``benchmarks/bench_gan_step.py``),
+for smoke tests and quick experiments.
 
 GAN losses (``--gan-loss``):
 

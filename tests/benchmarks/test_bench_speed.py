@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks/results_speed"
 PAGE = REPO / "docs/concepts/performance.md"
-NAMES = ("cpsnr", "losses", "probav_loading", "train_loop")
+NAMES = ("cpsnr", "losses", "probav_loading", "train_loop", "gan_step")
 
 
 def _hook() -> ModuleType:
@@ -85,6 +85,12 @@ def test_train_loop_table() -> None:
     prose = _paragraph(PAGE.read_text(), "The training loop")
     met = res["ratio_satsr_over_bare"] >= res["target_ratio"]
     assert ("target of 0.9× is met" in prose) == met
+
+
+def test_gan_step_table() -> None:
+    res, md = _res("gan_step"), _hook().render("gan_step")
+    assert f"| ratio vgg / small | **{res['ratio_vgg_over_small']}** |" in md
+    assert res["recipe"] == "benchmarks/recipes/srgan.yaml"
 
 
 @pytest.mark.slow
