@@ -69,9 +69,12 @@ def init_generator(model: nn.Module, spec: str, data_facts: dict[str, Any], *,
     if missing or unexpected or shapes:
         detail = (f"missing {missing[:2]}" if missing else f"unexpected {unexpected[:2]}"
                   if unexpected else f"shape mismatch at {shapes[:2]}")
+        hp = {k: v for k, v in dict(meta.get("hparams", {})).items()
+              if k not in ("scale", "in_channels", "num_frames") and v is not None}
+        flags = " ".join(f"--hparam {k}={v}" for k, v in sorted(hp.items())) or "--hparam"
         raise ConfigError(f"--init {spec}: {name} weights do not fit the generator ({detail}); "
-                          f"train {name} with the generator's hyper-parameters "
-                          f"{dict(meta.get('hparams', {}))} or pass matching --hparam")
+                          f"build the generator like them ({flags}) or train {name} with the "
+                          "generator's hyper-parameters")
     model.load_state_dict(state)
     norm = meta.get("normalisation")
     if isinstance(norm, dict) and norm.get("type") == "affine":
