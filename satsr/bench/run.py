@@ -66,6 +66,7 @@ class BenchConfig:
     allow_mismatch: bool = False
     #: load weights whose sidecar has no sha256
     trust_unverified: bool = False
+    predictions: Path | None = None  # stored predictions to score (satsr.bench.predictions)
 
 
 @dataclass
@@ -340,6 +341,12 @@ def run_bench(config: BenchConfig) -> BenchResult:
             models_meta[resolved.name] = _model_meta(resolved)
             plan.append((ds, resolved))
             resolved_by_table.setdefault(band, []).append(resolved)
+        if config.predictions is not None:
+            from satsr.bench.predictions import stored_model
+
+            stored = stored_model(config.predictions, ds)
+            models_meta[stored.name] = stored.meta
+            plan.append((ds, stored))
         for sp in sorted(set(map(str, ds["split"].values))):
             output_pixels[(name, band, sp)] = int(ds.sizes["Y"] * ds.sizes["X"] * channels)
     if not plan:

@@ -26,7 +26,7 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 # command modules, registered in this order (each has a register(app) function)
-COMMAND_MODULES = ["models", "datasets", "bench", "report", "train", "fetch"]
+COMMAND_MODULES = ["models", "datasets", "bench", "report", "train", "fetch", "predict"]
 
 
 def _version(value: bool) -> None:

@@ -13,9 +13,10 @@ def register(app: typer.Typer) -> None:
     @app.command("bench")
     def bench_cmd(
         models: str = typer.Option(
-            "all", "--models", "-m",
+            None, "--models", "-m",
             help="Comma-separated model names, wildcards (edsr*), NAME:WEIGHTS, or 'all' "
-                 "(baselines + every model with trained weights for the dataset)."),
+                 "(baselines + every model with trained weights for the dataset; the default, "
+                 "or bicubic alone with --predictions)."),
         dataset: str = typer.Option(
             "sample", "--dataset", "-d",
             help="sample | sample-chips | probav | PATH (Zarr store or PROBA-V folder)."),
@@ -35,6 +36,9 @@ def register(app: typer.Typer) -> None:
             "scale or value scale than the dataset (warns instead of refusing)."),
         trust_unverified: bool = typer.Option(
             False, "--trust-unverified", help="Load weights whose sidecar has no sha256."),
+        predictions: Path = typer.Option(None, "--predictions", help="Score stored "
+                                         "predictions (a `satsr predict` store or a PROBA-V "
+                                         "submission zip/folder) instead of running models."),
     ) -> None:
         """Benchmark models: PSNR, SSIM, cPSNR and PROBA-V score per scene and per model."""
         from rich.console import Console
@@ -43,10 +47,11 @@ def register(app: typer.Typer) -> None:
         from satsr.bench.table import render_tables
 
         result = run_bench(BenchConfig(
-            models=models, dataset=dataset, split=split, band=band, out=out, root=root,
+            models=models or ("bicubic" if predictions else "all"), dataset=dataset,
+            split=split, band=band, out=out, root=root,
             batch_size=batch_size, device=device, resume=resume, strips=strips,
             progress=progress, allow_mismatch=allow_mismatch,
-            trust_unverified=trust_unverified))
+            trust_unverified=trust_unverified, predictions=predictions))
         console = Console(width=None if Console().is_terminal else 130)
         for table in render_tables(result.summary):
             console.print(table)

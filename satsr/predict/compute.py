@@ -1,0 +1,94 @@
+"""Running batches of tiles through the model: in this process, or on a dask cluster.
+
+Both paths call :func:`forward`, which fixes torch's thread count for the call: convolution
+results can differ in the last bits between thread counts, and fixing it is what makes an
+in-process run and a ``--scheduler`` run write the same bytes. Results are collected in
+submission order so the output never depends on which worker finished first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+from satsr.errors import SatsrError
+from satsr.models import SRModel
+
+_THREADS_LOCK = threading.Lock()
+
+
+def forward(model: SRModel, lr: np.ndarray, threads: int, device: str = "cpu") -> np.ndarray:
+    """``model`` on ``lr`` (B, T, C, h, w) float32 with all-clear masks → (B, C, sh, sw)."""
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            x = torch.from_numpy(lr).to(device)
+            with torch.inference_mode():
+                sr = model.to(device).eval()(x)
+            return sr.float().cpu().numpy()
+        finally:
+            torch.set_num_threads(before)
+
+
+Prepared = tuple[Any, np.ndarray]  # (caller's batch key, lr array)
+
+
+def run_local(model: SRModel, batches: Iterable[Callable[[], Prepared]], *, threads: int,
+              device: str) -> Iterator[tuple[Any, np.ndarray]]:
+    """Forward each prepared batch here; the next batch is read and prepared on a helper
+    thread meanwhile (input reading overlaps the network)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="satsr-read") as pool:
+        pending: deque[Future[Prepared]] = deque()
+        it = iter(batches)
+        for prep in it:
+            pending.append(pool.submit(prep))
+            break
+        while pending:
+            key, lr = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(nxt))
+            yield key, forward(model, lr, threads, device)
+
+
+def connect(scheduler: str) -> Any:
+    """A dask.distributed Client for ``scheduler`` (the same checks and messages as fetch)."""
+    from distributed import Client
+
+    from satsr.fetch.pipeline import _probe
+
+    _probe(scheduler)
+    try:
+        return Client(scheduler, timeout="5s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SatsrError(f"cannot reach the dask scheduler at {scheduler} "
+                         f"({type(exc).__name__}); check the address or drop --scheduler to "
+                         "run locally") from None
+
+
+def run_distributed(client: Any, model: SRModel, batches: Iterable[Callable[[], Prepared]], *,
+                    threads: int, tag: str, in_flight: int | None = None
+                    ) -> Iterator[tuple[Any, np.ndarray]]:
+    """Forward each batch as one task on the cluster (keys ``satsr-predict-<tag>-<n>``), at most
+    ``in_flight`` at a time (default: twice the workers' threads), yielding in order."""
+    remote = client.scatter(model, broadcast=True)
+    if in_flight is None:
+        in_flight = max(2, 2 * sum(client.nthreads().values()))
+    pending: deque[tuple[Any, Any]] = deque()
+    for n, prep in enumerate(batches):
+        key, lr = prep()
+        pending.append((key, client.submit(forward, remote, lr, threads, "cpu",
+                                           key=f"satsr-predict-{tag}-{n}", pure=False)))
+        if len(pending) >= in_flight:
+            k, fut = pending.popleft()
+            yield k, fut.result()
+    while pending:
+        k, fut = pending.popleft()
+        yield k, fut.result()
