@@ -17,9 +17,10 @@ class PredictModel:
     """A model ready for inference.
 
     ``weights`` is the resolved weights path (None for baselines and bare models),
-    ``sha256`` its checksum, ``meta`` its sidecar (empty without weights) and
-    ``receptive_field`` the registry's declared reach in LR px (None: global, e.g. channel
-    attention over the whole image or a clip to the frame's range).
+    ``sha256`` its checksum, ``meta`` its sidecar (empty without weights) and ``reach`` how
+    far (LR px, each side) an output pixel's input extends — half the registry's receptive
+    field width for this model's hyper-parameters; None when some output depends on the whole
+    image (channel attention's global mean, a baseline's clip to the frame's range).
     """
 
     name: str
@@ -27,7 +28,7 @@ class PredictModel:
     weights: Path | None = None
     sha256: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
-    receptive_field: int | None = None
+    reach: int | None = None
 
     @property
     def scale(self) -> int:
@@ -44,10 +45,15 @@ class PredictModel:
         return {"model": self.name, "weights_sha256": self.sha256, "hparams": hparams}
 
 
-def declared_receptive_field(name: str) -> int | None:
-    """The registry's receptive field of ``name`` in LR px (None when global or undeclared)."""
-    value = getattr(model_info(name), "receptive_field", None)
-    return None if value is None else int(value)
+def model_reach(name: str, hparams: dict[str, Any] | None = None) -> int | None:
+    """LR px each side that an output pixel of ``name`` (built with ``hparams``) depends on:
+    ``receptive_field_for(hparams) // 2`` from the registry; None for models with global
+    context or without a declared receptive field."""
+    info = model_info(name)
+    rf_for = getattr(info, "receptive_field_for", None)
+    if getattr(info, "global_context", False) or rf_for is None or getattr(info, "rf", 1) is None:
+        return None
+    return int(rf_for(dict(hparams or {}))) // 2
 
 
 def frames_used(model: SRModel) -> int | None:
@@ -62,8 +68,12 @@ def frames_used(model: SRModel) -> int | None:
 def wrap_model(model: SRModel, *, name: str | None = None) -> PredictModel:
     """A :class:`PredictModel` around an already built model (notebooks, tests)."""
     key = name or getattr(model, "model_name", "")
-    rf = declared_receptive_field(key) if key else None
-    return PredictModel(key or type(model).__name__.lower(), model, receptive_field=rf)
+    reach = model_reach(key, _hparams(model)) if key else None
+    return PredictModel(key or type(model).__name__.lower(), model, reach=reach)
+
+
+def _hparams(model: SRModel) -> dict[str, Any]:
+    return {k: v for k, v in getattr(model, "hparams", {}).items() if v is not None}
 
 
 def load_model(spec: str, *, scale: int = 3, in_channels: int = 1,
@@ -83,10 +93,10 @@ def load_model(spec: str, *, scale: int = 3, in_channels: int = 1,
                               f"--model {info.name}:PATH (a .safetensors file) or a shipped tag "
                               f"such as {info.name}:sample")
         model = create_model(info.name, scale=scale, in_channels=in_channels, preset=preset)
-        return PredictModel(info.name, model, receptive_field=declared_receptive_field(info.name))
+        return PredictModel(info.name, model, reach=model_reach(info.name, _hparams(model)))
     path = wmod.resolve_weights(info.name, source)
     meta = wmod.read_sidecar(path)
     hparams = dict(meta.get("hparams", {}))
     model = create_model(info.name, weights=path, **hparams)
     return PredictModel(info.name, model, weights=path, sha256=str(meta.get("sha256", "")),
-                        meta=meta, receptive_field=declared_receptive_field(info.name))
+                        meta=meta, reach=model_reach(info.name, _hparams(model)))

@@ -84,6 +84,7 @@ def open_partial(out: Path, fingerprint: dict[str, Any], *, shape: tuple[int, in
 def finish(part: Partial, out: Path, grid: Grid, *, bands: list[str], nodata: float,
            tags: dict[str, str], cog: bool = False) -> Path:
     """Stream the finished array into ``out`` (tiled, deflate GeoTIFF, or COG) atomically."""
+    import dask
     import dask.array as da
     import rioxarray  # noqa: F401  (registers .rio)
     import xarray as xr
@@ -100,9 +101,11 @@ def finish(part: Partial, out: Path, grid: Grid, *, bands: list[str], nodata: fl
 
     def write(tmp: Path) -> None:
         target = tmp.with_name(tmp.name + ".gtiff.tif") if cog else tmp
-        arr.rio.to_raster(target, driver="GTiff", tiled=True, blockxsize=256, blockysize=256,
-                          compress="deflate", lock=threading.Lock(), windowed=True,
-                          BIGTIFF="IF_SAFER")
+        # one chunk at a time, in order: the file layout (and so its bytes) is reproducible
+        with dask.config.set(scheduler="synchronous"):
+            arr.rio.to_raster(target, driver="GTiff", tiled=True, blockxsize=256,
+                              blockysize=256, compress="deflate", lock=threading.Lock(),
+                              windowed=True, BIGTIFF="IF_SAFER")
         if cog:
             from rasterio.shutil import copy
 

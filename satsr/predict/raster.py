@@ -119,10 +119,16 @@ def _list_inputs(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
 
 def _describe(path: Path) -> dict[str, Any]:
     """Grid, bands, dtype, nodata and tags of one GeoTIFF (one clear error when unreadable)."""
+    import warnings
+
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     try:
-        with rasterio.open(path) as src:
+        with warnings.catch_warnings():  # a missing CRS is reported below as one clear error
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(path)
+        with src:
             if src.crs is None:
                 raise InputValueError(f"{path} is not georeferenced (no CRS); predict writes a "
                                       "georeferenced output, so assign a CRS and transform first "

@@ -78,7 +78,7 @@ class RasterResult:
 def choose_halo(pm: PredictModel, raster: RasterInput, opts: RasterOptions) -> tuple[int, int]:
     """(tile, halo) for this model and raster; a global-reach model runs untiled when the raster
     fits in one tile, otherwise only with ``allow_seams``."""
-    rf = pm.receptive_field
+    rf = pm.reach
     fits = raster.grid.height <= opts.tile and raster.grid.width <= opts.tile
     if rf is None:
         if fits:
@@ -93,8 +93,8 @@ def choose_halo(pm: PredictModel, raster: RasterInput, opts: RasterOptions) -> t
         return opts.tile, halo
     halo = rf if opts.halo is None else opts.halo
     if halo < rf:
-        log.warning("--halo %d is smaller than %s's receptive field (%d LR px): tile edges "
-                    "may show seams", halo, pm.name, rf)
+        log.warning("--halo %d is smaller than %s's reach (%d LR px, half its receptive "
+                    "field): tile edges may show seams", halo, pm.name, rf)
     return opts.tile, halo
 
 

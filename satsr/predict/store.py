@@ -121,6 +121,7 @@ def predict_store(model: str | PredictModel, dataset: str, out: str | os.PathLik
     One band group (e.g. ``--band RED``) gives one store at ``out``; several (PROBA-V RED and
     NIR) give a folder ``out`` holding ``<dataset>_<band>.zarr`` per group.
     """
+    from satsr.models.weights import dataset_facts
     from satsr.predict.checks import check_model_input, check_output_path
     from satsr.progress import make_progress
 
@@ -135,7 +136,7 @@ def predict_store(model: str | PredictModel, dataset: str, out: str | os.PathLik
     for ds in groups:
         pm = model if isinstance(model, PredictModel) else load_model(
             model, scale=int(ds.attrs["scale"]), in_channels=ds.sizes["band"])
-        facts = _dataset_facts(ds)
+        facts = dataset_facts(ds)
         check_model_input(pm, n_bands=ds.sizes["band"], scale=int(ds.attrs["scale"]),
                           facts=facts, allow_mismatch=allow_mismatch)
         models.append(pm)
@@ -151,17 +152,6 @@ def predict_store(model: str | PredictModel, dataset: str, out: str | os.PathLik
             save_predictions(predictions_dataset(ds, np.concatenate(parts), digests, pm), target)
             n += ds.sizes["scene"]
     return StoreResult(out, n, targets)
-
-
-def _dataset_facts(ds: xr.Dataset) -> dict[str, Any]:
-    """A dataset's facts for the weights check (same keys as the raster facts)."""
-    return {"dataset": str(ds.attrs.get("dataset", "")),
-            "bands": [str(b) for b in ds["band"].values],
-            "value_scale": str(ds.attrs.get("value_scale", "")),
-            "lr_sensor": str(ds.attrs.get("lr_sensor", "")),
-            "hr_sensor": str(ds.attrs.get("hr_sensor", "")),
-            "scale": int(ds.attrs["scale"]),
-            "data_range": float(ds.attrs.get("data_range", 1.0))}
 
 
 def open_predictions(path: str | os.PathLike[str]) -> list[xr.Dataset]:

@@ -84,8 +84,8 @@ def write_submission(model: str | PredictModel, dataset: str, out: str | os.Path
                      progress: bool = True, allow_mismatch: bool = False) -> SubmissionResult:
     """Predict every scene of a PROBA-V split (both bands) and write the checked archive."""
     from satsr.datasets import load_datasets
+    from satsr.models.weights import dataset_facts
     from satsr.predict.checks import check_model_input, check_output_path
-    from satsr.predict.store import _dataset_facts
     from satsr.progress import make_progress
 
     out = Path(out).expanduser()
@@ -106,7 +106,7 @@ def write_submission(model: str | PredictModel, dataset: str, out: str | os.Path
             pm = model if isinstance(model, PredictModel) else load_model(
                 model, scale=int(ds.attrs["scale"]), in_channels=ds.sizes["band"])
             check_model_input(pm, n_bands=ds.sizes["band"], scale=int(ds.attrs["scale"]),
-                              facts=_dataset_facts(ds), allow_mismatch=allow_mismatch)
+                              facts=dataset_facts(ds), allow_mismatch=allow_mismatch)
             if ds.sizes["band"] != 1:
                 raise ConfigError("PROBA-V submissions are single-band (one PNG per scene)")
             task = bar.add_task(f"predict {pm.name}", total=ds.sizes["scene"], status="")
