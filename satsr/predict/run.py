@@ -177,7 +177,9 @@ def predict_raster(model: str | PredictModel, source: str | os.PathLike[str] | S
     opts = options or RasterOptions()
     out = Path(out).expanduser()
     raster = open_raster(source, bands=opts.bands, mask_band=opts.mask_band, mask=opts.mask)
-    checks.check_output_path(out, raster.paths, overwrite=opts.overwrite)
+    given = [source] if isinstance(source, str | os.PathLike) else list(source)
+    checks.check_output_path(out, [Path(p).expanduser() for p in given],
+                             overwrite=opts.overwrite)
     pm = model if isinstance(model, PredictModel) else load_model(
         model, scale=opts.scale or 3, in_channels=raster.n_bands)
     facts = checks.raster_facts(raster, value_scale=opts.value_scale, sensor=opts.sensor)

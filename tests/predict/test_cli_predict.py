@@ -47,6 +47,9 @@ def _bad_cases(tmp_path: Path, good: Path) -> list[tuple[str, list[str], str, Pa
     stack.mkdir()
     write_tif(stack / "a.tif", smooth_field((1, 16, 16)))
     write_tif(stack / "b.tif", smooth_field((1, 16, 16)), crs="EPSG:32603")
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_tif(clean / "a.tif", smooth_field((1, 16, 16)))
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     model = ["-m", "edsr-baseline:sample", "--bands", "RED"]
@@ -56,10 +59,10 @@ def _bad_cases(tmp_path: Path, good: Path) -> list[tuple[str, list[str], str, Pa
          tmp_path / "o2.tif"),
         ("scale", [*model, "-i", str(good), "--scale", "2"], "--scale 2 does not match",
          tmp_path / "o3.tif"),
-        ("inside", [*model, "-i", str(stack)], "is inside the input", stack / "o4.tif"),
+        ("inside", [*model, "-i", str(clean)], "is inside the input", clean / "o4.tif"),
         ("same file", [*model, "-i", str(good)], "is inside the input", good),
         ("unwritable", [*model, "-i", str(good)], "cannot write to", blocker / "o5.tif"),
-        ("corrupt", ["-m", "bicubic", "-i", str(corrupt)], "truncated or corrupt",
+        ("corrupt", ["-m", "bicubic", "--tile", "1024", "-i", str(corrupt)], "truncated or corrupt",
          tmp_path / "o6.tif"),
         ("garbage", ["-m", "bicubic", "-i", str(garbage)], "not a readable GeoTIFF",
          tmp_path / "o7.tif"),
