@@ -89,7 +89,7 @@ def _store_loaders(path: Path, ds: xr.Dataset) -> tuple[dict[str, Loader], dict[
     if not stores:
         raise ConfigError(f"--predictions {path} has no store for band(s) {bands}")
     pred = stores[0]
-    digests = [str(d) for d in pred["lr_digest"].values]
+    digests = [f"{int(d):016x}" for d in pred["lr_digest"].values]
     sr = pred["sr"]
 
     def scene(i: int) -> Loader:

@@ -1,8 +1,8 @@
 """Predictions for sample-schema datasets: an ``sr`` variable beside the inputs' coordinates.
 
 A predictions store holds ``sr`` (scene, band, Y, X) float32 on the dataset's value scale, the
-``scene``/``band``/``split`` coordinates, ``lr_digest`` (scene,) — a digest of each scene's
-valid LR frames and masks, so scores are only ever matched to the exact input they came from —
+``scene``/``band``/``split`` coordinates, ``lr_digest`` (scene,) uint64 — a digest of each scene's
+valid LR frames and masks (:func:`scene_digest` as an integer), so scores are only ever matched to the exact input they came from —
 and attributes naming the dataset, model, weights checksum and satsr version. ``satsr bench
 --dataset D --predictions STORE`` scores it without re-running the model. The model runs on
 each scene exactly as in ``satsr bench`` (``model(lr, lr_mask, frame_valid)``), so a stored
@@ -84,7 +84,7 @@ def predictions_dataset(ds: xr.Dataset, sr: np.ndarray, digests: list[str], pm: 
                   "hparams": json.dumps(pm.identity()["hparams"], sort_keys=True)})
     return xr.Dataset(
         {"sr": (("scene", "band", "Y", "X"), sr.astype(np.float32)),
-         "lr_digest": (("scene",), np.array(digests, dtype="U16"))},
+         "lr_digest": (("scene",), np.array([int(d, 16) for d in digests], dtype=np.uint64))},
         coords={"scene": ds["scene"].values.astype(object),
                 "band": ds["band"].values.astype(object),
                 "split": ("scene", np.asarray(ds["split"].values).astype(object))},
