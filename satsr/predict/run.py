@@ -73,6 +73,7 @@ class RasterResult:
     frames: tuple[int, ...]
     seconds: float
     tags: dict[str, str] = field(default_factory=dict)
+    mismatches: list[str] = field(default_factory=list)  # overridden by allow_mismatch
 
 
 def choose_halo(pm: PredictModel, raster: RasterInput, opts: RasterOptions) -> tuple[int, int]:
@@ -183,8 +184,8 @@ def predict_raster(model: str | PredictModel, source: str | os.PathLike[str] | S
     pm = model if isinstance(model, PredictModel) else load_model(
         model, scale=opts.scale or 3, in_channels=raster.n_bands)
     facts = checks.raster_facts(raster, value_scale=opts.value_scale, sensor=opts.sensor)
-    checks.check_model_input(pm, n_bands=raster.n_bands, scale=opts.scale, facts=facts,
-                             allow_mismatch=opts.allow_mismatch)
+    mismatches = checks.check_model_input(pm, n_bands=raster.n_bands, scale=opts.scale,
+                                          facts=facts, allow_mismatch=opts.allow_mismatch)
     tile, halo = choose_halo(pm, raster, opts)
     tiles = plan_tiles(raster.grid.height, raster.grid.width, tile=tile, halo=halo)
     groups = batches(tiles, opts.batch_size)
@@ -225,7 +226,7 @@ def predict_raster(model: str | PredictModel, source: str | os.PathLike[str] | S
     finally:
         if client is not None:
             client.close()
-    return RasterResult(out, len(tiles), reused, halo, plan.order, seconds, tags)
+    return RasterResult(out, len(tiles), reused, halo, plan.order, seconds, tags, mismatches)
 
 
 def options_dict(opts: RasterOptions) -> dict[str, Any]:

@@ -1,0 +1,73 @@
+"""mkdocs hook: the figure and table of the ``satsr predict`` worked example, rendered at build
+time from the committed outputs of ``docs/examples/predict_unalakleet.py``.
+
+A page places ``<!-- satsr:predict-example -->`` where the figure and table go. The figure is
+drawn by :func:`satsr.viz.compare_static` (one shared stretch) into the site as
+``guides/predict_unalakleet.png``. Missing or malformed outputs fail the build naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+OUTPUTS = Path(__file__).resolve().parents[1] / "examples" / "outputs"
+MARKER = re.compile(r"<!-- satsr:predict-example -->")
+FIGURE = "guides/predict_unalakleet.png"
+LABELS = {"lr": "Landsat-9 NIR, 30 m (input)", "sr_bicubic": "bicubic ×3, 10 m",
+          "sr_edsr-baseline": "edsr-baseline ×3, 10 m", "s2": "Sentinel-2 NIR, 10 m"}
+
+
+def _load() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    npz, js = OUTPUTS / "predict_unalakleet.npz", OUTPUTS / "predict_unalakleet.json"
+    try:
+        with np.load(npz) as f:
+            arrays = {k: f[k] for k in LABELS}
+        return arrays, json.loads(js.read_text())
+    except (OSError, KeyError, ValueError) as exc:
+        raise PluginError(f"{npz.parent}: cannot read the predict example outputs "
+                          f"({type(exc).__name__}: {exc}); rerun "
+                          "docs/examples/predict_unalakleet.py") from exc
+
+
+def render_figure(path: Path) -> Path:
+    """Draw the comparison strip into ``path``."""
+    from satsr.viz import Layer, compare_static
+
+    arrays, _ = _load()
+    layers = [Layer(LABELS[k], v.astype(np.float32)) for k, v in arrays.items()]
+    compare_static(layers, path=path, width=3.2)
+    return path
+
+
+def table() -> str:
+    """Markdown table of the example's scores against Sentinel-2."""
+    _, meta = _load()
+    rows = ["| model | tiles | halo (LR px) | PSNR vs S2 (dB) | cPSNR vs S2 (dB) |",
+            "|---|---:|---:|---:|---:|"]
+    for m in meta["models"].values():
+        rows.append(f"| `{m['model']}` | {m['tiles']} | {m['halo']} | {m['psnr']:.2f} | "
+                    f"{m['cpsnr']:.2f} |")
+    size = "×".join(map(str, meta["lr_size"]))
+    return "\n".join([*rows, "", f"*{meta['lr']} ({size} px) → ×3; reference: {meta['hr']}. "
+                      f"{meta['note']}. satsr {meta['satsr_version']}.*"])
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    tmp = Path(tempfile.mkdtemp(prefix="satsr-docs-")) / "predict_unalakleet.png"
+    render_figure(tmp)
+    files.append(File.generated(config, FIGURE, abs_src_path=str(tmp)))
+    return files
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    figure = "![LR, SR and Sentinel-2 side by side](predict_unalakleet.png)"
+    return MARKER.sub(lambda _m: f"{figure}\n\n{table()}", markdown)
