@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
                                  "(--format probav-submission)."),
         fmt: str = typer.Option("auto", "--format", help=f"{' | '.join(FORMATS)} (auto: "
                                 "GeoTIFF for raster input, store otherwise)."),
-        tile: int = typer.Option(512, "--tile", help="Tile core size (LR px)."),
+        tile: int = typer.Option(256, "--tile", help="Tile core size (LR px)."),
         halo: int = typer.Option(None, "--halo", help="Halo around each tile (LR px; default: "
                                  "the model's receptive field)."),
         batch_size: int = typer.Option(4, "--batch-size", help="Tiles (or scenes) per forward."),
