@@ -65,7 +65,8 @@ def _stack(tmp_path: Path, n_frames: int, *, holes: bool = True) -> list[Path]:
 
 
 def _read(path: Path) -> np.ndarray:
-    with rioxarray.open_rasterio(path) as arr:
+    """The raster with its nodata pixels as NaN."""
+    with rioxarray.open_rasterio(path, masked=True) as arr:
         return np.asarray(arr.values)
 
 
