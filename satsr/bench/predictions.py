@@ -4,7 +4,7 @@ Accepted: a predictions store written by ``satsr predict`` (``sr`` variable, or 
 such stores, one per band), or a PROBA-V submission (a ``.zip`` or a folder of
 ``<scene>.png``, uint16 = value × 65535). The predictions enter the benchmark as a pseudo-model
 whose forward looks each scene up by a digest of its LR frames and masks
-(:func:`satsr.predict.store.scene_digest`), so the usual scoring, records and strips apply
+(:func:`satsr.predictions.scene_digest`), so the usual scoring, records and strips apply
 unchanged, and a prediction is never scored against another input than the one it was made
 from: a scene without a prediction is an error naming it.
 """
@@ -37,7 +37,7 @@ class StoredPredictions(SRModel):
 
     def forward(self, lr: torch.Tensor, lr_mask: torch.Tensor | None = None,
                 frame_valid: torch.Tensor | None = None) -> torch.Tensor:
-        from satsr.predict.store import scene_digest
+        from satsr.predictions import scene_digest
 
         lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
         out = []
@@ -52,7 +52,7 @@ class StoredPredictions(SRModel):
 
 def _digests(ds: xr.Dataset) -> dict[str, str]:
     """scene id → digest of its LR frames, for every scene of ``ds``."""
-    from satsr.predict.store import batch_digests
+    from satsr.predictions import batch_digests
 
     out: dict[str, str] = {}
     for batch in iter_batches(ds, 16):
@@ -62,7 +62,7 @@ def _digests(ds: xr.Dataset) -> dict[str, str]:
 
 def _png_loaders(path: Path) -> tuple[dict[str, Loader], str]:
     """scene id → loader for a submission zip or folder of ``<scene>.png``."""
-    from satsr.predict.submission import PEAK, read_png
+    from satsr.predictions import PEAK, read_png
 
     def decode(data: bytes, name: str) -> np.ndarray:
         return (read_png(data, name).astype(np.float32) / np.float32(PEAK))[None]
@@ -82,7 +82,7 @@ def _png_loaders(path: Path) -> tuple[dict[str, Loader], str]:
 
 def _store_loaders(path: Path, ds: xr.Dataset) -> tuple[dict[str, Loader], dict[str, Any]]:
     """digest → loader for the predictions store (of ``ds``'s band) at ``path``."""
-    from satsr.predict.store import open_predictions
+    from satsr.predictions import open_predictions
 
     bands = [str(b) for b in ds["band"].values]
     stores = [p for p in open_predictions(path) if [str(b) for b in p["band"].values] == bands]

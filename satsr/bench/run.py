@@ -341,12 +341,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
             models_meta[resolved.name] = _model_meta(resolved)
             plan.append((ds, resolved))
             resolved_by_table.setdefault(band, []).append(resolved)
-        if config.predictions is not None:
-            from satsr.bench.predictions import stored_model
-
-            stored = stored_model(config.predictions, ds)
-            models_meta[stored.name] = stored.meta
-            plan.append((ds, stored))
+        _add_stored_predictions(config, ds, plan, models_meta)
         for sp in sorted(set(map(str, ds["split"].values))):
             output_pixels[(name, band, sp)] = int(ds.sizes["Y"] * ds.sizes["X"] * channels)
     if not plan:
@@ -401,6 +396,19 @@ def run_bench(config: BenchConfig) -> BenchResult:
                         skipped=skipped)
     res.write_summary(summary, out)
     return BenchResult(out=out, records=records, summary=summary, skipped=skipped)
+
+
+def _add_stored_predictions(config: BenchConfig, ds: xr.Dataset,
+                            plan: list[tuple[xr.Dataset, ResolvedModel]],
+                            models_meta: dict[str, dict[str, Any]]) -> None:
+    """With ``--predictions``: score the stored predictions as one more model of the plan."""
+    if config.predictions is None:
+        return
+    from satsr.bench.predictions import stored_model
+
+    stored = stored_model(config.predictions, ds)
+    models_meta[stored.name] = stored.meta
+    plan.append((ds, stored))
 
 
 def _write_report(out: Path) -> list[str]:

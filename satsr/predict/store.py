@@ -1,9 +1,9 @@
 """Predictions for sample-schema datasets: an ``sr`` variable beside the inputs' coordinates.
 
-A predictions store holds ``sr`` (scene, band, Y, X) float32 on the dataset's value scale, the
-``scene``/``band``/``split`` coordinates, ``lr_digest`` (scene,) uint64 — a digest of each scene's
-valid LR frames and masks (:func:`scene_digest` as an integer), so scores are only ever matched to the exact input they came from —
-and attributes naming the dataset, model, weights checksum and satsr version. ``satsr bench
+A predictions store (format: :mod:`satsr.predictions`) holds ``sr`` (scene, band, Y, X)
+float32 on the dataset's value scale, the ``scene``/``band``/``split`` coordinates, a digest of
+each scene's LR input (so scores are only ever matched to the exact input they came from) and
+attributes naming the dataset, model, weights checksum and satsr version. ``satsr bench
 --dataset D --predictions STORE`` scores it without re-running the model. The model runs on
 each scene exactly as in ``satsr bench`` (``model(lr, lr_mask, frame_valid)``), so a stored
 prediction scores the same as the in-memory one.
@@ -11,7 +11,6 @@ prediction scores the same as the in-memory one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,10 +26,9 @@ import xarray as xr
 from satsr import __version__
 from satsr._atomic import replace_dir
 from satsr.batch import Batch, iter_batches
-from satsr.errors import ConfigError
 from satsr.predict.model import PredictModel, load_model
+from satsr.predictions import KIND, batch_digests
 
-KIND = "satsr-predictions"
 KEEP_ATTRS = ("dataset", "scale", "value_scale", "data_range", "lr_sensor", "hr_sensor",
               "synthetic", "score_mask")
 
@@ -42,25 +40,6 @@ class StoreResult:
     out: Path
     n_scenes: int
     stores: list[Path]
-
-
-def scene_digest(lr: torch.Tensor, lr_mask: torch.Tensor, frame_valid: torch.Tensor) -> str:
-    """sha256 (hex, 16 chars) of one scene's valid frames (T', C, h, w) float32 and masks.
-
-    Padding frames are left out, so the digest does not depend on how many padding frames a
-    split selection kept.
-    """
-    keep = frame_valid.bool()
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(lr[keep].float().cpu().numpy()).tobytes())
-    h.update(np.ascontiguousarray(lr_mask[keep].bool().cpu().numpy()).tobytes())
-    return h.hexdigest()[:16]
-
-
-def batch_digests(batch: Batch) -> list[str]:
-    """:func:`scene_digest` of every scene of a batch."""
-    return [scene_digest(batch.lr[i], batch.lr_mask[i], batch.frame_valid[i])
-            for i in range(len(batch))]
 
 
 def predict_batches(pm: PredictModel, ds: xr.Dataset, *, batch_size: int, device: str
@@ -152,21 +131,3 @@ def predict_store(model: str | PredictModel, dataset: str, out: str | os.PathLik
             save_predictions(predictions_dataset(ds, np.concatenate(parts), digests, pm), target)
             n += ds.sizes["scene"]
     return StoreResult(out, n, targets)
-
-
-def open_predictions(path: str | os.PathLike[str]) -> list[xr.Dataset]:
-    """Predictions store(s) at ``path`` (a store, or a folder of stores), checked."""
-    path = Path(path).expanduser()
-    stores = [path] if (path / "zarr.json").exists() or (path / ".zgroup").exists() else sorted(
-        p for p in path.glob("*.zarr"))
-    if not stores:
-        raise ConfigError(f"--predictions {path} is not a predictions store (or a folder of "
-                          "them); write one with `satsr predict --input DATASET --out X.zarr`")
-    out = []
-    for store in stores:
-        ds = xr.open_zarr(store, consolidated=False)
-        if ds.attrs.get("kind") != KIND or "sr" not in ds:
-            raise ConfigError(f"{store} is not a satsr predictions store (no 'sr' variable of "
-                              f"kind {KIND!r}); write one with `satsr predict`")
-        out.append(ds)
-    return out

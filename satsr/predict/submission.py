@@ -8,22 +8,17 @@ onto the output, so the output path only ever holds a complete archive.
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from satsr._atomic import write_via
 from satsr.errors import ConfigError, CorruptFileError, InputValueError
 from satsr.predict.model import PredictModel, load_model
 from satsr.predict.store import predict_batches
-
-PEAK = 65535.0
-VALUE_SCALE = "uint16/65535"
+from satsr.predictions import SUBMISSION_VALUE_SCALE as VALUE_SCALE
+from satsr.predictions import png_bytes, read_png, to_uint16
 
 
 @dataclass
@@ -33,32 +28,6 @@ class SubmissionResult:
     out: Path
     n_scenes: int
     bands: list[str]
-
-
-def to_uint16(sr: np.ndarray) -> np.ndarray:
-    """SR on the ``uint16/65535`` scale → the challenge's uint16 (rounded, clipped)."""
-    return np.clip(np.rint(sr.astype(np.float64) * PEAK), 0, PEAK).astype(np.uint16)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """A 16-bit grayscale PNG of a (H, W) uint16 image."""
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def read_png(data: bytes, name: str) -> np.ndarray:
-    """Decode a submission PNG (uint16) or raise naming the member."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.mode not in ("I;16", "I;16B", "I;16L"):
-                raise CorruptFileError(f"{name} has PNG mode {im.mode!r}; submissions are "
-                                       "16-bit grayscale PNGs")
-            return np.array(im).astype(np.uint16)
-    except CorruptFileError:
-        raise
-    except Exception as exc:
-        raise CorruptFileError(f"{name} is not a readable PNG ({exc})") from None
 
 
 def check_archive(path: Path, scenes: list[str], size: int) -> None:
