@@ -3,7 +3,9 @@ time from the committed outputs of ``docs/examples/predict_unalakleet.py``.
 
 A page places ``<!-- satsr:predict-example -->`` where the figure and table go. The figure is
 drawn by :func:`satsr.viz.compare_static` (one shared stretch) into the site as
-``guides/predict_unalakleet.png``. Missing or malformed outputs fail the build naming the file.
+``guides/predict_unalakleet.png``. ``<!-- satsr:predict-speed -->`` becomes the table of
+``benchmarks/results_speed/predict.json`` (``benchmarks/bench_predict.py``). Missing or
+malformed outputs fail the build naming the file.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from mkdocs.structure.files import File, Files
 
 OUTPUTS = Path(__file__).resolve().parents[1] / "examples" / "outputs"
 MARKER = re.compile(r"<!-- satsr:predict-example -->")
+SPEED_MARKER = re.compile(r"<!-- satsr:predict-speed -->")
+SPEED = Path(__file__).resolve().parents[2] / "benchmarks" / "results_speed" / "predict.json"
 FIGURE = "guides/predict_unalakleet.png"
 LABELS = {"lr": "Landsat-9 NIR, 30 m (input)", "sr_bicubic": "bicubic ×3, 10 m",
           "sr_edsr-baseline": "edsr-baseline ×3, 10 m", "s2": "Sentinel-2 NIR, 10 m"}
@@ -61,6 +65,26 @@ def table() -> str:
                       f"{meta['note']}. satsr {meta['satsr_version']}.*"])
 
 
+def speed_table(path: Path = SPEED) -> str:
+    """Markdown for the predict benchmark (PluginError naming the file when unreadable)."""
+    try:
+        r = json.loads(path.read_text())
+        rows = [
+            "| LR raster | tiles (tile/halo) | peak RSS | tiles/s | LR Mpx/s | SR Mpx/s | "
+            "vs bare loop: tiles | end to end |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+            f"| {r['size_lr_px']:,}² px | {r['n_tiles']} ({r['tile']}/{r['halo']}) | "
+            f"{r['peak_rss_gb']:.2f} GB | {r['tiles_per_s']:.2f} | {r['lr_mpx_per_s']:.3f} | "
+            f"{r['sr_mpx_per_s']:.3f} | {r['ratio_tile_loop_vs_bare']:.2f}× | "
+            f"{r['ratio_end_to_end_vs_bare']:.2f}× |"]
+        meta = (f"{r['model']}, batch {r['batch']}, {r['threads']} torch threads, satsr "
+                f"{r['satsr_version']}, torch {r['torch']}, {r['machine']}. {r['note']}")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PluginError(f"{path}: cannot render the predict benchmark ({type(exc).__name__}: "
+                          f"{exc}); rerun benchmarks/bench_predict.py") from exc
+    return "\n".join([*rows, "", f"*{meta}*"])
+
+
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     tmp = Path(tempfile.mkdtemp(prefix="satsr-docs-")) / "predict_unalakleet.png"
     render_figure(tmp)
@@ -70,4 +94,5 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
     figure = "![LR, SR and Sentinel-2 side by side](predict_unalakleet.png)"
+    markdown = SPEED_MARKER.sub(lambda _m: speed_table(), markdown)
     return MARKER.sub(lambda _m: f"{figure}\n\n{table()}", markdown)

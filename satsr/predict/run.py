@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -227,11 +227,6 @@ def predict_raster(model: str | PredictModel, source: str | os.PathLike[str] | S
         if client is not None:
             client.close()
     return RasterResult(out, len(tiles), reused, halo, plan.order, seconds, tags, mismatches)
-
-
-def options_dict(opts: RasterOptions) -> dict[str, Any]:
-    """The options as plain data (for logs and reports)."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
 
 
 __all__ = ["RasterOptions", "RasterResult", "choose_halo", "predict_raster"]
