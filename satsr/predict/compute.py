@@ -9,6 +9,7 @@ submission order so the output never depends on which worker finished first.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,18 +74,51 @@ def connect(scheduler: str) -> Any:
                          "run locally") from None
 
 
+def model_recipe(model: SRModel) -> dict[str, Any]:
+    """Plain data that rebuilds ``model`` in another process: registry name, hyper-parameters,
+    tensors (numpy) and input normalisation. torch modules with weight-norm parametrisations
+    and normalisation hooks do not survive pickling, this does."""
+    return {"token": uuid.uuid4().hex, "name": model.model_name, "hparams": dict(model.hparams),
+            "state": {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
+            "normalisation": getattr(model, "satsr_normalisation", None)}
+
+
+_BUILT: dict[str, SRModel] = {}
+
+
+def build_from_recipe(recipe: dict[str, Any]) -> SRModel:
+    """The model of ``recipe``, built once per process."""
+    if recipe["token"] not in _BUILT:
+        from satsr.models import create_model
+        from satsr.models.weights import set_normalisation
+
+        model = create_model(recipe["name"], **recipe["hparams"])
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in recipe["state"].items()})
+        norm = recipe["normalisation"]
+        if norm:
+            set_normalisation(model, norm["offset"], norm["scale"])
+        _BUILT.clear()
+        _BUILT[recipe["token"]] = model.eval()
+    return _BUILT[recipe["token"]]
+
+
+def forward_recipe(recipe: dict[str, Any], lr: np.ndarray, threads: int) -> np.ndarray:
+    """:func:`forward` of the model rebuilt from ``recipe`` (a cluster task)."""
+    return forward(build_from_recipe(recipe), lr, threads)
+
+
 def run_distributed(client: Any, model: SRModel, batches: Iterable[Callable[[], Prepared]], *,
                     threads: int, tag: str, in_flight: int | None = None
                     ) -> Iterator[tuple[Any, np.ndarray]]:
     """Forward each batch as one task on the cluster (keys ``satsr-predict-<tag>-<n>``), at most
     ``in_flight`` at a time (default: twice the workers' threads), yielding in order."""
-    remote = client.scatter(model, broadcast=True)
+    remote = client.scatter(model_recipe(model), broadcast=True)
     if in_flight is None:
         in_flight = max(2, 2 * sum(client.nthreads().values()))
     pending: deque[tuple[Any, Any]] = deque()
     for n, prep in enumerate(batches):
         key, lr = prep()
-        pending.append((key, client.submit(forward, remote, lr, threads, "cpu",
+        pending.append((key, client.submit(forward_recipe, remote, lr, threads,
                                            key=f"satsr-predict-{tag}-{n}", pure=False)))
         if len(pending) >= in_flight:
             k, fut = pending.popleft()
