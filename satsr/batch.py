@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from satsr.errors import CorruptFileError
+
 
 @dataclass
 class Batch:
@@ -52,7 +54,14 @@ class Batch:
 def batch_from_dataset(ds: xr.Dataset, index: Sequence[int] | slice | None = None) -> Batch:
     """Load scenes ``index`` of a sample-schema dataset into a CPU :class:`Batch` (float32)."""
     sub = ds if index is None else ds.isel(scene=index)
-    sub = sub.load()
+    try:
+        sub = sub.load()
+    except (RuntimeError, ValueError, OSError, KeyError) as exc:  # codecs raise these on bad chunks
+        where = ds.encoding.get("source") or f"dataset {ds.attrs.get('dataset', '?')!r}"
+        reason = " ".join(str(exc).split())[:120]
+        raise CorruptFileError(f"{where}: a data chunk cannot be decoded ({type(exc).__name__}: "
+                               f"{reason}); the store is corrupt or truncated — re-create it "
+                               "(satsr datasets prepare / satsr fetch)") from None
     norm = None
     if "norm" in sub:
         norm = torch.from_numpy(np.asarray(sub["norm"].values, dtype=np.float64))

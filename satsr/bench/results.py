@@ -108,17 +108,25 @@ def load_records(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Per-scene records of a results folder (Parquet preferred, CSV as fallback)."""
     results_dir = Path(results_dir)
     parquet, csv = results_dir / "records.parquet", results_dir / "records.csv"
-    if parquet.exists():
-        df = pd.read_parquet(parquet)
-    elif csv.exists():
-        df = pd.read_csv(csv, dtype={"scene": str})
-    else:
+    path = parquet if parquet.exists() else csv
+    if not path.exists():
         return empty_records()
+    try:
+        df = pd.read_parquet(path) if path == parquet else pd.read_csv(path, dtype={"scene": str})
+    except Exception as exc:  # pyarrow and the CSV parser raise many types for broken files
+        raise ResultsSchemaError(f"{path}: records cannot be read ({type(exc).__name__}); the "
+                                 "file is truncated or not satsr's — move it away or choose "
+                                 "another --out") from None
     df = with_evidence_columns(df)
     missing = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing:
-        raise ResultsSchemaError(f"{results_dir}: records lack column(s) {missing}")
-    return df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)]
+        raise ResultsSchemaError(f"{path}: records lack column(s) {missing}; the file is not "
+                                 "satsr's — move it away or choose another --out")
+    try:
+        return df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)]
+    except (ValueError, TypeError) as exc:
+        raise ResultsSchemaError(f"{path}: records hold values of the wrong type ({exc}); move "
+                                 "the file away or choose another --out") from None
 
 
 def with_evidence_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -68,6 +68,13 @@ class BenchConfig:
     trust_unverified: bool = False
     predictions: Path | None = None  # stored predictions to score (satsr.bench.predictions)
 
+    def __post_init__(self) -> None:
+        from satsr._checks import check_device, check_int, check_output_dir
+
+        check_int("--batch-size", self.batch_size)
+        check_device("--device", self.device)
+        check_output_dir("--out", self.out)
+
 
 @dataclass
 class BenchResult:

@@ -24,6 +24,18 @@ def _throughput(row: dict[str, Any]) -> str:
     return text
 
 
+def _params(summary: dict[str, Any], row: dict[str, Any]) -> str:
+    """Parameter count with the preset it was counted at, e.g. ``146,911 (small preset)``."""
+    from satsr.models.presets import preset_of
+
+    count = int(row.get("params") or 0)
+    meta = summary.get("models", {}).get(str(row["model"]), {})
+    if not count or not isinstance(meta, dict) or not isinstance(meta.get("hparams"), dict):
+        return f"{count:,}"
+    label = preset_of(str(row["model"]), meta["hparams"])
+    return f"{count:,} ({label} preset)" if label != "custom" else f"{count:,} (custom)"
+
+
 def render_tables(summary: dict[str, Any]) -> list[Table]:
     """Rich tables for every table in a bench summary (rows best cPSNR first)."""
     out = []
@@ -42,7 +54,7 @@ def render_tables(summary: dict[str, Any]) -> list[Table]:
                 r["model"], _fmt(r["psnr"], 3), _fmt(r["ssim"], 4), _fmt(r["cpsnr"], 3),
                 r.get("cpsnr_ci95") or "–", _fmt(r["score"], 6), _fmt(r["delta_psnr"], 3, True),
                 _fmt(r["delta_cpsnr"], 3, True), _fmt(r.get("ergas"), 3), _fmt(r.get("sam"), 3),
-                _fmt(r.get("consistency_psnr"), 2), f"{r['params']:,}",
+                _fmt(r.get("consistency_psnr"), 2), _params(summary, r),
                 _throughput(r))
         out.append(table)
     return out

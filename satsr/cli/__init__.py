@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 import typer.main
@@ -18,13 +19,13 @@ from satsr import __version__
 from satsr.errors import SatsrError
 
 
-def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
+def _exception_classes(name: str) -> tuple[type[Any], ...]:
     """``name`` from typer's vendored click (typer >= 0.16) and from click itself, when present.
 
     Recent typer raises its own copies of click's exceptions, so an ``isinstance`` check against
     one package alone misses the other's.
     """
-    found: list[type[BaseException]] = []
+    found: list[type[Any]] = []
     for module_name in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
         try:
             module = importlib.import_module(module_name)
@@ -77,7 +78,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _usage_message(exc: Exception) -> str:
+def _usage_message(exc: Any) -> str:
     """One line for a click/typer usage error: the problem, then where the help is."""
     ctx = getattr(exc, "ctx", None)
     where = f"`{ctx.command_path} --help`" if ctx is not None else "`satsr --help`"
@@ -86,7 +87,7 @@ def _usage_message(exc: Exception) -> str:
     if option and type(exc).__name__ == "NoSuchOption":
         hint = f" (did you mean {', '.join(sorted(possibilities))}?)" if possibilities else ""
         return f"no such option {option}{hint}; see {where}"
-    text = _one_line(exc.format_message())  # type: ignore[attr-defined]
+    text = _one_line(exc.format_message())
     text = text[:1].lower() + text[1:]
     return f"{text.rstrip('.')}; see {where}"
 

@@ -73,10 +73,11 @@ def register(app: typer.Typer) -> None:
         Always checked: the zip CRCs and the dataset's layout; the archive checksum only when
         --md5/--sha256 is given or the manifest has one (probav's has none confirmed)."""
         from satsr.datasets import dataset_entry
-        from satsr.datasets.download import describe_checks, load_manifest
+        from satsr.datasets.download import check_download_options, describe_checks, load_manifest
 
         entry = dataset_entry(name)
         entry.check_downloadable()
+        check_download_options(root, size=size, md5=md5, sha256=sha256)
         out = entry.fetch(root, url=url, size=size, md5=md5, sha256=sha256,
                           keep_archive=keep_archive)
         checks = describe_checks(load_manifest(entry.name), url=url, size=size, md5=md5,
@@ -94,8 +95,10 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing stores."),
     ) -> None:
         """Convert a dataset into sample-schema Zarr stores (fast, lazy loading)."""
+        from satsr._checks import check_output_dir
         from satsr.datasets import dataset_entry
 
+        check_output_dir("--out", out)
         for path in dataset_entry(name).make_stores(root, out, overwrite=overwrite):
             typer.echo(f"ready: {path}")
 

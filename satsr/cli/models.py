@@ -5,6 +5,18 @@ from __future__ import annotations
 import typer
 
 
+def _no_match(pattern: str | None, kind: str | None, known: list[str]) -> str:
+    """One line for a filter that matches no model, with the closest names."""
+    import difflib
+
+    stem = (pattern or "").replace("*", "").replace("?", "").lower()
+    close = difflib.get_close_matches(stem, known, n=3, cutoff=0.5) if stem else []
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    what = " and ".join(x for x in (f"pattern {pattern!r}" if pattern else "",
+                                    f"kind {kind!r}" if kind else "") if x)
+    return f"no model matches {what}; {hint}`satsr models` lists all {len(known)}"
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``models`` command to ``app``."""
 
@@ -30,6 +42,12 @@ def register(app: typer.Typer) -> None:
 
         if kind and kind not in ("baseline", "single", "multi"):
             raise ConfigError(f"unknown kind {kind!r}; use baseline, single or multi")
+        names = list_models(pattern, kind=kind)
+        if not names:
+            raise ConfigError(_no_match(pattern, kind, list_models()))
+        presets = sorted({p for n in list_models() for p in model_info(n).presets})
+        if preset not in presets:
+            raise ConfigError(f"no model has a preset {preset!r}; presets: {', '.join(presets)}")
 
         def n_params(name: str, which: str | None) -> str:
             if not params or (which and which not in model_info(name).presets):
@@ -42,7 +60,7 @@ def register(app: typer.Typer) -> None:
         for col in ("name", "kind", "params", f"params ({preset})", "paper", "year"):
             table.add_column(col, justify="right" if "params" in col or col == "year"
                              else "left", no_wrap=col != "paper")
-        for name in list_models(pattern, kind=kind):
+        for name in names:
             info = model_info(name)
             table.add_row(name, info.kind, n_params(name, None), n_params(name, preset),
                           info.paper, str(info.year))

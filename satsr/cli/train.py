@@ -29,9 +29,15 @@ def _load_recipe(path: Path) -> dict[str, object]:
 
     from satsr.errors import ConfigError
 
-    if not path.exists():
-        raise ConfigError(f"recipe {path} does not exist")
-    data = yaml.safe_load(path.read_text())
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} does not exist (or is not a file); pass a YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"recipe {path} is not valid YAML{at}; fix the file "
+                          f"({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"recipe {path} must be a YAML mapping of train options")
     return dict(data)

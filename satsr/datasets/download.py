@@ -146,5 +146,19 @@ def _merge_dir(src: Path, dest: Path) -> None:
         os.replace(entry, target)
 
 
-__all__ = ["DownloadError", "Manifest", "describe_checks", "download", "extract_zip",
-           "file_digest", "load_manifest"]
+def check_download_options(root: Path | None, *, size: int | None = None,
+                           md5: str | None = None, sha256: str | None = None) -> None:
+    """Refuse download options no download could satisfy, before anything is fetched."""
+    import re
+
+    from satsr._checks import check_int, check_output_dir
+
+    check_int("--size", size, optional=True)
+    for flag, value, length in (("--md5", md5, 32), ("--sha256", sha256, 64)):
+        if value is not None and not re.fullmatch(f"[0-9a-fA-F]{{{length}}}", value):
+            raise ConfigError(f"{flag} {value!r} is not a {length}-digit hexadecimal digest")
+    check_output_dir("--root", root)
+
+
+__all__ = ["DownloadError", "Manifest", "check_download_options", "describe_checks",
+           "download", "extract_zip", "file_digest", "load_manifest"]

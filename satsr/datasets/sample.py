@@ -35,7 +35,7 @@ import xarray as xr
 
 from satsr import __version__, schema
 from satsr._atomic import replace_dir, temp_sibling
-from satsr.errors import ConfigError, DatasetNotFoundError, SchemaError
+from satsr.errors import ConfigError, CorruptFileError, DatasetNotFoundError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,16 @@ def _is_sample_root(root: Path) -> bool:
     return (root / "provenance.json").is_file() and (root / "splits.json").is_file()
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file of the sample's cache folder; a truncated one is a one-line error."""
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(f"{path} is truncated or corrupt ({exc.__class__.__name__}); "
+                               f"delete {path.parent} and rerun to regenerate the sample"
+                               ) from None
+
+
 def _check_band(band: str | None, have: list[str]) -> None:
     if band is not None and band not in have:
         raise SchemaError(f"unknown band {band!r} in dataset 'sample'; it has bands {have} "
@@ -235,8 +245,8 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
     _check_band(band, list(TRACKS))
     if split is not None and split not in schema.SPLITS:
         raise SchemaError(f"unknown split {split!r}; choose one of {list(schema.SPLITS)}")
-    splits = json.loads((root_path / "splits.json").read_text("utf-8"))
-    generator = json.loads((root_path / "provenance.json").read_text("utf-8"))
+    splits, generator = (_read_json(root_path / name) for name in ("splits.json",
+                                                                    "provenance.json"))
     out: list[xr.Dataset] = []
     for ds in load_probav(root=root_path, band=band, frames="all"):
         track = str(ds["band"].values[0])

@@ -85,6 +85,9 @@ def _load(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Mapping[s
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AOIError(f"AOI file {path} is not valid GeoJSON ({exc}); fix the JSON syntax"
                        ) from None
+    except RecursionError:
+        raise AOIError(f"AOI file {path} nests JSON arrays/objects too deeply to be GeoJSON; "
+                       "fix the file") from None
     if not isinstance(data, Mapping):
         raise AOIError(f"AOI file {path} holds a JSON {type(data).__name__}, not a GeoJSON object")
     return data, path.stem
@@ -94,7 +97,9 @@ def _check_crs(obj: Mapping[str, Any]) -> None:
     crs = obj.get("crs")
     if crs is None:
         return
-    name = crs.get("properties", {}).get("name") if isinstance(crs, Mapping) else crs
+    props = crs.get("properties") if isinstance(crs, Mapping) else None
+    name = props.get("name") if isinstance(props, Mapping) else (props if props is not None
+                                                                  else crs)
     if str(name) not in _WGS84_CRS_NAMES:
         raise AOIError(f"AOI declares crs {name!r}; satsr needs WGS84 longitude/latitude "
                        "(RFC 7946): reproject it, e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`")

@@ -87,6 +87,9 @@ def _split_counts(chip_recs: Sequence[dict[str, Any]]) -> dict[str, int]:
 # ----------------------------------------------------------------------------- validation
 
 def _validate(cfg: FetchConfig) -> tuple[AOI, ChipSpec, SplitSpec]:
+    from satsr.fetch.checks import check_fetch_options
+
+    check_fetch_options(cfg)
     if cfg.end < cfg.start:
         raise ConfigError(f"--end {cfg.end} is before --start {cfg.start}; swap them")
     bad = [b for b in cfg.bands if b not in COMMON_BANDS]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from satsr._registry import Registry, load_target
 from satsr.defaults import DEFAULT_SCALE
 from satsr.errors import ConfigError, ModelNotFoundError
+from satsr.models._validate import check_data_args, check_fits_file, probe
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -157,18 +158,21 @@ def create_model(
     metadata must match ``scale``/``in_channels``.
     """
     info = model_info(name)
+    check_data_args(info.name, scale, in_channels, num_frames)
     params = resolve_hparams(info, preset, hparams)
     try:
         factory = load_target(info.entrypoint, what=f"model {info.name!r}")
     except ModuleNotFoundError as exc:  # a satsr module that does not exist
         raise ConfigError(f"model {info.name!r} points at a missing module ({exc}); fix its "
                           "registry entrypoint") from None
-    try:
-        model: SRModel = factory(
-            scale=scale, in_channels=in_channels, num_frames=num_frames, **params
-        )
-    except TypeError as exc:
-        raise ConfigError(f"bad hyper-parameters for model {info.name!r}: {exc}") from None
+    data_args = {"scale": scale, "in_channels": in_channels, "num_frames": num_frames}
+    n_parameters = probe(info.name, factory, data_args, params)  # refuses bad sizes early
+    if weights is not None:
+        from satsr.models.weights import resolve_weights
+
+        weights = resolve_weights(info.name, weights)
+        check_fits_file(info.name, n_parameters, weights, params)
+    model: SRModel = factory(**data_args, **params)
     model.model_name = info.name
     model.hparams = {"scale": scale, "in_channels": in_channels, "num_frames": num_frames,
                      **params}

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from satsr.errors import InputValueError
 from satsr.frames import gather_frames, topk_indices
 
 Adapter = Literal["clearest", "mean", "stack"]
@@ -38,11 +39,31 @@ class SRModel(nn.Module):
         self.model_name: str = type(self).__name__.lower()
         self.hparams: dict[str, Any] = {}
 
-    @staticmethod
+    def check_inputs(
+        self, lr: torch.Tensor, lr_mask: torch.Tensor | None, frame_valid: torch.Tensor | None
+    ) -> None:
+        """Refuse input that breaks the forward contract, naming the expected shapes."""
+        if not isinstance(lr, torch.Tensor) or lr.dim() != 5:
+            shape = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
+            raise InputValueError(
+                f"{self.model_name}: lr must be a 5-D tensor (B, T, C, h, w), got {shape}; "
+                "add the frame axis for a single image: lr[:, None]")
+        b, t, c, h, w = lr.shape
+        if c != self.in_channels:
+            raise InputValueError(f"{self.model_name}: lr has {c} channel(s) (axis 2 of "
+                                  f"(B, T, C, h, w)) but the model takes {self.in_channels}")
+        for name, value, want in (("lr_mask", lr_mask, (b, t, h, w)),
+                                  ("frame_valid", frame_valid, (b, t))):
+            if value is not None and tuple(value.shape) != want:
+                raise InputValueError(f"{self.model_name}: {name} has shape "
+                                      f"{tuple(value.shape)}, expected {want} to match lr")
+
     def defaults(
-        lr: torch.Tensor, lr_mask: torch.Tensor | None, frame_valid: torch.Tensor | None
+        self, lr: torch.Tensor, lr_mask: torch.Tensor | None, frame_valid: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fill in an all-clear mask and all-valid frames when they are not given."""
+        """Check the inputs (:meth:`check_inputs`), then fill in an all-clear mask and
+        all-valid frames when they are not given."""
+        self.check_inputs(lr, lr_mask, frame_valid)
         b, t, _, h, w = lr.shape
         if lr_mask is None:
             lr_mask = torch.ones(b, t, h, w, dtype=torch.bool, device=lr.device)

@@ -122,6 +122,11 @@ class TrainConfig:
     n_critic: int | None = None
     feature_distance: str = "l1"
 
+    def __post_init__(self) -> None:
+        from satsr.train.checks import check_train_config
+
+        check_train_config(self)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy (stored in checkpoints and weight sidecars as the recipe)."""
         return dataclasses.asdict(self)

@@ -27,7 +27,10 @@ class Case:
     copy: tuple[str, str] | None = None  # (workspace name, path under w) copied in first
     patch: str | None = None      # "readonly:<rel>" or "interrupt:<module>:<attr>"
     api: Callable[[], object] | None = None  # a library call that must raise SatsrError
+    known: str = ""               # why this case still fails (owner, issue item); xfail in pytest
 
+
+LEFTOVER = "a bench that stops on bad data leaves its empty --out folder (issue 9 item 10)"
 
 FETCH = ("fetch", "--source", "local", "--local-dir", "{w}/no-source", "--bbox",
          "10.0,50.0,10.05,50.05", "--start", "2023-10-01", "--end", "2023-10-31",
@@ -35,7 +38,7 @@ FETCH = ("fetch", "--source", "local", "--local-dir", "{w}/no-source", "--bbox",
 BENCH = ("bench", "--models", "bicubic", "--dataset", "{store}", "--out", "{w}/res",
          "--no-progress", "--no-strips")
 TRAIN = ("train", "--model", "srcnn", "--dataset", "{store}", "--out", "{w}/run",
-         "--no-progress")
+         "--no-progress", "--patch", "4")
 
 
 def _with(base: tuple[str, ...], *extra: str) -> tuple[str, ...]:
@@ -130,7 +133,8 @@ FETCH_CASES = [
     Case("fetch-out-is-file", _with(FETCH[:12], "{file}", "--no-progress"), "not a folder"),
     Case("fetch-out-readonly", FETCH, "read-only", None, "{w}/chips", patch="readonly:"),
     Case("fetch-ee-credentials-user", _with(FETCH[:2], "ee", "--ee-credentials", "{cred_user}",
-                                            *FETCH[5:]), "service", 2, "{w}/chips"),
+                                            "--project", "p", *FETCH[5:]), "external_account", 2,
+         "{w}/chips"),
     Case("fetch-ee-credentials-truncated", _with(FETCH[:2], "ee", "--ee-credentials",
                                                  "{cred_bad}", *FETCH[5:]),
          "cred_bad.json", 2, "{w}/chips"),
@@ -152,8 +156,8 @@ BENCH_CASES = [
     _bench("model-unknown", "unknown model", "--models", "zzz"),
     _bench("model-pattern-no-match", "zzz*", "--models", "zzz*"),
     _bench("models-empty", "--models", "--models", ","),
-    _bench("dataset-missing", "does not exist", "--dataset", "{w}/nowhere.zarr"),
-    _bench("dataset-unknown-name", "unknown dataset", "--dataset", "mnist"),
+    _bench("dataset-missing", "neither a known name", "--dataset", "{w}/nowhere.zarr"),
+    _bench("dataset-unknown-name", "neither a known name", "--dataset", "mnist"),
     _bench("split-bogus", "split", "--split", "holdout"),
     _bench("band-unknown", "band", "--band", "PURPLE"),
     _bench("out-under-file", "not a folder", "--out", "{file}/res", final="{file}/res"),
@@ -171,8 +175,9 @@ BENCH_CASES = [
            copy=("foreign_csv", "res")),
     _bench("records-truncated-csv", "records", final="{w}/res/summary.json",
            copy=("truncated_csv", "res")),
-    _bench("chunk-random", "corrupt_store", "--dataset", "{corrupt_store}"),
-    _bench("chunk-truncated", "truncated_store", "--dataset", "{truncated_store}"),
+    _bench("chunk-random", "corrupt_store", "--dataset", "{corrupt_store}", known=LEFTOVER),
+    _bench("chunk-truncated", "truncated_store", "--dataset", "{truncated_store}",
+           known=LEFTOVER),
     _bench("sample-splits-truncated", "splits.json", "--dataset", "sample", "--root",
            "{sample_root}"),
     _bench("dataset-is-file", "file", "--dataset", "{file}"),
@@ -198,6 +203,7 @@ TRAIN_CASES = [
     _train("batch-0", "--batch", "--batch", "0"),
     _train("patch-0", "--patch", "--patch", "0"),
     _train("patch-neg", "--patch", "--patch", "-4"),
+    _train("patch-too-big", "--patch", "--patch", "16"),
     _train("frames-0", "--frames", "--frames", "0"),
     _train("device-bogus", "--device", "--device", "bogus"),
     _train("device-cuda-word", "--device", "--device", "cuda:abc"),
@@ -217,7 +223,7 @@ TRAIN_CASES = [
     _train("recipe-unknown-key", "learning_rate_typo", "--recipe", "{recipe_unknown}"),
     _train("recipe-wrong-type", "steps", "--recipe", "{recipe_type}"),
     _train("recipe-missing", "does not exist", "--recipe", "{w}/nowhere.yaml"),
-    _train("dataset-missing", "does not exist", "--dataset", "{w}/nowhere.zarr"),
+    _train("dataset-missing", "neither a known name", "--dataset", "{w}/nowhere.zarr"),
     _train("resume-nothing", "resume", "--resume"),
     _train("amp-on-cpu", "--amp", "--amp"),
     Case("train-missing-model", ("train", "--dataset", "{store}", "--out", "{w}/run"),
@@ -290,8 +296,8 @@ DATASETS_CASES = [
     Case("datasets-prepare-sample-readonly", ("datasets", "prepare", "sample", "--out",
                                               "{w}/prep"), "read-only", None, "{w}/prep",
          patch="readonly:"),
-    Case("datasets-info-missing", ("datasets", "info", "{w}/nowhere.zarr"), "does not exist"),
-    Case("datasets-info-unknown", ("datasets", "info", "mnist"), "unknown dataset"),
+    Case("datasets-info-missing", ("datasets", "info", "{w}/nowhere.zarr"), "neither a known name"),
+    Case("datasets-info-unknown", ("datasets", "info", "mnist"), "neither a known name"),
     Case("datasets-info-sample-splits-truncated", ("datasets", "info", "sample", "--root",
                                                    "{sample_root}"), "splits.json"),
 ]
@@ -338,7 +344,7 @@ API_CASES = [
          api=_create(name="highres-net", num_frames=-2)),
     Case("api-create-width-neg", fragment="n1", api=_create(name="srcnn", n1=-3)),
     Case("api-create-width-huge", fragment="parameters",
-         api=_create(name="edsr", n_feats=10**6)),
+         api=_create(name="edsr", features=10**6)),
     Case("api-forward-4d", fragment="(b, t, c, h, w)", api=_forward((1, 1, 8, 8))),
     Case("api-forward-4d-multi", fragment="(b, t, c, h, w)",
          api=_forward((1, 1, 8, 8), "highres-net")),
@@ -347,9 +353,9 @@ API_CASES = [
          api=_forward((1, 1, 8, 8), "bicubic")),
     Case("api-train-epochs-0", fragment="epochs", api=_config("train", epochs=0)),
     Case("api-train-lr-nan", fragment="lr", api=_config("train", lr=float("nan"))),
-    Case("api-train-early-stop-neg", fragment="early_stop", api=_config("train", early_stop=-1)),
-    Case("api-train-val-every-neg", fragment="val_every", api=_config("train", val_every=-5)),
-    Case("api-bench-batch-size-0", fragment="batch_size", api=_config("bench", batch_size=0)),
+    Case("api-train-early-stop-neg", fragment="--early-stop", api=_config("train", early_stop=-1)),
+    Case("api-train-val-every-neg", fragment="--val-every", api=_config("train", val_every=-5)),
+    Case("api-bench-batch-size-0", fragment="--batch-size", api=_config("bench", batch_size=0)),
 ]
 
 CASES: list[Case] = [*USAGE, *FETCH_CASES, *BENCH_CASES, *TRAIN_CASES, *MODELS_CASES,

@@ -59,7 +59,7 @@ def _fmt(text: str, paths: dict[str, str], w: Path) -> str:
 def _readonly(root: Path) -> Iterator[None]:
     """Make every write under ``root`` fail with EROFS, as on a read-only filesystem."""
     root_s = str(root)
-    real_mkdir, real_open, real_os_open = os.mkdir, open, os.open
+    real_mkdir, real_open, real_os_open, real_access = os.mkdir, open, os.open, os.access
 
     def under(path: Any) -> bool:
         try:
@@ -85,8 +85,13 @@ def _readonly(root: Path) -> Iterator[None]:
             raise refuse(path)
         return real_os_open(path, flags, *args, **kw)
 
+    def access(path: Any, mode: int, *args: Any, **kw: Any) -> bool:
+        if under(path) and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kw)
+
     with mock.patch("os.mkdir", mkdir), mock.patch("builtins.open", open_), \
-            mock.patch("os.open", os_open):
+            mock.patch("os.open", os_open), mock.patch("os.access", access):
         yield
 
 
