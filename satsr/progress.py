@@ -18,7 +18,14 @@ T = TypeVar("T")
 
 
 def make_progress(*, disable: bool = False) -> Progress:
-    """A rich ``Progress`` with the columns satsr uses everywhere (use as a context manager)."""
+    """A rich ``Progress`` with the columns satsr uses everywhere (use as a context manager).
+
+    Disabled when stdout is not a terminal: rich would otherwise print the last frame once, cut
+    to 80 columns, into a log file or pipe (commands log their progress there instead).
+    """
+    from rich.console import Console
+
+    console = Console()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -26,7 +33,8 @@ def make_progress(*, disable: bool = False) -> Progress:
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        disable=disable,
+        console=console,
+        disable=disable or not console.is_terminal,
         transient=False,
     )
 

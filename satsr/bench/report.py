@@ -199,6 +199,19 @@ def scatter_data(
     return baseline, wide
 
 
+#: matplotlib's tab10 colours and filled markers of the scatter plots
+SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf")
+SERIES_MARKERS = "osD^v<>ph*"
+
+
+def series_style(i: int) -> tuple[str, str]:
+    """(colour, marker) of the ``i``-th series: the colour cycles fastest and the marker changes
+    with every full colour cycle, so the first 100 series never repeat a pair."""
+    return (SERIES_COLORS[i % len(SERIES_COLORS)],
+            SERIES_MARKERS[(i // len(SERIES_COLORS)) % len(SERIES_MARKERS)])
+
+
 def scatter_plot(
     records: pd.DataFrame, dataset: str, band: str, split: str, path: Path, label: str = ""
 ) -> Path | None:
@@ -225,12 +238,13 @@ def scatter_plot(
     ax = fig.add_subplot()
     x = wide[baseline].to_numpy(dtype=float)
     others = [m for m in wide.columns if m != baseline]
-    markers = "osD^v<>px*h"
     for i, model in enumerate(others):
         y = wide[model].to_numpy(dtype=float)
         ok = np.isfinite(y) & np.isfinite(x)
-        ax.scatter(x[ok], y[ok], s=22, alpha=0.8, marker=markers[i % len(markers)],
-                   label=f"{model} ({int(ok.sum())} scenes)")
+        color, marker = series_style(i)
+        n_ok = int(ok.sum())
+        ax.scatter(x[ok], y[ok], s=22, alpha=0.8, color=color, marker=marker,
+                   label=f"{model} ({n_ok} scene{'s' if n_ok != 1 else ''})")
     values = wide.to_numpy(dtype=float)
     values = values[np.isfinite(values)]
     lo, hi = float(values.min()), float(values.max())

@@ -8,8 +8,13 @@ Ctrl-C exits with 130 and one line.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -109,6 +114,27 @@ def _hide_flag_types(command: object) -> None:
         _hide_flag_types(sub)
 
 
+@contextlib.contextmanager
+def _quiet_interrupt() -> Iterator[None]:
+    """While a command runs, Ctrl-C also silences logging: worker threads winding down (dask,
+    HTTP pools being closed) must not print over the one ``interrupted`` line."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler or threading.current_thread() is not \
+            threading.main_thread():
+        yield  # SIGINT ignored or handled by the caller (e.g. a test runner): leave it alone
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``) and return the exit status.
 
@@ -120,7 +146,7 @@ def run(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     _hide_flag_types(command)
     try:
-        with command.make_context("satsr", args) as ctx:
+        with _quiet_interrupt(), command.make_context("satsr", args) as ctx:
             command.invoke(ctx)
     except SatsrError as exc:
         return _fail(_one_line(str(exc)), 2)

@@ -21,6 +21,11 @@ def _fractions(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _n(count: int, noun: str) -> str:
+    """``1 chip``, ``2 chips``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _date(text: str, flag: str) -> date:
     from satsr.errors import ConfigError
 
@@ -113,7 +118,7 @@ def register(app: typer.Typer) -> None:
         plan = result.plan
         if dry_run:
             console.print(f"AOI {plan['aoi']}: {plan['area_km2']} km² in {plan['crs']}, "
-                          f"{plan['tiles']} tiles, {plan['chips']} chips")
+                          f"{_n(plan['tiles'], 'tile')}, {_n(plan['chips'], 'chip')}")
             for kind in ("hr_acquisitions", "lr_acquisitions"):
                 console.print(f"{kind.replace('_', ' ')}: {len(plan[kind])}")
                 for a in plan[kind]:
@@ -125,7 +130,7 @@ def register(app: typer.Typer) -> None:
                           f"{plan['request_bytes_estimate'] / 2**20:.1f} MiB")
             return
         counts = ", ".join(f"{k} {v}" for k, v in result.split_counts.items())
-        console.print(f"wrote {result.n_scenes} chips ({counts}) to {result.store} "
+        console.print(f"wrote {_n(result.n_scenes, 'chip')} ({counts}) to {result.store} "
                       f"({result.tiles_skipped} of {result.n_tiles} tiles reused)")
         empty = [k for k, v in result.split_counts.items() if v == 0]
         if empty and result.n_scenes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
         from satsr.train import TrainConfig, train
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-        if not progress:  # no bar: log each validation instead
+        if not progress or not sys.stdout.isatty():  # no bar: log each validation instead
             logging.getLogger("satsr.train").setLevel(logging.INFO)
         options: dict[str, object] = _load_recipe(recipe) if recipe else {}
         given = {

@@ -123,3 +123,10 @@ def test_invalid_summary_writes_nothing(results: Path, tmp_path: Path) -> None:
     with pytest.raises(ResultsSchemaError, match=r"tables\[0\]\.rows\[0\]\.cpsnr' is missing"):
         write_report(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_scatter_series_styles_are_unique_for_24_series() -> None:
+    from satsr.bench.report import series_style
+
+    styles = [series_style(i) for i in range(24)]
+    assert len(set(styles)) == 24

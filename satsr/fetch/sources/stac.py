@@ -66,6 +66,17 @@ def _epsg(item: dict[str, Any], asset: dict[str, Any]) -> str:
     raise SatsrError(f"STAC item {item.get('id')} has no proj:epsg/proj:code; cannot place its grid")
 
 
+
+def _stac_module(name: str) -> Any:
+    """Import one of the ``[stac]`` extra's packages, or say in one line how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"--source stac needs the package {exc.name!r}, which is not "
+                          "installed; install it with `pip install 'satsr[stac]'`") from None
+
 class StacSource:
     """Search a STAC API and read assets with odc-stac. Picklable; the client opens lazily."""
 
@@ -82,7 +93,7 @@ class StacSource:
 
     def _open(self) -> Any:
         if self._client is None:
-            import pystac_client
+            pystac_client = _stac_module("pystac_client")
 
             try:
                 self._client = pystac_client.Client.open(self.url)
@@ -148,7 +159,8 @@ class StacSource:
 
     def read(self, acq: Acquisition, bands: Sequence[str], grid: Grid) -> np.ndarray:
         """Raw values of ``bands`` on ``grid`` (nearest), native dtype, shape (band, H, W)."""
-        import pystac
+        pystac = _stac_module("pystac")
+        _stac_module("odc.stac")
         from affine import Affine
         from odc.geo.geobox import GeoBox
         from odc.stac import load
