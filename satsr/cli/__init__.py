@@ -101,8 +101,8 @@ def _os_message(exc: OSError) -> str:
     """One line for an environment error (read-only folder, a file where a folder should be)."""
     path = exc.filename if exc.filename is not None else ""
     reason = exc.strerror or type(exc).__name__
-    return (f"cannot use {path}: {reason}; pick a writable --out/--root folder you own"
-            if path else f"{reason}; check the paths and permissions you passed")
+    return (f"cannot use {path}: {reason}; outputs need a writable folder, inputs a readable "
+            "file — check that path" if path else f"{reason}; check the paths you passed")
 
 
 def _hide_flag_types(command: object) -> None:

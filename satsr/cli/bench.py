@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size, device=device, resume=resume, strips=strips,
             progress=progress, allow_mismatch=allow_mismatch,
             trust_unverified=trust_unverified, predictions=predictions))
-        console = Console(width=None if Console().is_terminal else 130)
+        console = Console(width=None if Console().is_terminal else 200)  # logs: never cut a column
         for table in render_tables(result.summary):
             console.print(table)
         if result.skipped:

@@ -47,7 +47,7 @@ def check_train_config(cfg: TrainConfig) -> None:
     check_int("--val-scenes", cfg.val_scenes, optional=True)
     check_int("--threads", cfg.threads, optional=True)
     check_int("--seed", cfg.seed, minimum=0)
-    check_float("--lr", cfg.lr, minimum=0.0, strict=True)
+    check_float("--lr", cfg.lr, minimum=0.0)  # 0 freezes the weights (a valid control run)
     check_float("--disc-lr", cfg.disc_lr, minimum=0.0, strict=True, optional=True)
     check_float("weight_decay", cfg.weight_decay, minimum=0.0)
     check_float("grad_clip", cfg.grad_clip, minimum=0.0, strict=True, optional=True)

@@ -197,7 +197,6 @@ TRAIN_CASES = [
     _train("lr-neg", "--lr", "--lr", "-1"),
     _train("lr-nan", "--lr", "--lr", "nan"),
     _train("lr-inf", "--lr", "--lr", "inf"),
-    _train("lr-0", "--lr", "--lr", "0"),
     _train("threads-neg", "--threads", "--threads", "-1"),
     _train("threads-0", "--threads", "--threads", "0"),
     _train("batch-0", "--batch", "--batch", "0"),
