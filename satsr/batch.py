@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from satsr.errors import CorruptFileError
+from satsr.errors import CorruptFileError, SatsrError
 
 
 @dataclass
@@ -56,6 +56,8 @@ def batch_from_dataset(ds: xr.Dataset, index: Sequence[int] | slice | None = Non
     sub = ds if index is None else ds.isel(scene=index)
     try:
         sub = sub.load()
+    except SatsrError:
+        raise  # the store's own checks already named the problem
     except (RuntimeError, ValueError, OSError, KeyError) as exc:  # codecs raise these on bad chunks
         where = ds.encoding.get("source") or f"dataset {ds.attrs.get('dataset', '?')!r}"
         reason = " ".join(str(exc).split())[:120]

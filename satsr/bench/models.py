@@ -15,6 +15,7 @@ from typing import Any
 
 from satsr.errors import ConfigError
 from satsr.models import SRModel, create_model, list_models, model_info
+from satsr.models._validate import check_weights_fit
 
 
 @dataclass
@@ -84,7 +85,9 @@ def _create_from_weights(weights_mod: Any, name: str, path: Path,
     if facts is not None:
         weights_mod.check_compatible(meta, facts, allow_mismatch=allow_mismatch,
                                      weights=f"{name}:{path.name}")
-    model = create_model(name, **dict(meta.get("hparams", {})))
+    hparams = dict(meta.get("hparams", {}))
+    check_weights_fit(name, path, **hparams)  # a sidecar asking for a huge net allocates nothing
+    model = create_model(name, **hparams)
     weights_mod.load_weights(model, path, trust_unverified=trust_unverified)
     return model
 
