@@ -14,7 +14,6 @@ from satsr.errors import ConfigError
 if TYPE_CHECKING:
     from satsr.train.loop import TrainConfig
 
-SCHEDULES = ("cosine", "constant")
 CONTENT_LOSSES = ("auto", "perceptual", "l1", "mse")
 SPLITS = ("train", "val", "test")
 
@@ -33,6 +32,7 @@ def _check_types(cfg: TrainConfig) -> None:
 def check_train_config(cfg: TrainConfig) -> None:
     """Raise :class:`ConfigError` for any option no training run could use."""
     from satsr.train.gan import GAN_KINDS
+    from satsr.train.optim import OPTIMIZERS, SCHEDULES
 
     _check_types(cfg)
     check_int("--steps", cfg.steps, optional=True)
@@ -55,6 +55,7 @@ def check_train_config(cfg: TrainConfig) -> None:
         check_float(name, getattr(cfg, name), minimum=0.0)
     check_float("pretrain_fraction", cfg.pretrain_fraction, minimum=0.0, maximum=1.0)
     check_choice("--schedule", cfg.schedule, SCHEDULES)
+    check_choice("--optimizer", cfg.optimizer, OPTIMIZERS)
     check_choice("--val-split", cfg.val_split, SPLITS)
     check_choice("--gan-loss", cfg.gan_loss, GAN_KINDS)
     check_choice("--content-loss", cfg.content_loss, CONTENT_LOSSES)
