@@ -122,6 +122,17 @@ register_model(ModelInfo(
     learned=False,
 ))
 register_model(ModelInfo(
+    name="bilinear",
+    entrypoint="satsr.models.baselines:bilinear",
+    kind="baseline",
+    paper="Müller et al., Super-resolution of multispectral satellite images using CNNs",
+    year=2020,
+    url="https://doi.org/10.5194/isprs-annals-V-1-2020-33-2020",
+    description="Clearest LR frame, bilinear interpolation (centres aligned, edges clamped): "
+                "the up-sampling study's interpolation baseline.",
+    learned=False,
+))
+register_model(ModelInfo(
     name="mean-bicubic",
     entrypoint="satsr.models.baselines:mean_bicubic",
     multi_frame=True,
@@ -184,7 +195,8 @@ register_model(ModelInfo(
 _STUDY = "Müller et al., Super-resolution of multispectral satellite images using CNNs"
 _STUDY_URL = "https://doi.org/10.5194/isprs-annals-V-1-2020-33-2020"
 for _name, _fw, _map, _desc in (
-    ("srcnn-pre", "pre", "plain", "pre-upsampling (Keys cubic, then 9-5-5 layers at HR)"),
+    ("srcnn-pre", "pre", "plain",
+     "learned pre-upsampling (9×9 transposed conv, then 9-5-5 layers at HR)"),
     ("srcnn-post", "post", "plain", "post-upsampling (layers at LR, sub-pixel convolution)"),
     ("srcnn-progressive", "progressive", "plain",
      "progressive up-sampling (one learned sub-pixel stage per prime factor of the scale)"),
@@ -192,7 +204,7 @@ for _name, _fw, _map, _desc in (
      "iterative up-and-down sampling (DBPN-style back-projection units)"),
     ("srcnn-residual", "post", "residual",
      "post-upsampling with residual blocks and a global residual to Keys cubic"),
-    ("srcnn-inception", "post", "inception", "post-upsampling with an inception mapping block"),
+    ("srcnn-inception", "post", "inception", "post-upsampling with a 9/5/3/1 inception mapping block"),
 ):
     register_model(ModelInfo(
         name=_name,
@@ -234,16 +246,30 @@ register_model(ModelInfo(
     defaults={"n_blocks": 16, "features": 64, "res_scale": 1.0},
     presets={"small": _SMALL_EDSR_BASELINE},
 ))
+_ISR = "https://github.com/idealo/image-super-resolution"
 register_model(ModelInfo(
     name="rdn",
     entrypoint="satsr.models.rdn:rdn",
     rf=_rf_rdn,
     kind="single",
+    paper="Zhang et al., Residual Dense Network for Image Super-Resolution (ISR implementation)",
+    year=2018,
+    url=_ISR,
+    description="RDN as in ISR (idealo image-super-resolution): residual dense trunk, ISR's "
+                "5×5/3×3 upsampling head and nearest-neighbour ('ups') or pixel-shuffle "
+                "upscaling; default C6-D20-G64-G0 64 (ISR's large weights).",
+    defaults={"C": 6, "D": 20, "G": 64, "G0": 64, "upscaling": "ups"},
+    presets={"small": {"C": 3, "D": 3, "G": 16, "G0": 16}},
+))
+register_model(ModelInfo(
+    name="rdn-paper",
+    entrypoint="satsr.models.rdn:rdn_paper",
+    kind="single",
     paper="Zhang et al., Residual Dense Network for Image Super-Resolution",
     year=2018,
     url="https://arxiv.org/abs/1802.08797",
-    description="RDN: 16 residual dense blocks of 8 layers, growth 64, 64 features, global "
-                "feature fusion.",
+    description="RDN as published (EDSR-PyTorch upsampler): 16 residual dense blocks of 8 "
+                "layers, growth 64, 64 features, global feature fusion, sub-pixel upsampling.",
     defaults={"D": 16, "C": 8, "G": 64, "G0": 64},
     presets={"small": {"D": 4, "C": 4, "G": 16, "G0": 16}},
 ))
@@ -252,11 +278,24 @@ register_model(ModelInfo(
     entrypoint="satsr.models.rrdn:rrdn",
     rf=_rf_rrdn, adversarial=True,
     kind="single",
+    paper="Wang et al., ESRGAN (ISR's RRDN implementation)",
+    year=2018,
+    url=_ISR,
+    description="RRDN as in ISR: T residual-in-residual blocks of D dense blocks (C ReLU "
+                "layers, growth G, 3×3 fusion), beta-scaled residuals, pixel-shuffle "
+                "upscaling; default C4-D3-G32-G0 32-T10 (ISR's GAN weights).",
+    defaults={"C": 4, "D": 3, "G": 32, "G0": 32, "T": 10, "beta": 0.2},
+    presets={"small": {"C": 3, "D": 2, "G": 16, "G0": 16, "T": 2}},
+))
+register_model(ModelInfo(
+    name="rrdbnet",
+    entrypoint="satsr.models.rrdbnet:rrdbnet",
+    kind="single",
     paper="Wang et al., ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks",
     year=2018,
-    url="https://arxiv.org/abs/1809.00219",
-    description="ESRGAN generator: 23 residual-in-residual dense blocks (64 features, growth "
-                "32, scaling 0.2), nearest-neighbour + conv upsampling.",
+    url="https://github.com/XPixelGroup/BasicSR/blob/master/basicsr/archs/rrdbnet_arch.py",
+    description="ESRGAN generator (BasicSR RRDBNet): 23 residual-in-residual dense blocks (64 "
+                "features, growth 32, scaling 0.2), nearest-neighbour + conv upsampling.",
     defaults={"n_blocks": 23, "features": 64, "growth": 32, "res_scale": 0.2},
     presets={"small": {"n_blocks": 2, "features": 16, "growth": 8}},
 ))
@@ -322,12 +361,24 @@ register_model(ModelInfo(
     entrypoint="satsr.models.wdsr3d:wdsr3d",
     rf=_rf_wdsr3d,
     kind="multi",
+    paper="Bajo, EnhanceMe: 3D wide-activation SR for PROBA-V (post-mortem #2, 0.9416)",
+    year=2020,
+    url="https://github.com/mmbajo/PROBA-V",
+    description="3D-WDSR as in EnhanceMe: 12 3D WDSR-B blocks (F 32, expansion 8, decay 0.8), "
+                "valid temporal reducers, three-conv mean-image path, pixel shuffle (T=9).",
+    defaults={"features": 32, "n_blocks": 12, "expansion": 8, "low_rank": 0.8},
+    presets={"small": {"features": 16, "n_blocks": 4, "expansion": 4}},
+))
+register_model(ModelInfo(
+    name="wdsr3d-dorr",
+    entrypoint="satsr.models.wdsr3d:wdsr3d_dorr",
+    kind="multi",
     paper="Dorr, Satellite Image Multi-Frame Super Resolution Using 3D Wide-Activation "
           "Neural Networks",
     year=2020,
     url="https://doi.org/10.3390/rs12223812",
-    description="3D-WDSR: 3D wide-activation blocks over the frame stack, temporal reduction, "
-                "plus a weight-normalised 2D branch on the frame mean, pixel shuffle (T=9).",
-    defaults={"features": 32, "n_blocks": 8, "expansion": 8, "low_rank": 0.8},
+    description="3D-WDSR as in Dorr's 3DWDSRNet: run 32-8-6-7 (F 32, 8 blocks, expansion 6, "
+                "T=7), size-keeping reflection pads, two-conv mean-image path.",
+    defaults={"features": 32, "n_blocks": 8, "expansion": 6, "low_rank": 0.8},
     presets={"small": {"features": 24, "n_blocks": 4, "expansion": 4}},
 ))

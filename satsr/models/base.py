@@ -9,8 +9,13 @@ on (B, C', h, w); the class adapts them to multi-frame input with a documented p
 
 - ``clearest``: the frame with the most clear pixels (C' = C).
 - ``mean``: the mean of per-frame predictions over the ``k`` clearest frames (C' = C).
+- ``tied``: the mean of per-frame predictions over every frame tied for the most clear pixels
+  (the PROBA-V single-image recipe, as the organisers' mean-bicubic baseline; C' = C).
 - ``stack``: the ``k`` clearest frames stacked as channels (C' = k*C), plus their masks as
   ``k`` extra channels when ``with_masks`` (C' = k*C + k).
+
+``combine=True`` multiplies every frame by its quality mask before the network (concealed
+pixels become 0: the "LR × QM" input of several PROBA-V entries), for any adapter.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from satsr.errors import InputValueError
-from satsr.frames import gather_frames, topk_indices
+from satsr.errors import ConfigError, InputValueError
+from satsr.frames import gather_frames, tied_max, topk_indices
 
-Adapter = Literal["clearest", "mean", "stack"]
-ADAPTERS: tuple[str, ...] = ("clearest", "mean", "stack")
+Adapter = Literal["clearest", "mean", "tied", "stack"]
+ADAPTERS: tuple[str, ...] = ("clearest", "mean", "tied", "stack")
 
 
 class SRModel(nn.Module):
@@ -91,13 +96,17 @@ class SingleImageSR(SRModel):
         adapter: Adapter = "clearest",
         k: int = 1,
         with_masks: bool = False,
+        combine: bool = False,
     ) -> None:
         super().__init__(scale, in_channels)
         if adapter not in ADAPTERS:
-            raise ValueError(f"unknown adapter {adapter!r}; choose one of {list(ADAPTERS)}")
+            raise ConfigError(f"unknown adapter {adapter!r}; choose one of {list(ADAPTERS)}")
         self.adapter = adapter
-        self.k = 1 if adapter == "clearest" else int(k)
+        self.k = 1 if adapter in ("clearest", "tied") else int(k)
+        if self.k < 1:
+            raise ConfigError(f"adapter {adapter!r} needs k >= 1 frames, got {k}")
         self.with_masks = bool(with_masks) and adapter == "stack"
+        self.combine = bool(combine)
 
     @property
     def net_in_channels(self) -> int:
@@ -117,6 +126,10 @@ class SingleImageSR(SRModel):
         frame_valid: torch.Tensor | None = None,
     ) -> torch.Tensor:
         lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
+        if self.combine:
+            lr = lr * lr_mask.unsqueeze(2).to(lr.dtype)
+        if self.adapter == "tied":
+            return self._forward_tied(lr, lr_mask, frame_valid)
         idx = topk_indices(lr_mask, frame_valid, self.k)
         frames = gather_frames(lr, idx)  # (B, k, C, h, w)
         b, k, c, h, w = frames.shape
@@ -130,3 +143,20 @@ class SingleImageSR(SRModel):
             masks = gather_frames(lr_mask, idx).to(lr.dtype)
             x = torch.cat([x, masks], dim=1)
         return self.forward_image(x)
+
+    def _forward_tied(self, lr: torch.Tensor, lr_mask: torch.Tensor,
+                      frame_valid: torch.Tensor) -> torch.Tensor:
+        """Mean of the predictions of every frame tied for the most clear pixels."""
+        tied = tied_max(lr_mask, frame_valid)  # (B, T)
+        n_tied = int(tied.sum(1).max())
+        idx = topk_indices(lr_mask, frame_valid, n_tied)  # tied frames come first, in order
+        frames = gather_frames(lr, idx)  # (B, n, C, h, w)
+        weight = torch.gather(tied, 1, idx).to(lr.dtype)
+        # a scene with fewer tied frames repeats frames cyclically: count each frame once
+        first = torch.arange(n_tied, device=lr.device).unsqueeze(0) < tied.sum(1, keepdim=True)
+        weight = weight * first.to(lr.dtype)
+        b, n, c, h, w = frames.shape
+        out = self.forward_image(frames.reshape(b * n, c, h, w))
+        out = out.reshape(b, n, *out.shape[1:])
+        w_ = weight.view(b, n, 1, 1, 1)
+        return (out * w_).sum(1) / w_.sum(1)

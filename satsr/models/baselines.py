@@ -1,7 +1,11 @@
-"""Interpolation baselines: ``bicubic`` and the PROBA-V organisers' ``mean-bicubic``.
+"""Interpolation baselines: ``bicubic``, ``bilinear`` and the PROBA-V organisers'
+``mean-bicubic``.
 
-Both use Keys cubic convolution (a = -0.5, centres aligned, edges clamped) and clip every
-upscaled frame to that LR frame's own [min, max], which reproduces ``norm.csv`` exactly.
+The cubic ones use Keys cubic convolution (a = -0.5, centres aligned, edges clamped) and clip
+every upscaled frame to that LR frame's own [min, max], which reproduces ``norm.csv`` exactly.
+``bilinear`` (the up-sampling study's interpolation baseline) upscales the clearest frame by
+bilinear interpolation with pixel centres aligned and edges clamped; it cannot overshoot, so it
+needs no clipping.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 
 from satsr.defaults import DEFAULT_SCALE
 from satsr.frames import gather_frames, tied_max, topk_indices
@@ -37,6 +42,23 @@ class Bicubic(SRModel):
         idx = topk_indices(lr_mask, frame_valid, 1)
         frame = gather_frames(lr, idx)[:, 0]
         return _upscale_clipped(frame, self.scale).to(lr.dtype)
+
+
+class Bilinear(SRModel):
+    """The clearest LR frame upscaled by bilinear interpolation (single-image baseline)."""
+
+    def forward(
+        self,
+        lr: torch.Tensor,
+        lr_mask: torch.Tensor | None = None,
+        frame_valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
+        idx = topk_indices(lr_mask, frame_valid, 1)
+        frame = gather_frames(lr, idx)[:, 0]
+        up = F.interpolate(frame.to(torch.float64), scale_factor=self.scale, mode="bilinear",
+                           align_corners=False)
+        return up.to(lr.dtype)
 
 
 class MeanBicubic(SRModel):
@@ -68,3 +90,9 @@ def mean_bicubic(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames
                  **_: Any) -> MeanBicubic:
     """Factory for the registry."""
     return MeanBicubic(scale, in_channels)
+
+
+def bilinear(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
+             **_: Any) -> Bilinear:
+    """Factory for the registry."""
+    return Bilinear(scale, in_channels)

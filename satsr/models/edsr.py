@@ -33,8 +33,8 @@ class EDSR(SingleImageSR):
 
     def __init__(self, scale: int, in_channels: int, *, n_blocks: int = 32,
                  features: int = 256, res_scale: float = 0.1, adapter: Adapter = "clearest",
-                 k: int = 1, with_masks: bool = False) -> None:
-        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
+                 k: int = 1, with_masks: bool = False, combine: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks, combine=combine)
         self.head = conv2d(self.net_in_channels, features)
         self.body = nn.Sequential(*(ResBlock(features, 3, res_scale) for _ in range(n_blocks)),
                                   conv2d(features, features))

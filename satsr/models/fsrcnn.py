@@ -24,8 +24,8 @@ class FSRCNN(SingleImageSR):
     """Post-upsampling hourglass CNN ending in a strided 9×9 deconvolution."""
 
     def __init__(self, scale: int, in_channels: int, *, d: int = 56, s: int = 12, m: int = 4,
-                 adapter: Adapter = "clearest", k: int = 1, with_masks: bool = False) -> None:
-        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
+                 adapter: Adapter = "clearest", k: int = 1, with_masks: bool = False, combine: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks, combine=combine)
         layers: list[nn.Module] = [conv2d(self.net_in_channels, d, 5), nn.PReLU(d),
                                    conv2d(d, s, 1), nn.PReLU(s)]
         for _ in range(m):

@@ -1,15 +1,18 @@
-"""RRDN: the ESRGAN generator (Wang et al., ECCV Workshops 2018): "ESRGAN: Enhanced
-Super-Resolution Generative Adversarial Networks" (https://arxiv.org/abs/1809.00219).
+"""RRDN as in ISR (idealo image-super-resolution, ``ISR/models/rrdn.py``): the residual-in-residual
+dense network that ISR trains with its GAN recipe, a re-parameterised cousin of ESRGAN's generator
+(https://github.com/idealo/image-super-resolution).
 
-conv 3×3 -> ``n_blocks`` residual-in-residual dense blocks (three 5-conv dense blocks of growth
-``growth`` with LeakyReLU 0.2, residual scaling ``res_scale`` inside and outside) -> conv 3×3
--> global skip -> upsampling -> conv 3×3 + LeakyReLU -> conv 3×3 to the output channels.
-Published configuration: 23 RRDB, 64 features, growth 32, scaling 0.2 (16,697,987 parameters
-at ×4 for RGB).
+conv 3×3 (→ G0) -> ``T`` residual-in-residual dense blocks -> conv 3×3 -> global residual from the
+first conv -> conv 3×3 to ``channels·scale²`` -> pixel shuffle -> conv 3×3 (channels → channels).
+Each RRDB holds ``D`` dense blocks; a dense block is ``C`` densely connected conv 3×3 + ReLU
+layers of growth ``G`` and a 3×3 (not 1×1) local fusion back to ``G0``; every dense block's
+output is scaled by ``beta`` and added to its input, and the RRDB's result is scaled by ``beta``
+again and added to the RRDB input. ISR's published GAN weights use C4-D3-G32-G0 32-T10 ×4
+(4,176,100 parameters for RGB).
 
-Upsampling as in ESRGAN: nearest-neighbour ×2 followed by conv 3×3 + LeakyReLU, twice for ×4.
-ESRGAN only published ×4; here ×2 uses one such stage and ×3 one nearest-neighbour ×3 stage
-(any scale: one stage per prime factor), which keeps the block structure unchanged.
+It differs from ESRGAN's RRDBNet (satsr name ``rrdbnet``) in the activation (ReLU, not
+LeakyReLU 0.2), the configurable C/D/T, and the upsampler (one pixel shuffle to the output
+channels instead of nearest-neighbour + conv stages).
 """
 
 from __future__ import annotations
@@ -18,40 +21,69 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from satsr.defaults import DEFAULT_SCALE
-from satsr.models._receptive import prime_factors
+from satsr.errors import ConfigError
 from satsr.models.base import Adapter, SingleImageSR
-from satsr.models.layers import RRDB, conv2d
+from satsr.models.layers import DenseLayers, conv2d
+
+
+class DenseFusionBlock(nn.Module):
+    """ISR dense block: ``C`` dense conv+ReLU layers of growth ``G`` and a 3×3 fusion to ``G0``."""
+
+    def __init__(self, G0: int, G: int, C: int) -> None:
+        super().__init__()
+        self.dense = DenseLayers(G0, G, C, act=nn.ReLU(inplace=True))
+        self.fuse = conv2d(G0 + C * G, G0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fuse(self.dense(x))
+        return out
+
+
+class ResidualInResidualBlock(nn.Module):
+    """``D`` dense blocks with ``beta``-scaled residuals, and an outer ``beta``-scaled residual."""
+
+    def __init__(self, G0: int, G: int, C: int, D: int, beta: float) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(DenseFusionBlock(G0, G, C) for _ in range(D))
+        self.beta = beta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for block in self.blocks:
+            h = h + self.beta * block(h)
+        return x + self.beta * h
 
 
 class RRDN(SingleImageSR):
-    """ESRGAN RRDB generator with nearest-neighbour + conv upsampling."""
+    """ISR's residual-in-residual dense network with a pixel-shuffle upsampler."""
 
-    def __init__(self, scale: int, in_channels: int, *, n_blocks: int = 23, features: int = 64,
-                 growth: int = 32, res_scale: float = 0.2, adapter: Adapter = "clearest",
-                 k: int = 1, with_masks: bool = False) -> None:
-        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
-        self.first = conv2d(self.net_in_channels, features)
-        self.trunk = nn.Sequential(*(RRDB(features, growth, res_scale) for _ in range(n_blocks)))
-        self.trunk_conv = conv2d(features, features)
-        self.factors = prime_factors(scale)
-        self.up_convs = nn.ModuleList(conv2d(features, features) for _ in self.factors)
-        self.hr_conv = conv2d(features, features)
-        self.last = conv2d(features, in_channels)
-        self.act = nn.LeakyReLU(0.2, inplace=True)
+    def __init__(self, scale: int, in_channels: int, *, C: int = 4, D: int = 3, G: int = 32,
+                 G0: int = 32, T: int = 10, beta: float = 0.2, adapter: Adapter = "clearest",
+                 k: int = 1, with_masks: bool = False, combine: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks, combine=combine)
+        for key, value in (("C", C), ("D", D), ("G", G), ("G0", G0), ("T", T)):
+            if int(value) != value or value < 1:
+                raise ConfigError(f"rrdn: {key} must be a positive integer, got {value!r}; "
+                                  f"ISR's published configuration is C=4, D=3, G=32, G0=32, T=10")
+        if not 0 < beta <= 1:
+            raise ConfigError(f"rrdn: beta must be in (0, 1], got {beta!r}; ISR uses 0.2")
+        self.pre = conv2d(self.net_in_channels, G0)
+        self.trunk = nn.Sequential(*(ResidualInResidualBlock(G0, G, C, D, beta)
+                                     for _ in range(T)))
+        self.post = conv2d(G0, G0)
+        self.up = nn.Sequential(conv2d(G0, in_channels * scale * scale), nn.PixelShuffle(scale))
+        self.out = conv2d(in_channels, in_channels)
 
     def forward_image(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.first(x)
-        feat = feat + self.trunk_conv(self.trunk(feat))
-        for factor, conv in zip(self.factors, self.up_convs, strict=True):
-            feat = self.act(conv(F.interpolate(feat, scale_factor=factor, mode="nearest")))
-        out: torch.Tensor = self.last(self.act(self.hr_conv(feat)))
+        pre = self.pre(x)
+        feat = pre + self.post(self.trunk(pre))
+        out: torch.Tensor = self.out(self.up(feat))
         return out
 
 
 def rrdn(*, scale: int = DEFAULT_SCALE, in_channels: int = 1, num_frames: int | None = None,
          **hparams: Any) -> RRDN:
-    """Factory for ``rrdn`` (n_blocks, features, growth, res_scale, adapter, k, with_masks)."""
+    """Factory for ``rrdn`` (C, D, G, G0, T, beta, adapter, k, with_masks)."""
     return RRDN(scale, in_channels, **hparams)

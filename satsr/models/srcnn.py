@@ -38,8 +38,8 @@ class SRCNN(SingleImageSR):
 
     def __init__(self, scale: int, in_channels: int, *, f1: int = 9, f2: int = 1, f3: int = 5,
                  n1: int = 64, n2: int = 32, adapter: Adapter = "clearest", k: int = 1,
-                 with_masks: bool = False) -> None:
-        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
+                 with_masks: bool = False, combine: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks, combine=combine)
         self.body = nn.Sequential(
             conv2d(self.net_in_channels, n1, f1), nn.ReLU(inplace=True),
             conv2d(n1, n2, f2), nn.ReLU(inplace=True),

@@ -9,7 +9,9 @@ convolution) and with residual and inception blocks. We could not retrieve the p
 tables, so the networks below are OUR INTERPRETATION, built from the SRCNN 9-5-5 layers
 (feature extraction 9×9/``n1``, mapping 5×5/``n2``, reconstruction 5×5, ReLU):
 
-- ``pre``: Keys cubic ×s, then the three layers at HR resolution (= SRCNN 9-5-5).
+- ``pre``: learned pre-up-sampling — a transposed convolution 9×9, stride s (C -> C, as FSRCNN's
+  deconvolution) — then the three layers at HR resolution. (With a fixed Keys cubic ×s instead
+  it would be SRCNN-Ex, which satsr already names ``srcnn-ex``.)
 - ``post``: the three layers at LR resolution, the reconstruction conv emits C·s² channels,
   pixel shuffle ×s (ESPCN-style sub-pixel convolution).
 - ``progressive``: feature extraction at LR, then one learned ×f stage per prime factor f of s
@@ -25,8 +27,13 @@ Mapping blocks (post-upsampling framework):
 - ``residual``: the mapping layer becomes a 1×1 reduction to n2 and ``n_blocks`` residual
   blocks (conv-ReLU-conv + skip), and the network learns the residual to the Keys cubic
   upscaled input (global skip from the first C input channels = the clearest frame).
-- ``inception``: the mapping layer becomes an inception block — parallel 1×1, 3×3, 5×5 and
-  3×3-max-pool+1×1 branches of n2/2 filters each, concatenated, ReLU, 1×1 to n2.
+- ``inception``: the mapping layer becomes an inception block with the study's kernel sizes —
+  parallel 9×9, 5×5, 3×3 and 1×1 branches of n2/2 filters each, concatenated, ReLU, 1×1 to n2.
+
+Edge enhancement (``edge``: ``"none"``, ``"pre"``, ``"post"`` or ``"both"``): a fixed 3×3
+edge-enhancing filter (centre 10/2, the eight neighbours −1/2, unit sum: the classic
+"edge enhance" kernel of image editors) applied to the LR input before the network and/or to
+the SR output after it, per channel with replicated borders. It has no parameters.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from satsr.defaults import DEFAULT_SCALE
+from satsr.errors import ConfigError
 from satsr.models._receptive import prime_factors
 from satsr.models.base import Adapter, SingleImageSR
 from satsr.models.layers import ResBlock, conv2d
@@ -45,26 +53,40 @@ from satsr.resample import upscale_cubic
 
 Framework = Literal["pre", "post", "progressive", "iterative"]
 Mapping = Literal["plain", "residual", "inception"]
+Edge = Literal["none", "pre", "post", "both"]
 FRAMEWORKS: tuple[str, ...] = ("pre", "post", "progressive", "iterative")
 MAPPINGS: tuple[str, ...] = ("plain", "residual", "inception")
+EDGES: tuple[str, ...] = ("none", "pre", "post", "both")
+#: Kernel sizes of the inception branches in the study.
+INCEPTION_KERNELS: tuple[int, ...] = (9, 5, 3, 1)
+
+
+def edge_enhance(x: torch.Tensor) -> torch.Tensor:
+    """The fixed 3×3 edge-enhancing filter (unit sum) on (B, C, H, W), replicated borders."""
+    kernel = torch.full((3, 3), -0.5, dtype=x.dtype, device=x.device)
+    kernel[1, 1] = 5.0
+    c = x.shape[1]
+    weight = kernel.expand(c, 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight, groups=c)
 
 
 class Inception(nn.Module):
-    """Inception block: 1×1, 3×3, 5×5 and pool+1×1 branches, concatenated, ReLU, 1×1 fusion."""
+    """Inception block: 9×9, 5×5, 3×3 and 1×1 branches, concatenated, ReLU, 1×1 fusion."""
 
     def __init__(self, in_ch: int, out_ch: int, branch: int) -> None:
         super().__init__()
-        self.b1 = conv2d(in_ch, branch, 1)
-        self.b3 = conv2d(in_ch, branch, 3)
-        self.b5 = conv2d(in_ch, branch, 5)
-        self.bp = conv2d(in_ch, branch, 1)
-        self.fuse = conv2d(4 * branch, out_ch, 1)
+        self.branches = nn.ModuleList(conv2d(in_ch, branch, k) for k in INCEPTION_KERNELS)
+        self.fuse = conv2d(len(INCEPTION_KERNELS) * branch, out_ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = F.max_pool2d(x, 3, stride=1, padding=1)
-        cat = torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(pooled)], dim=1)
+        cat = torch.cat([branch(x) for branch in self.branches], dim=1)
         out: torch.Tensor = self.fuse(F.relu(cat))
         return out
+
+
+def _learned_pre_upsampler(ch: int, scale: int) -> nn.ConvTranspose2d:
+    """Transposed conv 9×9, stride ``scale``, sized so h -> scale·h exactly."""
+    return nn.ConvTranspose2d(ch, ch, 9, stride=scale, padding=4, output_padding=scale - 1)
 
 
 def _up(ch: int, factor: int) -> nn.Sequential:
@@ -84,15 +106,21 @@ class UpsamplingSRCNN(SingleImageSR):
     def __init__(self, scale: int, in_channels: int, *, framework: Framework = "post",
                  mapping: Mapping = "plain", f1: int = 9, f2: int = 5, f3: int = 5,
                  n1: int = 64, n2: int = 32, n_blocks: int = 2, n_iter: int = 2,
-                 adapter: Adapter = "clearest", k: int = 1, with_masks: bool = False) -> None:
-        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
+                 edge: Edge = "none", adapter: Adapter = "clearest", k: int = 1,
+                 with_masks: bool = False, combine: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks,
+                         combine=combine)
         if framework not in FRAMEWORKS:
-            raise ValueError(f"unknown framework {framework!r}; choose one of {FRAMEWORKS}")
+            raise ConfigError(f"unknown framework {framework!r}; choose one of {FRAMEWORKS}")
         if mapping not in MAPPINGS:
-            raise ValueError(f"unknown mapping {mapping!r}; choose one of {MAPPINGS}")
+            raise ConfigError(f"unknown mapping {mapping!r}; choose one of {MAPPINGS}")
+        if edge not in EDGES:
+            raise ConfigError(f"unknown edge enhancement {edge!r}; choose one of {EDGES}")
         if framework == "iterative" and mapping != "plain":
-            raise ValueError("the iterative framework has its own mapping; use mapping='plain'")
-        self.framework, self.mapping = framework, mapping
+            raise ConfigError("the iterative framework has its own mapping; use mapping='plain'")
+        self.framework, self.mapping, self.edge = framework, mapping, edge
+        self.pre_up = (_learned_pre_upsampler(self.net_in_channels, scale)
+                       if framework == "pre" else None)
         relu = nn.ReLU(inplace=True)
         self.extract = nn.Sequential(conv2d(self.net_in_channels, n1, f1), relu)
         self.ups = nn.ModuleList()  # progressive stages, or H0 = up(L) of each iteration
@@ -134,7 +162,9 @@ class UpsamplingSRCNN(SingleImageSR):
         return out
 
     def forward_image(self, x: torch.Tensor) -> torch.Tensor:
-        inp = upscale_cubic(x, self.scale).to(x.dtype) if self.framework == "pre" else x
+        if self.edge in ("pre", "both"):
+            x = edge_enhance(x)
+        inp = self.pre_up(x) if self.pre_up is not None else x
         feat = self.extract(inp)
         for up in self.ups if self.framework == "progressive" else ():
             feat = up(feat)
@@ -147,6 +177,8 @@ class UpsamplingSRCNN(SingleImageSR):
         if self.mapping == "residual":
             base = x[:, : self.in_channels]
             out = out + upscale_cubic(base, self.scale).to(x.dtype)
+        if self.edge in ("post", "both"):
+            out = edge_enhance(out)
         return out
 
 

@@ -31,8 +31,8 @@ class WDSR(SingleImageSR):
 
     def __init__(self, scale: int, in_channels: int, *, n_blocks: int = 16, features: int = 32,
                  expansion: int = 6, low_rank: float = 0.8, res_scale: float = 1.0,
-                 adapter: Adapter = "clearest", k: int = 1, with_masks: bool = False) -> None:
-        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks)
+                 adapter: Adapter = "clearest", k: int = 1, with_masks: bool = False, combine: bool = False) -> None:
+        super().__init__(scale, in_channels, adapter=adapter, k=k, with_masks=with_masks, combine=combine)
         out = in_channels * scale * scale
         self.head = wn_conv2d(self.net_in_channels, features, 3)
         self.body = nn.Sequential(*(WideActivationBlock(features, expansion, low_rank,

@@ -17,9 +17,25 @@ PUBLISHED = [
     ("edsr-baseline", 3, 3, 1_554_499),
     ("edsr-baseline", 4, 3, 1_517_571),
     ("edsr", 4, 3, 43_089_923),
-    ("rdn", 4, 3, 22_271_107),
-    ("rrdn", 4, 3, 16_697_987),
+    ("rdn-paper", 4, 3, 22_271_107),
+    ("rrdbnet", 4, 3, 16_697_987),
     ("highres-net", 3, 1, 591_818),
+    ("wdsr3d", 3, 1, 535_267),
+]
+
+# Reference configurations of other codebases, counted from their model files.
+REFERENCE = [
+    # ISR rdn.py, C6-D20-G64-G0 64 x2 with its default 'ups' upscaling (ISR's large weights)
+    ("rdn", 2, 3, {"C": 6, "D": 20, "G": 64, "G0": 64, "upscaling": "ups"}, 16_347_635),
+    # ISR rdn.py with pixel shuffle: the last conv sees 3 instead of 12 channels
+    ("rdn", 2, 3, {"C": 6, "D": 20, "G": 64, "G0": 64, "upscaling": "shuffle"}, 16_347_392),
+    # ISR rrdn.py, C4-D3-G32-G0 32-T10 x4 (ISR's GAN weights)
+    ("rrdn", 4, 3, {"C": 4, "D": 3, "G": 32, "G0": 32, "T": 10}, 4_176_100),
+    # EnhanceMe WDSRConv3D, R 12, expansion 8, decay 0.8, T 9, F 32 and F 64
+    ("wdsr3d", 3, 1, {"features": 32}, 535_267),
+    ("wdsr3d", 3, 1, {"features": 64}, 2_130_323),
+    # Dorr 3DWDSRNet run 32-8-6-7
+    ("wdsr3d-dorr", 3, 1, {"features": 32, "n_blocks": 8, "expansion": 6}, 329_328),
 ]
 
 
@@ -27,6 +43,14 @@ PUBLISHED = [
 def test_published_parameter_count(name: str, scale: int, channels: int, expected: int) -> None:
     with torch.device("meta"):
         model = create_model(name, scale=scale, in_channels=channels)
+    assert count_parameters(model) == expected
+
+
+@pytest.mark.parametrize(("name", "scale", "channels", "hparams", "expected"), REFERENCE)
+def test_reference_parameter_count(name: str, scale: int, channels: int,
+                                   hparams: dict[str, object], expected: int) -> None:
+    with torch.device("meta"):
+        model = create_model(name, scale=scale, in_channels=channels, **hparams)
     assert count_parameters(model) == expected
 
 

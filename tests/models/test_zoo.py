@@ -40,8 +40,8 @@ def inputs(b: int, t: int, c: int, *, seed: int = 0, clear: float = 0.8
 def test_catalog_is_complete() -> None:
     expected = {"srcnn", "srcnn-ex", "fsrcnn", "srcnn-pre", "srcnn-post", "srcnn-progressive",
                 "srcnn-iterative", "srcnn-residual", "srcnn-inception", "edsr", "edsr-baseline",
-                "rdn", "rrdn", "srgan", "wdsr", "highres-net", "rams", "wdsr3d", "bicubic",
-                "mean-bicubic"}
+                "rdn", "rdn-paper", "rrdn", "rrdbnet", "srgan", "wdsr", "highres-net", "rams",
+                "wdsr3d", "wdsr3d-dorr", "bicubic", "bilinear", "mean-bicubic"}
     assert expected <= set(MODELS)
 
 
@@ -173,7 +173,7 @@ def test_state_dict_round_trip(name: str) -> None:
 
 
 # small frame counts keep the overfit test cheap (RAMS needs an odd count >= 3)
-FEW_FRAMES = {"highres-net": 4, "rams": 3, "wdsr3d": 3}
+FEW_FRAMES = {"highres-net": 4, "rams": 3, "wdsr3d": 7, "wdsr3d-dorr": 3}
 
 
 @pytest.mark.parametrize("name", LEARNED)
