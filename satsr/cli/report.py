@@ -17,6 +17,12 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             None, "--out", "-o", help="Where to write tables/, plots/ and report.md "
             "(default: the results folder itself)."),
+        compare: tuple[str, str] | None = typer.Option(
+            None, "--compare", metavar="A B",
+            help="Compare model A against model B scene by scene (paired difference with a 95 % "
+            "bootstrap interval, share of scenes A wins) instead of writing the report."),
+        metric: str = typer.Option(
+            "cpsnr", "--metric", help="Metric for --compare: cpsnr, psnr, ssim or score."),
     ) -> None:
         """Write per dataset × band × split tables (Markdown, CSV), scatter plots and report.md."""
         from satsr.bench.report import write_report
@@ -25,6 +31,16 @@ def register(app: typer.Typer) -> None:
         if not results_dir.is_dir():
             raise ConfigError(f"{results_dir} is not a folder; pass a results folder written by "
                               "`satsr bench` (it holds summary.json)")
-        written = write_report(results_dir, out)
+        target = out if out is not None else results_dir
+        if compare is not None:
+            from satsr.bench.compare import comparison_markdown, write_comparison
+            from satsr.bench.results import load_records, load_summary
+
+            load_summary(results_dir)  # a results folder written by satsr bench, validated
+            comparisons, written = write_comparison(load_records(results_dir), compare[0],
+                                                    compare[1], target, metric)
+            typer.echo(comparison_markdown(comparisons))
+        else:
+            written = write_report(results_dir, out)
         for path in written:
             typer.echo(str(path))

@@ -69,3 +69,17 @@ def test_bad_input_is_one_line(results: Path, tmp_path: Path, setup: str, needle
     assert needle in err and "Traceback" not in err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_report_compare_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`satsr report --compare A B` on the committed sample results: a paired table."""
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "sample-cpu"
+    main(["report", str(results), "--out", str(tmp_path), "--compare", "edsr", "bicubic"])
+    out = capsys.readouterr().out
+    assert "Paired per-scene cpsnr of **edsr** (A) against **bicubic** (B)" in out
+    assert (tmp_path / "compare" / "edsr_vs_bicubic_cpsnr.csv").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(results), "--out", str(tmp_path), "--compare", "edsr", "nope"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'nope' has no records" in err and "Traceback" not in err
