@@ -53,7 +53,7 @@ def register_stack(lr: np.ndarray, lr_mask: np.ndarray, frame_valid: np.ndarray 
     lr = np.asarray(lr)
     if lr.ndim != 5:
         raise InputValueError(f"register_stack needs lr (B, T, C, h, w), got shape {lr.shape}")
-    b, t, c, h, w = lr.shape
+    b, t = lr.shape[:2]
     mask = np.asarray(lr_mask, dtype=bool) & np.isfinite(lr).all(axis=2)
     valid = np.ones((b, t), bool) if frame_valid is None else np.asarray(frame_valid, bool)
     counts = np.where(valid, mask.reshape(b, t, -1).sum(-1), -1)
