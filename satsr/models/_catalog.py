@@ -35,9 +35,10 @@ def _rf_fsrcnn(h: Mapping[str, Any]) -> int:
 def _rf_study(h: Mapping[str, Any]) -> int:
     """SRCNN up-sampling study: extract f1 -> mapping -> reconstruct f3, per framework."""
     s, f1, f3 = h["scale"], h["f1"] // 2, h["f3"] // 2
-    mapping = {"plain": h["f2"] // 2, "residual": 2 * h["n_blocks"], "inception": 2}[h["mapping"]]
-    if h["framework"] == "pre":
-        return receptive_field(s, [cubic(s), conv(f1 + mapping + f3)])
+    # the inception block's widest branch is 9×9 (half-width 4), then a 1×1 fusion
+    mapping = {"plain": h["f2"] // 2, "residual": 2 * h["n_blocks"], "inception": 4}[h["mapping"]]
+    if h["framework"] == "pre":  # learned 9×9 transposed conv, then the layers at HR
+        return receptive_field(s, [deconv(9, 4, s), conv(f1 + mapping + f3)])
     if h["framework"] == "post":
         branches = [[conv(f1 + mapping + f3), up(s)]]
         if h["mapping"] == "residual":
@@ -67,6 +68,24 @@ def _rf_rdn(h: Mapping[str, Any]) -> int:
     """SFE1, SFE2, D blocks × C dense 3×3 (1×1 fusions), GFF 1×1 + 3×3, upsampler, 3×3."""
     return receptive_field(h["scale"], [conv(3 + h["D"] * h["C"]), *upsampler(h["scale"]),
                                         conv(1)])
+
+
+def _rf_isr_rdn(h: Mapping[str, Any]) -> int:
+    """ISR RDN: SFE1, SFE2, D blocks × C dense 3×3, GFF 1×1 + 3×3, then 5×5, 3×3, 3×3 at LR,
+    ×s (nearest or shuffle) and the last 3×3 at HR."""
+    return receptive_field(h["scale"], [conv(3 + h["D"] * h["C"] + 4), up(h["scale"]), conv(1)])
+
+
+def _rf_isr_rrdn(h: Mapping[str, Any]) -> int:
+    """ISR RRDN: pre 3×3, T × D × (C dense 3×3 + 3×3 fusion), post 3×3, pre-shuffle 3×3, shuffle,
+    last 3×3 at HR."""
+    trunk = h["T"] * h["D"] * (h["C"] + 1)
+    return receptive_field(h["scale"], [conv(3 + trunk), up(h["scale"]), conv(1)])
+
+
+def _rf_linear(h: Mapping[str, Any]) -> int:
+    """Bilinear ×s with aligned centres: two taps per axis (±1 LR px around the parent)."""
+    return receptive_field(h["scale"], [conv(1), up(h["scale"])])
 
 
 def _rf_rrdn(h: Mapping[str, Any]) -> int:
@@ -102,12 +121,16 @@ def _rf_rams(h: Mapping[str, Any]) -> int:
     return receptive_field(s, [conv(main), up(s)], [conv(3), up(s)])
 
 
-def _rf_wdsr3d(h: Mapping[str, Any]) -> int:
-    """Main: head, n_blocks × one 3×3×3, (T-3)/2 valid convs, valid up conv; mean branch: two
-    3×3; then the shuffle."""
-    s, t = h["scale"], h["num_frames"] or 9
+def _rf_wdsr3d(h: Mapping[str, Any], *, mean_convs: int = 3, frames: int = 9) -> int:
+    """Main: head, n_blocks × one 3×3×3, (T-3)/2 temporal reducers, the up conv (all 3×3 in
+    space); mean branch: three (EnhanceMe) or two (Dorr) 3×3; then the shuffle."""
+    s, t = h["scale"], h["num_frames"] or frames
     main = 1 + h["n_blocks"] + (t - 3) // 2 + 1
-    return receptive_field(s, [conv(main), up(s)], [conv(2), up(s)])
+    return receptive_field(s, [conv(main), up(s)], [conv(mean_convs), up(s)])
+
+
+def _rf_wdsr3d_dorr(h: Mapping[str, Any]) -> int:
+    return _rf_wdsr3d(h, mean_convs=2, frames=7)
 
 
 register_model(ModelInfo(
@@ -124,6 +147,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="bilinear",
     entrypoint="satsr.models.baselines:bilinear",
+    rf=_rf_linear, global_context=True,
     kind="baseline",
     paper="Müller et al., Super-resolution of multispectral satellite images using CNNs",
     year=2020,
@@ -250,7 +274,7 @@ _ISR = "https://github.com/idealo/image-super-resolution"
 register_model(ModelInfo(
     name="rdn",
     entrypoint="satsr.models.rdn:rdn",
-    rf=_rf_rdn,
+    rf=_rf_isr_rdn,
     kind="single",
     paper="Zhang et al., Residual Dense Network for Image Super-Resolution (ISR implementation)",
     year=2018,
@@ -264,6 +288,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="rdn-paper",
     entrypoint="satsr.models.rdn:rdn_paper",
+    rf=_rf_rdn,
     kind="single",
     paper="Zhang et al., Residual Dense Network for Image Super-Resolution",
     year=2018,
@@ -276,7 +301,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="rrdn",
     entrypoint="satsr.models.rrdn:rrdn",
-    rf=_rf_rrdn, adversarial=True,
+    rf=_rf_isr_rrdn, adversarial=True,
     kind="single",
     paper="Wang et al., ESRGAN (ISR's RRDN implementation)",
     year=2018,
@@ -290,6 +315,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="rrdbnet",
     entrypoint="satsr.models.rrdbnet:rrdbnet",
+    rf=_rf_rrdn, adversarial=True,
     kind="single",
     paper="Wang et al., ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks",
     year=2018,
@@ -372,6 +398,7 @@ register_model(ModelInfo(
 register_model(ModelInfo(
     name="wdsr3d-dorr",
     entrypoint="satsr.models.wdsr3d:wdsr3d_dorr",
+    rf=_rf_wdsr3d_dorr,
     kind="multi",
     paper="Dorr, Satellite Image Multi-Frame Super Resolution Using 3D Wide-Activation "
           "Neural Networks",

@@ -33,7 +33,8 @@ from satsr.models._receptive import (
 
 # depth variants beyond the presets, so a formula is checked at two depths per architecture
 DEPTHS: dict[str, dict[str, Any]] = {
-    "edsr": {"n_blocks": 2}, "rdn": {"D": 2, "C": 3}, "rrdn": {"n_blocks": 1},
+    "edsr": {"n_blocks": 2}, "rdn": {"D": 2, "C": 3}, "rdn-paper": {"D": 2, "C": 3},
+    "rrdn": {"T": 1, "D": 2, "C": 2}, "rrdbnet": {"n_blocks": 1}, "wdsr3d-dorr": {"n_blocks": 2},
     "wdsr": {"n_blocks": 3}, "fsrcnn": {"m": 2}, "highres-net": {"enc_layers": 1},
     "rams": {"n_blocks": 2}, "wdsr3d": {"n_blocks": 2}, "srcnn-residual": {"n_blocks": 3},
     "srcnn-iterative": {"n_iter": 3},
