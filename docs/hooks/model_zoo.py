@@ -29,14 +29,31 @@ def zoo_page() -> str:
 
     from satsr.errors import SatsrError
     from satsr.models import count_parameters, create_model, list_models, model_info
+    from satsr.models.weights import pretrained
 
-    def n_params(name: str, preset: str | None = None) -> str:
-        """Parameters at ×3, one band; built on the meta device (no memory, no weights)."""
+    def n_params(name: str, preset: str | None = None, *, scale: int = 3, bands: int = 1,
+                 **config: Any) -> str:
+        """Parameters (×3, one band unless given); built on the meta device (no weights)."""
         try:
             with torch.device("meta"):
-                return f"{count_parameters(create_model(name, preset=preset)):,}"
+                model = create_model(name, preset=preset, scale=scale, in_channels=bands,
+                                     **config)
+                return f"{count_parameters(model):,}"
         except SatsrError as exc:  # e.g. an optional dependency is missing
             return f"n/a ({exc})"
+
+    def reference(name: str) -> tuple[str, str]:
+        """(Markdown link to the reference implementation, its parameter count)."""
+        ref = model_info(name).reference
+        if ref is None:
+            return "—", "—"
+        mark = " (our reading; no code published)" if ref.interpretation else ""
+        count = n_params(name, scale=ref.scale, bands=ref.in_channels, **ref.config)
+        where = f"×{ref.scale}, {ref.in_channels} band{'s' if ref.in_channels > 1 else ''}"
+        return f"[{ref.code}]({ref.url}){mark}", f"{count} ({where})"
+
+    def shipped(name: str) -> str:
+        return "yes (sample)" if pretrained(name, "sample") is not None else "—"
 
     names = list_models()
     lines = ["# Model zoo", "",
@@ -49,22 +66,31 @@ def zoo_page() -> str:
              "model = create_model(\"mean-bicubic\", scale=3, in_channels=1)",
              "sr = model(lr, lr_mask)  # lr (B, T, C, h, w) → sr (B, C, 3h, 3w)",
              "```", "",
-             "| Model | Kind | Parameters | Parameters (`small`) | Paper | Year |",
-             "|:---|:---|---:|---:|:---|---:|"]
+             "Each name reproduces one reference implementation (**Reference**); its parameter "
+             "count is given at the reference configuration (scale and bands of the published "
+             "model), which the test suite asserts where the reference publishes one. A variant "
+             "of a reference gets its own name (`rdn` is ISR's RDN, `rdn-paper` the paper's).",
+             "",
+             "| Model | Kind | Reference | Parameters (reference config.) | Parameters (`small`) "
+             "| Shipped weights |",
+             "|:---|:---|:---|---:|---:|:---|"]
     details = []
     for name in names:
         info = model_info(name)
         n = n_params(name)
         small = n_params(name, "small") if "small" in info.presets else "—"
         paper = f"[{info.paper}]({info.url})" if info.url else info.paper
-        lines.append(f"| [`{name}`](#{name}) | {KIND_LABEL.get(info.kind, info.kind)} | {n} | "
-                     f"{small} | {paper} | {info.year} |")
+        ref_link, ref_count = reference(name)
+        lines.append(f"| [`{name}`](#{name}) | {KIND_LABEL.get(info.kind, info.kind)} | "
+                     f"{ref_link} | {ref_count} | {small} | {shipped(name)} |")
         details += [f"## {name}", "", info.description or "", "",
                     f"- **Kind**: {KIND_LABEL.get(info.kind, info.kind)}"
                     f"{'' if info.learned else ' (not learned)'}"
                     f"{', trained adversarially by default' if info.adversarial else ''}",
                     f"- **Parameters** (default configuration): {n}",
                     f"- **Paper**: {paper} ({info.year})",
+                    f"- **Reference implementation**: {ref_link}; {ref_count} parameters",
+                    f"- **Shipped weights**: {shipped(name)}",
                     f"- **Receptive field** (default configuration, ×3): "
                     f"{info.receptive_field} LR pixels (a tile needs a halo of "
                     f"{info.receptive_field // 2})"

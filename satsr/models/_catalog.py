@@ -15,7 +15,7 @@ from satsr.models._receptive import (
     up,
     upsampler,
 )
-from satsr.models._registry import ModelInfo, register_model
+from satsr.models._registry import ModelInfo, Reference, register_model
 
 
 # ---- receptive fields from the layer stacks (see satsr.models._receptive) ----
@@ -135,6 +135,7 @@ def _rf_wdsr3d_dorr(h: Mapping[str, Any]) -> int:
 
 register_model(ModelInfo(
     name="bicubic",
+    reference=Reference("Keys (1981) cubic convolution, a = -0.5, as the PROBA-V organisers' baseline code", "https://kelvins.esa.int/proba-v-super-resolution/scoring/"),
     entrypoint="satsr.models.baselines:bicubic",
     rf=_rf_cubic, global_context=True,
     kind="baseline",
@@ -146,6 +147,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="bilinear",
+    reference=Reference("Müller et al. (2020), the up-sampling study's bilinear baseline", "https://doi.org/10.5194/isprs-annals-V-1-2020-33-2020"),
     entrypoint="satsr.models.baselines:bilinear",
     rf=_rf_linear, global_context=True,
     kind="baseline",
@@ -158,6 +160,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="mean-bicubic",
+    reference=Reference("PROBA-V organisers' baseline (Märtens et al. 2019; reproduces norm.csv exactly)", "https://kelvins.esa.int/proba-v-super-resolution/scoring/"),
     entrypoint="satsr.models.baselines:mean_bicubic",
     multi_frame=True,
     rf=_rf_cubic, global_context=True,
@@ -178,6 +181,7 @@ _SMALL_EDSR = {"n_blocks": 4, "features": 30, "res_scale": 0.1}
 
 register_model(ModelInfo(
     name="srcnn",
+    reference=Reference("Dong et al. TPAMI 2016, SRCNN 9-1-5 (n1 64, n2 32)", "https://arxiv.org/abs/1501.00092"),
     entrypoint="satsr.models.srcnn:srcnn",
     rf=_rf_srcnn,
     kind="single",
@@ -191,6 +195,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="srcnn-ex",
+    reference=Reference("Dong et al. TPAMI 2016, SRCNN-Ex 9-5-5 (FSRCNN paper, Table 3)", "https://arxiv.org/abs/1501.00092"),
     entrypoint="satsr.models.srcnn:srcnn",
     rf=_rf_srcnn,
     kind="single",
@@ -204,6 +209,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="fsrcnn",
+    reference=Reference("Dong et al. ECCV 2016, FSRCNN(56, 12, 4)", "https://arxiv.org/abs/1608.00367"),
     entrypoint="satsr.models.fsrcnn:fsrcnn",
     rf=_rf_fsrcnn,
     kind="single",
@@ -232,6 +238,8 @@ for _name, _fw, _map, _desc in (
 ):
     register_model(ModelInfo(
         name=_name,
+        reference=Reference("Müller et al. (2020), SRCNN up-sampling study",
+                            _STUDY_URL, interpretation=True),
         entrypoint="satsr.models.upsampling_study:upsampling_srcnn",
         rf=_rf_study,
         kind="single",
@@ -247,6 +255,7 @@ for _name, _fw, _map, _desc in (
 
 register_model(ModelInfo(
     name="edsr",
+    reference=Reference("EDSR-PyTorch src/model/edsr.py (EDSR, 32 blocks, 256 features)", "https://github.com/sanghyun-son/EDSR-PyTorch/blob/master/src/model/edsr.py", scale=4, in_channels=3),
     entrypoint="satsr.models.edsr:edsr",
     rf=_rf_edsr,
     kind="single",
@@ -260,6 +269,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="edsr-baseline",
+    reference=Reference("EDSR-PyTorch src/model/edsr.py (baseline, 16 blocks, 64 features)", "https://github.com/sanghyun-son/EDSR-PyTorch/blob/master/src/model/edsr.py", scale=2, in_channels=3),
     entrypoint="satsr.models.edsr:edsr",
     rf=_rf_edsr,
     kind="single",
@@ -273,6 +283,7 @@ register_model(ModelInfo(
 _ISR = "https://github.com/idealo/image-super-resolution"
 register_model(ModelInfo(
     name="rdn",
+    reference=Reference("ISR ISR/models/rdn.py, C6-D20-G64-G0 64, upscaling 'ups' (ISR's large weights)", "https://github.com/idealo/image-super-resolution/blob/master/ISR/models/rdn.py", scale=2, in_channels=3),
     entrypoint="satsr.models.rdn:rdn",
     rf=_rf_isr_rdn,
     kind="single",
@@ -287,6 +298,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="rdn-paper",
+    reference=Reference("EDSR-PyTorch src/model/rdn.py, configuration B (D16 C8 G64)", "https://github.com/sanghyun-son/EDSR-PyTorch/blob/master/src/model/rdn.py", scale=4, in_channels=3),
     entrypoint="satsr.models.rdn:rdn_paper",
     rf=_rf_rdn,
     kind="single",
@@ -300,6 +312,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="rrdn",
+    reference=Reference("ISR ISR/models/rrdn.py, C4-D3-G32-G0 32-T10 (ISR's GAN weights)", "https://github.com/idealo/image-super-resolution/blob/master/ISR/models/rrdn.py", scale=4, in_channels=3),
     entrypoint="satsr.models.rrdn:rrdn",
     rf=_rf_isr_rrdn, adversarial=True,
     kind="single",
@@ -314,6 +327,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="rrdbnet",
+    reference=Reference("BasicSR basicsr/archs/rrdbnet_arch.py (ESRGAN, 23 RRDB)", "https://github.com/XPixelGroup/BasicSR/blob/master/basicsr/archs/rrdbnet_arch.py", scale=4, in_channels=3),
     entrypoint="satsr.models.rrdbnet:rrdbnet",
     rf=_rf_rrdn, adversarial=True,
     kind="single",
@@ -327,6 +341,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="srgan",
+    reference=Reference("SRGAN with an EDSR-baseline generator (no batch norm; Ledig et al. used SRResNet)", "https://arxiv.org/abs/1609.04802", interpretation=True),
     entrypoint="satsr.models.srgan:srgan",
     rf=_rf_edsr, adversarial=True,
     kind="single",
@@ -340,6 +355,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="wdsr",
+    reference=Reference("WDSR-B of Yu et al. (JiahuiYu/wdsr_ntire2018)", "https://github.com/JiahuiYu/wdsr_ntire2018"),
     entrypoint="satsr.models.wdsr:wdsr",
     rf=_rf_wdsr,
     kind="single",
@@ -356,6 +372,7 @@ register_model(ModelInfo(
 # ---- native multi-frame networks ----
 register_model(ModelInfo(
     name="highres-net",
+    reference=Reference("ElementAI HighRes-net (src/DeepNetworks/HRNet.py, 16 frames)", "https://github.com/ElementAI/HighRes-net"),
     entrypoint="satsr.models.highresnet:highresnet",
     rf=_rf_highresnet,
     kind="multi",
@@ -370,6 +387,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="rams",
+    reference=Reference("EscVM RAMS (utils/network.py, F 32, R 12, T 9)", "https://github.com/EscVM/RAMS"),
     entrypoint="satsr.models.rams:rams",
     rf=_rf_rams, global_context=True,
     kind="multi",
@@ -384,6 +402,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="wdsr3d",
+    reference=Reference("EnhanceMe models/modelsTF.py WDSRConv3D (R 12, F 32, expansion 8, T 9)", "https://github.com/mmbajo/PROBA-V"),
     entrypoint="satsr.models.wdsr3d:wdsr3d",
     rf=_rf_wdsr3d,
     kind="multi",
@@ -397,6 +416,7 @@ register_model(ModelInfo(
 ))
 register_model(ModelInfo(
     name="wdsr3d-dorr",
+    reference=Reference("Dorr 3DWDSRNet WDSR3D/network.py, run 32-8-6-7", "https://github.com/frandorr/3DWDSRNet"),
     entrypoint="satsr.models.wdsr3d:wdsr3d_dorr",
     rf=_rf_wdsr3d_dorr,
     kind="multi",

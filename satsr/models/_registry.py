@@ -28,6 +28,22 @@ ModelKind = Literal["baseline", "single", "multi"]
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The implementation a model name reproduces: its ``code`` (repository file or paper
+    section), a ``url``, and the reference configuration (``config`` hyper-parameters at
+    ``scale`` on ``in_channels`` bands) at which satsr's parameter count equals the reference's
+    (``tests/models/test_param_counts.py`` asserts the published counts).
+    ``interpretation`` marks names built from a paper's text where no code was published."""
+
+    code: str
+    url: str
+    config: dict[str, Any] = field(default_factory=dict)
+    scale: int = DEFAULT_SCALE
+    in_channels: int = 1
+    interpretation: bool = False
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What the registry knows about a model without importing it (the one source of truth).
 
@@ -39,7 +55,8 @@ class ModelInfo:
     :mod:`satsr.models._receptive`; :attr:`receptive_field` is its value for the defaults at ×3.
     ``global_context`` is True when some output also depends on whole-image statistics (channel
     attention's global mean, a baseline's per-frame [min, max] clip), so a tile with a halo of
-    ``receptive_field // 2`` matches the whole image only approximately. Every model also picks
+    ``receptive_field // 2`` matches the whole image only approximately. ``reference`` names the
+    implementation the name reproduces (:class:`Reference`). Every model also picks
     frames by their clear-pixel count over the whole input, so tiles of a frame stack should share
     the whole scene's choice.
     """
@@ -58,6 +75,7 @@ class ModelInfo:
     rf: Callable[[Mapping[str, Any]], int] | None = None
     global_context: bool = False
     adversarial: bool = False
+    reference: Reference | None = None
 
     def receptive_field_for(self, hparams: Mapping[str, Any]) -> int:
         """Receptive field (odd width, LR pixels) of a model built with ``hparams``.

@@ -19,6 +19,9 @@ by name; losses with ``needs_mask = True`` (the PROBA-V cMSE/cL1) refuse data wi
   valid region, mean over pixels whose centre is clear), differentiable.
 - ``perceptual``, ``texture``: VGG19 feature L1 / Gram-matrix L1 (needs ImageNet VGG19 weights,
   see :mod:`satsr.train.vgg`).
+- ``ncpsnr``, ``sobel-cl1``, ``pixel-content-texture``: the seed systems' N/cPSNR,
+  EnhanceMe's compensated Sobel-L1 and the up-sampling study's pixel + content + texture loss
+  (:mod:`satsr.train.compensated`).
 - adversarial losses live in :mod:`satsr.train.gan`.
 """
 
@@ -296,6 +299,9 @@ for _name, _attr in (("l1", "L1Loss"), ("mse", "MSELoss"), ("cmse", "cmse_loss")
                      ("l1-ssim", "l1_ssim_loss"), ("l1-msssim", "l1_msssim_loss"),
                      ("perceptual", "PerceptualLoss"), ("texture", "TextureLoss")):
     LOSSES.register(_name, f"{__name__}:{_attr}")
+for _name, _attr in (("ncpsnr", "NormOverCPSNRLoss"), ("sobel-cl1", "CompensatedSobelL1Loss"),
+                     ("pixel-content-texture", "PixelContentTextureLoss")):
+    LOSSES.register(_name, f"satsr.train.compensated:{_attr}")
 
 
 def register_loss(name: str, target: str) -> None:

@@ -28,7 +28,7 @@ def test_kind_filter() -> None:
     assert {"highres-net", "rams", "wdsr3d"} <= set(multi)
     assert all(model_info(n).multi_frame for n in multi)
     assert "edsr" in list_models(kind="single")
-    assert set(list_models(kind="baseline")) == {"bicubic", "mean-bicubic"}
+    assert set(list_models(kind="baseline")) == {"bicubic", "bilinear", "mean-bicubic"}
 
 
 def test_unknown_name_suggests_close_matches() -> None:
@@ -42,8 +42,8 @@ def test_unknown_name_suggests_close_matches() -> None:
 
 
 def test_fact_filters() -> None:
-    assert set(list_models(adversarial=True)) == {"rrdn", "srgan"}
-    assert set(list_models(learned=False)) == {"bicubic", "mean-bicubic"}
+    assert set(list_models(adversarial=True)) == {"rrdbnet", "rrdn", "srgan"}
+    assert set(list_models(learned=False)) == {"bicubic", "bilinear", "mean-bicubic"}
     assert list_models(multi_frame=True, learned=True) == list_models(kind="multi")
     assert "edsr" not in list_models("edsr*", exclude="edsr")
     assert list_models(module="satsr.models.edsr") == ["edsr", "edsr-baseline"]
@@ -129,3 +129,19 @@ def test_every_shipped_model_has_a_reference_a_receptive_field_and_a_docs_entry(
         assert len(section) == 2, f"{name}: no section on the model zoo page"
         assert f"**Receptive field** (default configuration, ×3): {info.receptive_field} " \
             in section[1].split("\n## ", 1)[0], name
+
+
+def test_every_model_names_its_reference_implementation() -> None:
+    """A name means one reference implementation: every entry says which, with a link, and
+    builds at that reference configuration."""
+    import torch
+
+    from satsr.models import count_parameters, create_model
+
+    for name in list_models():
+        ref = model_info(name).reference
+        assert ref is not None and ref.code and ref.url.startswith("https://"), name
+        with torch.device("meta"):
+            model = create_model(name, scale=ref.scale, in_channels=ref.in_channels,
+                                 **ref.config)
+        assert count_parameters(model) >= 0

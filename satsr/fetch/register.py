@@ -97,5 +97,5 @@ def register_frames(ds: xr.Dataset, **options: float) -> xr.Dataset:
     out["frame_shift"] = (("scene", "frame", "shift_axis"),
                           np.stack([shifts.dy, shifts.dx], axis=-1).astype(np.float32))
     out["frame_register_status"] = (("scene", "frame"), shifts.status.astype(str))
-    out.attrs["frames_registered"] = "clearest frame per scene (satsr.datasets.register)"
+    out.attrs["frames_registered"] = "clearest frame per scene (satsr.fetch.register)"
     return out

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import fourier_shift
 
-from satsr.datasets.register import register_frames, register_stack
+from satsr.fetch.register import register_frames, register_stack
 
 CROP = slice(8, -8)  # away from the periodic wrap of the Fourier shift
 
