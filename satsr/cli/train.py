@@ -133,11 +133,18 @@ def register(app: typer.Typer) -> None:
             "register_frames": register_frames, "init": init, "disc": disc,
             "n_critic": n_critic, "feature_distance": feature_distance,
         }
+        explicit_keys = set()
         for key, value in given.items():
             source = ctx.get_parameter_source(key)
             explicit = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
             if explicit or key not in options:
                 options[key] = value
+            if explicit:
+                explicit_keys.add(key)
+        # the run length given on the command line replaces the recipe's (steps vs epochs)
+        for key, other in (("steps", "epochs"), ("epochs", "steps")):
+            if key in explicit_keys and other not in explicit_keys:
+                options[other] = None
         loss_extra = _parse_hparams(loss_option, "--loss-option", "n=46.5")
         if loss_extra:
             options["loss_options"] = {**dict(options.get("loss_options") or {}),  # type: ignore[call-overload]

@@ -173,11 +173,8 @@ def load_split(cfg: TrainConfig, split: str) -> SceneTensors:
 
     datasets = load_datasets(cfg.dataset, split=split, band=cfg.band, root=cfg.root)
     if cfg.register_frames:
-        try:
-            from satsr.datasets.register import register_frames
-        except ImportError:
-            raise ConfigError("--register-frames needs satsr.datasets.register, which this "
-                              "satsr version lacks; update satsr or drop the option") from None
+        from satsr.fetch.register import register_frames
+
         datasets = [register_frames(ds) for ds in datasets]
     return drop_cloudy_frames(scenes_from_datasets(datasets), cfg.min_clear)
 
