@@ -15,7 +15,7 @@ from typing import Any
 
 from satsr.errors import ConfigError
 from satsr.models import SRModel, create_model, list_models, model_info
-from satsr.models._validate import check_weights_fit
+from satsr.models._registry import check_weights_fit
 
 
 @dataclass

@@ -79,20 +79,3 @@ def _numel(shape: list[int]) -> int:
     for side in shape:
         n *= int(side)
     return n
-
-
-def check_weights_fit(name: str, path: Any, **kwargs: Any) -> None:
-    """Refuse building ``name`` with ``kwargs`` (as ``create_model`` takes them, e.g. a weights
-    sidecar's hparams) when the network would be far larger than the weights file ``path`` —
-    checked on the meta device, before anything is allocated."""
-    from satsr._registry import load_target
-    from satsr.defaults import DEFAULT_SCALE
-    from satsr.models._registry import model_info, resolve_hparams
-
-    info = model_info(name)
-    data_args = {k: kwargs.pop(k, d) for k, d in (("scale", DEFAULT_SCALE), ("in_channels", 1),
-                                                  ("num_frames", None))}
-    check_data_args(info.name, *data_args.values())
-    params = resolve_hparams(info, kwargs.pop("preset", None), kwargs)
-    factory = load_target(info.entrypoint, what=f"model {info.name!r}")
-    check_fits_file(info.name, probe(info.name, factory, data_args, params), path, params)

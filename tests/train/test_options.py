@@ -5,8 +5,6 @@ N/cPSNR loss's default N."""
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
