@@ -26,11 +26,7 @@ LONG_FUNCTIONS: dict[str, str] = {
 }
 
 #: import edges allowed to close a cycle until their owner's refactor lands (same rule: debts)
-KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {
-    # TODO(t9-bench): plots takes band_label/model_rank/select_scene_for_strip from
-    # satsr.bench.scoring/plots in the bench/run.py refactor; delete on merge.
-    ("satsr.bench.plots", "satsr.bench.run"): "strip helpers still live in run.py",
-}
+KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

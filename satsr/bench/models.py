@@ -35,6 +35,7 @@ class ResolvedModel:
     model: SRModel
     weights: str | None
     meta: dict[str, Any] = field(default_factory=dict)
+    weights_path: Path | None = None  # the file loaded (its sha256 is part of result identity)
 
 
 def parse_model_specs(spec: str | list[str]) -> list[ModelSpec]:
@@ -112,7 +113,8 @@ def resolve_model(
         if weights_mod is None:
             raise ConfigError("loading weights needs satsr.models.weights, which is missing")
         model = _create_from_weights(weights_mod, spec.name, spec.weights, facts, **flags)
-        return ResolvedModel(spec.name, model, str(spec.weights)), None
+        return ResolvedModel(spec.name, model, str(spec.weights),
+                             weights_path=Path(spec.weights)), None
     path = weights_mod.pretrained(spec.name, dataset, band) if weights_mod else None
     if path is None:
         reason = (f"no trained weights for {dataset!r} band {band!r}; train with `satsr train "
@@ -121,7 +123,7 @@ def resolve_model(
             raise ConfigError(f"model {spec.name!r} has {reason}")
         return None, reason
     model = _create_from_weights(weights_mod, spec.name, Path(path), facts, **flags)
-    return ResolvedModel(spec.name, model, Path(path).name), None
+    return ResolvedModel(spec.name, model, Path(path).name, weights_path=Path(path)), None
 
 
 def check_compatible(resolved: ResolvedModel, *, scale: int, in_channels: int) -> None:

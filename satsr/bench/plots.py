@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,9 @@ import torch
 import xarray as xr
 
 from satsr._atomic import write_via
+from satsr._paths import inside, safe_name
 from satsr.batch import batch_from_dataset
+from satsr.bench.scoring import band_label
 from satsr.frames import topk_indices
 
 if TYPE_CHECKING:
@@ -38,6 +41,32 @@ def _stretch(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((img - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
 
 
+def select_scene_for_strip(records: pd.DataFrame, ds: xr.Dataset) -> int:
+    """Index of the scene shown in visual strips: the one with median bicubic cPSNR."""
+    band = band_label(ds)
+    base = records[(records["band"] == band) & (records["model"] == "bicubic")]
+    scenes = [str(s) for s in ds["scene"].values]
+    if base.empty:
+        return 0
+    base = base[base["scene"].isin(scenes)].sort_values("cpsnr")
+    if base.empty:
+        return 0
+    return scenes.index(str(base["scene"].iloc[len(base) // 2]))
+
+
+def model_rank(records: pd.DataFrame, band: str, names: Sequence[str]) -> list[str]:
+    """Model names sorted by mean cPSNR (best first) on one band."""
+    sub = records[(records["band"] == band) & (records["model"].isin(list(names)))]
+    order = sub.groupby("model")["cpsnr"].mean().sort_values(ascending=False)
+    return [str(m) for m in order.index]
+
+
+def strip_path(ds: xr.Dataset, band: str, split: str, scene: str) -> Path:
+    """``plots/strip_<dataset>_<band>_<split>_<scene>.png``, each name sanitised."""
+    parts = (ds.attrs["dataset"], band, split, scene)
+    return Path("plots") / ("strip_" + "_".join(safe_name(p) for p in parts) + ".png")
+
+
 def write_strips(
     ds: xr.Dataset,
     models: list[ResolvedModel],
@@ -47,8 +76,6 @@ def write_strips(
     device: str = "cpu",
 ) -> list[str]:
     """Write one strip per split of ``ds`` into ``out/plots``; returns paths relative to ``out``."""
-    from satsr.bench.run import band_label, model_rank, select_scene_for_strip
-
     if not models:
         return []
     band = band_label(ds)
@@ -86,9 +113,8 @@ def write_strips(
         fig.suptitle(f"{ds.attrs['dataset']} ({label}) · {band} · {split} · scene {scene} "
                      "(1 scene shown)", fontsize=10)
         fig.tight_layout()
-        rel = Path("plots") / f"strip_{ds.attrs['dataset']}_{band}_{split}_{scene}.png".replace(
-            ":", "_").replace("+", "-")
-        write_via(out / rel, partial(fig.savefig, format="png", dpi=110))
+        rel = strip_path(ds, band, split, scene)
+        write_via(inside(out, rel), partial(fig.savefig, format="png", dpi=110))
         plt.close(fig)
         written.append(str(rel))
     return written

@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 
 from satsr._atomic import write_text, write_via
-from satsr.bench.results import load_records, load_summary
+from satsr._lock import output_lock
+from satsr._paths import inside, safe_name
+from satsr.bench.results import is_own_summary, load_records, load_summary
+from satsr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ BASELINES = ("mean-bicubic", "bicubic")
 
 MISSING = "—"
 """How a null / NaN value is shown."""
+
+GENERATOR_MARK = "<!-- generator: satsr report -->"
+"""Last line of every report.md satsr writes: how it recognises its own report."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,12 @@ def sort_value(key: str, value: Any) -> str:
 
 
 def table_slug(table: Mapping[str, Any]) -> str:
-    """``<dataset>_<band>_<split>``: the file stem of a table's CSV/Markdown/scatter plot."""
-    return f"{table['dataset']}_{table['band']}_{table['split']}"
+    """``<dataset>_<band>_<split>``: the file stem of a table's CSV/Markdown/scatter plot.
+
+    Each part is sanitised (:func:`satsr._paths.safe_name`): a band named ``../..`` in a
+    results file never makes a path outside the report folder.
+    """
+    return "_".join(safe_name(table[k]) for k in ("dataset", "band", "split"))
 
 
 def data_label(summary: Mapping[str, Any]) -> str:
@@ -278,7 +288,8 @@ def report_markdown(
              f"Dataset **{ds['name']}** ({label} data), scale ×{ds['scale']}.", "",
              provenance_line(summary), "",
              "Δ columns are against the `bicubic` row of the same table. Score is the PROBA-V "
-             "score (norm / cPSNR, lower is better). Means are over scenes; the 95 % CI is a "
+             "score (norm / cPSNR against the organisers' mean-bicubic baseline; lower is "
+             "better). Means are over scenes; the 95 % CI is a "
              "bootstrap interval of the scene mean. ERGAS uses h/l = 1/scale; SAM is in degrees "
              "(multi-band tables only); consistency compares the SR degraded back to LR with "
              "the LR input (reference-free).", ""]
@@ -291,32 +302,67 @@ def report_markdown(
         if slug in plots:
             rel = os.path.relpath(plots[slug], out_dir)
             lines += [f"![per-scene scatter {slug}]({rel})", ""]
+    lines += [GENERATOR_MARK, ""]
     return "\n".join(lines)
 
 
-def write_report(results_dir: Path, out_dir: Path | None = None) -> list[Path]:
+def _is_own_report(path: Path) -> bool:
+    try:
+        return GENERATOR_MARK in path.read_text(encoding="utf-8")[-200:]
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def foreign_report_files(out_dir: Path) -> list[str]:
+    """Report outputs in ``out_dir`` that satsr did not write (empty: safe to write).
+
+    A folder is satsr's when it holds satsr's summary.json or satsr's report.md.
+    """
+    present = [n for n in ("report.md", "tables", "plots") if (out_dir / n).exists()]
+    if not present or is_own_summary(out_dir / "summary.json"):
+        return []
+    return [] if _is_own_report(out_dir / "report.md") else present
+
+
+def write_report(results_dir: Path, out_dir: Path | None = None, *,
+                 overwrite: bool = False, lock: bool = True) -> list[Path]:
     """Write tables (CSV, Markdown), scatter plots and ``report.md`` for a results folder.
 
     ``out_dir`` defaults to ``results_dir``. Returns the written paths. Every file is written
-    atomically, so an interrupted report never leaves a half-written file.
+    atomically, so an interrupted report never leaves a half-written file; ``out_dir`` is
+    locked meanwhile (``lock=False`` when the caller holds the lock), and report files there
+    that satsr did not write are refused unless ``overwrite``.
     Raises :class:`~satsr.bench.results.ResultsSchemaError` for an invalid summary.json.
     """
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     summary = load_summary(results_dir)
     records = load_records(results_dir)
+    if not lock:
+        return _write_report(summary, records, out_dir, overwrite)
+    with output_lock(out_dir):
+        return _write_report(summary, records, out_dir, overwrite)
+
+
+def _write_report(summary: Mapping[str, Any], records: pd.DataFrame, out_dir: Path,
+                  overwrite: bool) -> list[Path]:
+    foreign = [] if overwrite else foreign_report_files(out_dir)
+    if foreign:
+        raise ConfigError(f"{out_dir} holds {', '.join(foreign)} that satsr did not write; "
+                          "choose another --out or pass --overwrite to replace them")
     written: list[Path] = []
     plots: dict[str, Path] = {}
     for table in summary["tables"]:
         slug = table_slug(table)
         frame = table_frame(table)
-        csv_path = out_dir / "tables" / f"{slug}.csv"
+        csv_path = inside(out_dir, Path("tables") / f"{slug}.csv")
         write_text(csv_path, frame.to_csv(index=False))
-        md_path = out_dir / "tables" / f"{slug}.md"
+        md_path = inside(out_dir, Path("tables") / f"{slug}.md")
         write_text(md_path, markdown_table(table["rows"]))
         written += [csv_path, md_path]
         plot = scatter_plot(records, table["dataset"], table["band"], table["split"],
-                            out_dir / "plots" / f"scatter_{slug}.png", data_label(summary))
+                            inside(out_dir, Path("plots") / f"scatter_{slug}.png"),
+                            data_label(summary))
         if plot is not None:
             plots[slug] = plot
             written.append(plot)

@@ -21,7 +21,11 @@ from satsr.bench.evidence import RECORD_COLUMNS as EVIDENCE_COLUMNS
 from satsr.errors import SatsrError
 
 KIND = "satsr.bench.results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions reports and the leaderboard read (v1 summaries predate per-row identities).
+READABLE_VERSIONS = (1, 2)
+#: Written into every summary.json: how satsr recognises a results folder as its own.
+GENERATOR = "satsr bench"
 
 RECORD_COLUMNS: dict[str, str] = {
     "dataset": "string",
@@ -34,10 +38,24 @@ RECORD_COLUMNS: dict[str, str] = {
     "cpsnr": "float64",
     "score": "float64",
     "runtime_s": "float64",
+    "pixels": "int64",  # output values of the scene (bands × Y × X), for throughput
     "synthetic": "bool",
     **EVIDENCE_COLUMNS,
+    # identity (satsr.bench.identity): a record is reused only when all three keys match
+    "model_key": "string",
+    "data_key": "string",
+    "metric_key": "string",
+    # what the summary says about the model of this row (never lost across resumed runs)
+    "weights": "string",
+    "weights_sha256": "string",
+    "params": "int64",
+    "hparams": "string",
 }
 RECORD_KEY = ["dataset", "split", "band", "scene", "model"]
+IDENTITY = ["model_key", "data_key", "metric_key"]
+#: Names a bench run writes into its folder; finding them without satsr's summary means the
+#: folder holds someone else's files, which satsr never overwrites unless told to.
+OUTPUT_NAMES = ("summary.json", "records.parquet", "records.csv", "report.md", "tables", "plots")
 
 SUMMARY_FIELDS = ("kind", "schema_version", "run_id", "created", "satsr_version", "git_commit",
                   "environment", "dataset", "models", "tables", "plots")
@@ -45,8 +63,9 @@ TABLE_FIELDS = ("dataset", "band", "split", "n_scenes", "rows")
 ROW_FIELDS = ("model", "n_scenes", "psnr", "ssim", "cpsnr", "score", "delta_psnr", "delta_ssim",
               "delta_cpsnr", "params", "throughput_mpx_s", "runtime_s")
 ENV_FIELDS = ("python", "torch", "platform", "device")
+ROW_IDENTITY = ("model_key", "data_fingerprint", "metric_key", "weights_sha256")
 NULLABLE = {"git_commit", "score", "delta_psnr", "delta_ssim", "delta_cpsnr", "cpsnr",
-            "throughput_mpx_s"}
+            "throughput_mpx_s", "weights_sha256"}
 
 
 class ResultsSchemaError(SatsrError):
@@ -68,10 +87,10 @@ def validate_summary(obj: Any, source: str) -> None:
     if obj.get("kind") != KIND:
         raise ResultsSchemaError(f"{source}: field 'kind' must be {KIND!r}, got {obj.get('kind')!r}")
     version = obj.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ResultsSchemaError(
-            f"{source}: field 'schema_version' is {version!r}; this satsr reads version "
-            f"{SCHEMA_VERSION} (re-run `satsr bench` or upgrade satsr)")
+            f"{source}: field 'schema_version' is {version!r}; this satsr reads versions "
+            f"{list(READABLE_VERSIONS)} (re-run `satsr bench` or upgrade satsr)")
     _require(obj, SUMMARY_FIELDS, "", source)
     _require(obj["environment"], ENV_FIELDS, "environment.", source)
     _require(obj["dataset"], ("name", "synthetic", "scale"), "dataset.", source)
@@ -80,7 +99,9 @@ def validate_summary(obj: Any, source: str) -> None:
     for i, table in enumerate(obj["tables"]):
         _require(table, TABLE_FIELDS, f"tables[{i}].", source)
         for j, row in enumerate(table["rows"]):
-            _require(row, ROW_FIELDS, f"tables[{i}].rows[{j}].", source)
+            # v1 rows (before result identities) are readable; bench never resumes them
+            needed = ROW_FIELDS + (ROW_IDENTITY if version >= 2 else ())
+            _require(row, needed, f"tables[{i}].rows[{j}].", source)
             for name in ROW_FIELDS[1:]:
                 value = row[name]
                 if value is not None and not isinstance(value, int | float):
@@ -97,9 +118,11 @@ def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ResultsSchemaError(f"{path}: not found; a results folder needs summary.json "
                                  "(written by `satsr bench`)")
     try:
-        obj = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsSchemaError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ResultsSchemaError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     validate_summary(obj, str(path))
     return dict(obj)
 
@@ -112,21 +135,31 @@ def load_records(results_dir: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.exists():
         return empty_records()
     try:
-        df = pd.read_parquet(path) if path == parquet else pd.read_csv(path, dtype={"scene": str})
-    except Exception as exc:  # pyarrow and the CSV parser raise many types for broken files
-        raise ResultsSchemaError(f"{path}: records cannot be read ({type(exc).__name__}); the "
-                                 "file is truncated or not satsr's — move it away or choose "
-                                 "another --out") from None
+        if path is parquet:
+            df = pd.read_parquet(parquet)
+        else:
+            df = pd.read_csv(csv, dtype={"scene": str, "hparams": str})
+            for name in ("weights", "weights_sha256", "hparams"):  # "" means none, not NA
+                if name in df:
+                    df[name] = df[name].fillna("")
+    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
+        raise ResultsSchemaError(f"{path}: not a readable records file ({type(exc).__name__}); "
+                                 "move it away or pass --overwrite to start the folder afresh"
+                                 ) from None
     df = with_evidence_columns(df)
     missing = [c for c in RECORD_COLUMNS if c not in df.columns]
     if missing:
-        raise ResultsSchemaError(f"{path}: records lack column(s) {missing}; the file is not "
-                                 "satsr's — move it away or choose another --out")
+        older = set(missing) <= set(IDENTITY) | {"weights", "weights_sha256", "params", "hparams",
+                                                 "pixels"}
+        why = ("written by an older satsr without result identities" if older
+               else f"lacks column(s) {missing}")
+        raise ResultsSchemaError(f"{path}: {why}; pass --overwrite to start the folder afresh "
+                                 "or choose another --out")
     try:
         return df.astype(RECORD_COLUMNS)[list(RECORD_COLUMNS)]
     except (ValueError, TypeError) as exc:
-        raise ResultsSchemaError(f"{path}: records hold values of the wrong type ({exc}); move "
-                                 "the file away or choose another --out") from None
+        raise ResultsSchemaError(f"{path}: a column has the wrong type ({exc}); pass "
+                                 "--overwrite to start the folder afresh") from None
 
 
 def with_evidence_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -171,6 +204,40 @@ def json_clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_clean(v) for v in value]
     return value
+
+
+def is_own_summary(path: Path) -> bool:
+    """True when ``path`` is a summary.json that satsr wrote (any schema version)."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(obj, dict) and obj.get("kind") == KIND
+
+
+def _own_records(results_dir: Path) -> bool:
+    """Records satsr wrote before its first summary (a run killed in between)."""
+    if not any((results_dir / n).exists() for n in ("records.parquet", "records.csv")):
+        return False
+    try:
+        return set(RECORD_COLUMNS) <= set(load_records(results_dir).columns)
+    except ResultsSchemaError:
+        return False
+
+
+def foreign_outputs(results_dir: Path) -> list[str]:
+    """Names of bench outputs in ``results_dir`` that satsr did not write (empty: safe to use).
+
+    A folder is satsr's when it holds satsr's ``summary.json`` (or, after a run killed before
+    its first summary, satsr's records); then nothing in it counts as foreign.
+    """
+    present = [n for n in OUTPUT_NAMES if (results_dir / n).exists()]
+    if not present:
+        return []
+    summary = results_dir / "summary.json"
+    if summary.exists():
+        return [] if is_own_summary(summary) else present
+    return [] if _own_records(results_dir) else present
 
 
 def write_summary(summary: Mapping[str, Any], results_dir: Path) -> Path:

@@ -36,6 +36,15 @@ def _params(summary: dict[str, Any], row: dict[str, Any]) -> str:
     return f"{count:,} ({label} preset)" if label != "custom" else f"{count:,} (custom)"
 
 
+def table_caption(t: dict[str, Any]) -> str:
+    """How to read the columns: score direction and the Δ baseline."""
+    base = t.get("delta_baseline")
+    delta = (f"Δ = model − {base} (same scenes)" if base
+             else "Δ: no bicubic row in this table")
+    return ("score = norm / cPSNR, lower is better (1 = the organisers' mean-bicubic "
+            f"baseline); {delta}")
+
+
 def render_tables(summary: dict[str, Any]) -> list[Table]:
     """Rich tables for every table in a bench summary (rows best cPSNR first)."""
     out = []
@@ -43,10 +52,10 @@ def render_tables(summary: dict[str, Any]) -> list[Table]:
 
     label = data_label(summary)
     for t in summary["tables"]:
-        table = Table(title=table_title(t, label))
+        table = Table(title=table_title(t, label), caption=table_caption(t))
         width = max([len("model"), *(len(str(r["model"])) for r in t["rows"])])
         table.add_column("model", justify="left", no_wrap=True, min_width=width)
-        for col in ("PSNR", "SSIM", "cPSNR", "cPSNR CI95", "score", "ΔPSNR", "ΔcPSNR", "ERGAS",
+        for col in ("PSNR", "SSIM", "cPSNR", "cPSNR CI95", "score ↓", "ΔPSNR", "ΔcPSNR", "ERGAS",
                     "SAM°", "cons. PSNR", "params", "Mpx/s"):
             table.add_column(col, justify="right")
         for r in t["rows"]:

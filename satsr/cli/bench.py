@@ -28,7 +28,10 @@ def register(app: typer.Typer) -> None:
         root: Path = typer.Option(None, help="Data root for named datasets (e.g. PROBA-V)."),
         batch_size: int = typer.Option(4, min=1, help="Scenes per forward pass."),
         device: str = typer.Option("cpu", help="cpu | cuda | cuda:N."),
-        resume: bool = typer.Option(True, help="Skip records already in --out."),
+        resume: bool = typer.Option(True, help="Reuse records in --out whose model, weights, "
+                                    "data and metric settings are unchanged."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start --out afresh, "
+                                       "replacing result files satsr did not write there."),
         strips: bool = typer.Option(True, help="Write visual comparison strips."),
         progress: bool = typer.Option(True, help="Show a progress bar."),
         allow_mismatch: bool = typer.Option(
@@ -50,7 +53,7 @@ def register(app: typer.Typer) -> None:
             models=models or ("bicubic" if predictions else "all"), dataset=dataset,
             split=split, band=band, out=out, root=root,
             batch_size=batch_size, device=device, resume=resume, strips=strips,
-            progress=progress, allow_mismatch=allow_mismatch,
+            progress=progress, overwrite=overwrite, allow_mismatch=allow_mismatch,
             trust_unverified=trust_unverified, predictions=predictions))
         console = Console(width=None if Console().is_terminal else 200)  # logs: never cut a column
         for table in render_tables(result.summary):
@@ -60,5 +63,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"[dim]skipped {len(names)} learned model(s) without trained weights "
                           f"for this dataset: {', '.join(names)} (train one with `satsr train`, "
                           "then pass NAME:WEIGHTS)[/]")
+        if result.dropped:
+            gone = ", ".join(f"{m} ({n})" for m, n in result.dropped.items())
+            console.print(f"note: removed rows computed on other data or metric settings for "
+                          f"models not in this run: {gone}; re-run them to restore their rows")
         console.print(f"results: {result.out}/ (records.csv, records.parquet, summary.json, "
                       "tables/, plots/)")

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
             "bootstrap interval, share of scenes A wins) instead of writing the report."),
         metric: str = typer.Option(
             "cpsnr", "--metric", help="Metric for --compare: cpsnr, psnr, ssim or score."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace report files in "
+                                       "--out that satsr did not write."),
     ) -> None:
         """Write per dataset × band × split tables (Markdown, CSV), scatter plots and report.md."""
         from satsr.bench.report import write_report
@@ -41,6 +43,6 @@ def register(app: typer.Typer) -> None:
                                                     compare[1], target, metric)
             typer.echo(comparison_markdown(comparisons))
         else:
-            written = write_report(results_dir, out)
+            written = write_report(results_dir, out, overwrite=overwrite)
         for path in written:
             typer.echo(str(path))

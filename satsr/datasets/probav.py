@@ -572,7 +572,11 @@ def prepare_to(root: str | os.PathLike[str] | None, out: str | os.PathLike[str] 
                *, overwrite: bool = False) -> list[Path]:
     """The registry's ``prepare``: :func:`prepare_probav` with ``root`` defaulting to
     :func:`default_root`."""
-    return prepare_probav(root if root is not None else default_root(), out, overwrite=overwrite)
+    from satsr._lock import output_lock
+
+    source = Path(root) if root is not None else default_root()
+    with output_lock(Path(out) if out is not None else source / PREPARED_DIR):
+        return prepare_probav(source, out, overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------- download

@@ -275,9 +275,11 @@ def prepare_sample(root: str | os.PathLike[str] | None, out: str | os.PathLike[s
                    *, overwrite: bool = False) -> list[Path]:
     """The registry's ``prepare``: generate the PROBA-V-layout sample into ``out`` (or
     ``root``; default :func:`default_root`)."""
-    target = out if out is not None else root
-    return [generate_sample(target if target is not None else default_root(),
-                            overwrite=overwrite)]
+    from satsr._lock import output_lock
+
+    target = Path(out if out is not None else root if root is not None else default_root())
+    with output_lock(target.parent):  # the folder itself appears only when complete
+        return [generate_sample(target, overwrite=overwrite)]
 
 
 def load_sample_calibrated(*, root: str | os.PathLike[str] | None = None,

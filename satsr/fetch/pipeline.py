@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from satsr._lock import output_lock
 from satsr.errors import ConfigError, SatsrError
 from satsr.fetch import coregister as coreg
 from satsr.fetch.aoi import AOI, load_aoi, project
@@ -47,6 +48,7 @@ from satsr.fetch.store import (
     WORK_NAME,
     TileStore,
     assemble,
+    check_outputs,
     write_json_atomic,
 )
 from satsr.fetch.tile import process_tile
@@ -238,8 +240,9 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
         plan = _plan(aoi, tiles, groups, cfg, hr_acqs, lr_acqs)
         result = FetchResult(cfg.out, None, aoi, hr_acqs, lr_acqs, groups, len(tiles), n_chips,
                              plan=plan)
-        if not cfg.dry_run:
-            _build(cfg, result, tiles, split, source, client, on_tile)
+        if not cfg.dry_run:  # one writer per --out: a second fetch stops with one line
+            with output_lock(cfg.out):
+                _build(cfg, result, tiles, split, source, client, on_tile)
         return result
     finally:
         if client is not None:
@@ -306,6 +309,7 @@ def _build(cfg: FetchConfig, result: FetchResult, tiles: list[Tile], split: Spli
         "pairs": result.plan["pairs"],
     }
     fingerprint = _fingerprint(params, provenance["pairs"], aoi)
+    check_outputs(cfg.out)  # never replace or delete files satsr did not write
     if _reuse_finished(cfg, fingerprint, result):
         return
     marker = cfg.out / WORK_NAME / "fingerprint.json"

@@ -25,6 +25,7 @@ import xarray as xr
 
 from satsr import schema
 from satsr._atomic import write_text
+from satsr.errors import ConfigError
 
 STORE_NAME = "chips.zarr"
 FOOTPRINTS_NAME = "footprints.geojson"
@@ -67,6 +68,49 @@ class TileStore:
         return xr.open_zarr(self.dir / f"{tile_id}.zarr", consolidated=False)
 
 
+#: Top-level entries of a Zarr store (v2 and v3 metadata); anything else is not satsr's.
+_ZARR_META = {"zarr.json", ".zgroup", ".zattrs", ".zmetadata", ".zarray"}
+
+
+def _own_provenance(path: Path) -> bool:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(obj, dict) and "fingerprint" in obj and "satsr_version" in obj
+
+
+def _foreign_in_store(store: Path) -> list[str]:
+    """Entries at the top of ``store`` that a satsr Zarr store does not hold."""
+    odd = []
+    for entry in sorted(store.iterdir()):
+        if entry.is_dir():
+            if not any((entry / m).exists() for m in _ZARR_META):
+                odd.append(entry.name)
+        elif entry.name not in _ZARR_META:
+            odd.append(entry.name)
+    return odd
+
+
+def check_outputs(out: Path) -> None:
+    """Refuse to touch a ``provenance.json`` or ``chips.zarr`` in ``out`` that satsr did not
+    write: a fetch replaces its own outputs only, and never deletes a user's files."""
+    prov, store = out / PROVENANCE_NAME, out / STORE_NAME
+    if prov.exists() and not _own_provenance(prov):
+        raise ConfigError(f"{prov} was not written by satsr fetch; move it away or choose "
+                          "another --out (satsr never overwrites files it did not write)")
+    if not store.exists():
+        return
+    unfinished = (out / WORK_NAME / "fingerprint.json").exists()
+    if not store.is_dir() or not (prov.exists() or unfinished):
+        raise ConfigError(f"{store} exists but was not written by satsr fetch (no provenance."
+                          "json beside it); move it away or choose another --out")
+    odd = _foreign_in_store(store)
+    if odd:
+        raise ConfigError(f"{store} holds {', '.join(odd[:3])} that satsr did not write; move "
+                          "them away or choose another --out")
+
+
 def assemble(tiles: TileStore, tile_ids: Sequence[str], provenance: Mapping[str, Any]) -> Path:
     """Concatenate the tiles' chips (in ``tile_ids`` order) into ``<out>/chips.zarr`` atomically."""
     parts = [tiles.open(t) for t in tile_ids if tiles.record(t).get("has_chips")]
@@ -84,4 +128,4 @@ def assemble(tiles: TileStore, tile_ids: Sequence[str], provenance: Mapping[str,
 
 
 __all__ = ["FOOTPRINTS_NAME", "PROVENANCE_NAME", "STORE_NAME", "WORK_NAME", "TileStore",
-           "assemble", "write_json_atomic"]
+           "assemble", "check_outputs", "write_json_atomic"]

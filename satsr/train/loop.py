@@ -24,6 +24,7 @@ restores rank 0's sampler state only (other ranks are reseeded), so it is not bi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -562,5 +563,9 @@ class Trainer:
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    """Train ``cfg.model`` on ``cfg.dataset`` and return where the weights are and how they did."""
-    return Trainer(cfg).run()
+    """Train ``cfg.model`` on ``cfg.dataset`` and return where the weights are and how they did.
+    ``cfg.out`` is locked meanwhile (by rank 0): a second run into it stops with one line."""
+    from satsr._lock import output_lock
+
+    with output_lock(cfg.out) if _dist_info()[0] == 0 else contextlib.nullcontext():
+        return Trainer(cfg).run()

@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 import satsr
+from satsr.bench.identity import digest, fingerprint
 from satsr.bench.report import write_report
-from satsr.bench.results import write_records, write_summary
+from satsr.bench.results import SCHEMA_VERSION, write_records, write_summary
 from satsr.metrics import cpsnr, probav_score, psnr, ssim
 from satsr.models import count_parameters, create_model, model_info
 from satsr.resample import downscale_area
@@ -86,6 +87,9 @@ def make_results(
             norm = cpsnr(base(lr, lr_mask), hr, mask)
         assert isinstance(norm, torch.Tensor)
         means: dict[str, dict[str, float]] = {}
+        data_keys = {sc: digest([seed, band, sc, float(hr[i].sum())]) for i, sc in
+                     enumerate(scene_ids)}
+        metric_key = digest({"fixture": True, "data_range": 1.0})
         for name in models:
             model = create_model(name, scale=SCALE)
             start = time.perf_counter()
@@ -100,7 +104,11 @@ def make_results(
                 rows.append({"dataset": dataset, "split": "test", "band": band, "scene": scene,
                              "model": name, "psnr": float(p[i]), "ssim": float(s[i]),
                              "cpsnr": float(c[i]), "score": float(sc[i]),
-                             "runtime_s": runtime / n_scenes, "synthetic": True})
+                             "runtime_s": runtime / n_scenes, "synthetic": True,
+                             "pixels": int(sr[0].numel()), "model_key": digest({"model": name}),
+                             "data_key": data_keys[scene], "metric_key": metric_key,
+                             "weights": "", "weights_sha256": "", "params": params[name],
+                             "hparams": "{}"})
             means[name] = {"psnr": float(p.mean()), "ssim": float(s.mean()),
                            "cpsnr": float(c.mean()), "score": float(sc.mean()),
                            "runtime_s": runtime / n_scenes,
@@ -116,12 +124,16 @@ def make_results(
                 "delta_ssim": None if ref is None else m["ssim"] - ref["ssim"],
                 "delta_cpsnr": None if ref is None else m["cpsnr"] - ref["cpsnr"],
                 "params": params[name], "throughput_mpx_s": m["throughput_mpx_s"],
-                "runtime_s": m["runtime_s"]})
+                "runtime_s": m["runtime_s"], "weights": None, "weights_sha256": None,
+                "hparams": {}, "model_key": digest({"model": name}), "metric_key": metric_key,
+                "data_fingerprint": fingerprint(data_keys.items())})
         tables.append({"dataset": dataset, "band": band, "split": "test", "n_scenes": n_scenes,
-                       "rows": table_rows})
+                       "synthetic": True, "delta_baseline": "bicubic" if ref else None,
+                       "data_fingerprint": fingerprint(data_keys.items()), "rows": table_rows})
     write_records(pd.DataFrame(rows), out_dir)
     summary = {
-        "kind": "satsr.bench.results", "schema_version": 1, "run_id": run_id,
+        "kind": "satsr.bench.results", "schema_version": SCHEMA_VERSION,
+        "generator": "satsr bench", "run_id": run_id,
         "created": "2026-11-22T03:00:00+00:00", "satsr_version": satsr.__version__,
         "git_commit": None, "git_dirty": False,
         "environment": {"python": platform.python_version(), "torch": torch.__version__,

@@ -125,7 +125,7 @@ def test_summary_validation_names_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(res.ResultsSchemaError, match=r"x\.json: field 'schema_version' is 7"):
         res.validate_summary({"kind": res.KIND, "schema_version": 7}, "x.json")
     good: dict[str, Any] = {
-        "kind": res.KIND, "schema_version": 1, "run_id": "r", "created": "now",
+        "kind": res.KIND, "schema_version": res.SCHEMA_VERSION, "run_id": "r", "created": "now",
         "satsr_version": "0", "git_commit": None,
         "environment": {"python": "3", "torch": "2", "platform": "p", "device": "cpu"},
         "dataset": {"name": "d", "synthetic": True, "scale": 3}, "models": {},

@@ -260,3 +260,20 @@ def test_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     schema_free.mkdir()
     code, _, err = run(["datasets", "verify", str(schema_free)], capsys)
     assert_one_line_error(code, err, "is not a Zarr store")
+def test_prepare_into_a_folder_in_use_is_refused(probav_copy: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_lock import _holder
+
+    out_dir = tmp_path / "stores"
+    holder = _holder(out_dir, 120)
+    try:
+        probav = run(["datasets", "prepare", "probav", "--root", str(probav_copy), "--out",
+                      str(out_dir)], capsys)
+        sample = run(["datasets", "prepare", "sample", "--out", str(out_dir / "sample")], capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    for code, _, err in (probav, sample):
+        assert_one_line_error(code, err, f"in use by another satsr run (pid {holder.pid})")
+    # only the killed holder's lock file (a stale file holds no lock; the next run reuses it)
+    assert sorted(p.name for p in out_dir.iterdir()) == [".satsr.lock"]

@@ -195,3 +195,71 @@ def test_split_counts_and_smaller_split_blocks(tmp_path: Path, local_src: Path) 
     bad = CliRunner().invoke(app, _args(local_src, tmp_path / "c", "--split-fractions", "0.8,0.2"))
     assert bad.exit_code != 0 and "three numbers" in str(bad.exception)
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.slow
+def test_two_identical_fetches_into_one_folder(tmp_path: Path, local_src: Path) -> None:
+    """Two identical fetch processes into one --out: the second, started while the first holds
+    the folder (the first is paused with SIGSTOP right after taking the lock, so the runs
+    overlap for certain), stops with one line; the first one's store equals a clean run's."""
+    cmd = [sys.executable, "-c", "from satsr.cli import main; main()"]
+    out = tmp_path / "shared"
+    first = subprocess.Popen([*cmd, *_args(local_src, out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    lock, deadline = out / ".satsr.lock", time.monotonic() + 300
+    while time.monotonic() < deadline and first.poll() is None:
+        if lock.exists() and lock.read_text().strip() == str(first.pid):
+            break
+        time.sleep(0.005)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        assert first.poll() is None and not (out / "chips.zarr").exists()
+        second = subprocess.run([*cmd, *_args(local_src, out)], capture_output=True, text=True,
+                                timeout=600)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert second.returncode == 2, second.stderr
+    lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"is in use by another satsr run (pid {first.pid})" in lines[0]
+    clean = tmp_path / "clean"
+    subprocess.run([*cmd, *_args(local_src, clean)], check=True, capture_output=True, timeout=600)
+    assert _tree(out / "chips.zarr") == _tree(clean / "chips.zarr")
+    assert (out / "provenance.json").read_bytes() == (clean / "provenance.json").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in clean.iterdir())
+
+
+@pytest.mark.parametrize("planted", ["chips.zarr/notes.txt", "provenance.json"])
+def test_fetch_never_touches_files_it_did_not_write(tmp_path: Path, local_src: Path,
+                                                    planted: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "mine"
+    (out / planted).parent.mkdir(parents=True, exist_ok=True)
+    (out / planted).write_text("my own notes\n")
+    with pytest.raises(SystemExit) as info:
+        main(_args(local_src, out))
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "not written by satsr fetch" in lines[0] or "that satsr did not write" in lines[0]
+    assert _tree(out) == {planted: b"my own notes\n"}
+
+
+def test_fetch_name_with_path_parts_stays_inside(tmp_path: Path, local_src: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--name ../../X`` names the dataset; no path is made from it (nor by a bench of it)."""
+    from satsr.bench import BenchConfig, run_bench
+
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    res = CliRunner().invoke(app, _args(local_src, Path("chips"), "--name", "../../X"))
+    assert res.exit_code == 0, res.output
+    assert open_dataset(work / "chips").attrs["dataset"] == "chips:../../X"
+    result = run_bench(BenchConfig(models="bicubic", dataset="chips", progress=False,
+                                   strips=False))
+    assert result.out.resolve().parent == (work / "satsr-results").resolve()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"]

@@ -83,3 +83,36 @@ def test_report_compare_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "'nope' has no records" in err and "Traceback" not in err
+
+
+def test_hostile_names_in_a_results_file_stay_inside(results: Path, tmp_path: Path) -> None:
+    """A band or dataset named with '..' and '/' in summary.json never makes a path outside
+    the report folder (the issue's `../../..` band)."""
+    copy = tmp_path / "deep" / "er" / "copy"
+    shutil.copytree(results, copy)
+    for name in ("tables", "plots", "report.md"):
+        target = copy / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["tables"][0]["band"] = "../../.."
+    summary["tables"][1]["dataset"] = "/tmp/../../x"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    assert _run(["report", str(copy)]) == 0
+    assert sorted(p.name for p in (tmp_path / "deep" / "er").iterdir()) == ["copy"]
+    made = [p for p in copy.rglob("*") if p.is_file()]
+    assert all(p.resolve().is_relative_to(copy.resolve()) for p in made)
+    assert len(list((copy / "tables").glob("*.csv"))) == 2
+
+
+def test_foreign_report_is_refused_unless_overwrite(results: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "report.md").write_text("# my own report\n")
+    assert _run(["report", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "that satsr did not write" in err and "--overwrite" in err
+    assert (out / "report.md").read_text() == "# my own report\n"
+    assert _run(["report", str(results), "--out", str(out), "--overwrite"]) == 0
+    assert _run(["report", str(results), "--out", str(out)]) == 0  # now it is satsr's report
+    assert "Benchmark report" in (out / "report.md").read_text()

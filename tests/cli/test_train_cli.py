@@ -84,3 +84,21 @@ def test_bad_input_one_line(args: list[str], message: str, stores: tuple[Path, P
     lines = [line for line in err.strip().splitlines() if line]
     assert len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "x" / "best.safetensors").exists()
+
+
+def test_train_into_a_folder_in_use_is_refused(stores: tuple[Path, Path], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_lock import _holder
+
+    out = tmp_path / "run"
+    holder = _holder(out, 120)
+    try:
+        code, _, err = _run(["train", "--model", TINY, "--dataset", str(stores[0]), "--steps",
+                             "2", "--patch", "6", "--out", str(out), "--no-progress"], capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"in use by another satsr run (pid {holder.pid})" in lines[0]
+    assert not (out / "last.safetensors").exists()
