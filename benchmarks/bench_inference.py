@@ -28,8 +28,8 @@ import torch
 from satsr import schema
 from satsr._atomic import write_text
 from satsr.batch import iter_batches
-from satsr.bench.models import ResolvedModel
 from satsr.bench.run import run_model_on_dataset
+from satsr.bench.specs import ResolvedModel
 from satsr.models import count_parameters, create_model, list_models, model_info
 
 

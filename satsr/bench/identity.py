@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from satsr.bench.models import ResolvedModel
+from satsr.bench.specs import ResolvedModel
 from satsr.metrics.version import METRICS_VERSION
 
 #: Variables whose content decides a scene's scores (``norm`` only where present).

@@ -23,7 +23,7 @@ from satsr.bench.scoring import band_label
 from satsr.frames import topk_indices
 
 if TYPE_CHECKING:
-    from satsr.bench.models import ResolvedModel
+    from satsr.bench.specs import ResolvedModel
 
 #: At most this many SR panels besides bicubic (the best models by mean cPSNR).
 MAX_SR_PANELS = 3

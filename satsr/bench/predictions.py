@@ -21,7 +21,7 @@ import torch
 import xarray as xr
 
 from satsr.batch import iter_batches
-from satsr.bench.models import ResolvedModel
+from satsr.bench.specs import ResolvedModel
 from satsr.errors import ConfigError, DatasetNotFoundError
 from satsr.models import SRModel
 

@@ -28,14 +28,14 @@ from satsr.batch import iter_batches
 from satsr.bench import results as res
 from satsr.bench.evidence import remote_sensing_scores
 from satsr.bench.identity import digest, metric_settings, model_identity, scene_keys
-from satsr.bench.models import (
+from satsr.bench.scoring import BORDER, band_label, scorable, score_batch, scoring_mask
+from satsr.bench.specs import (
     ModelSpec,
     ResolvedModel,
     check_compatible,
     parse_model_specs,
     resolve_model,
 )
-from satsr.bench.scoring import BORDER, band_label, scorable, score_batch, scoring_mask
 from satsr.bench.summary import environment, summarise
 from satsr.bench.timing import timed_run
 from satsr.datasets import load_datasets

@@ -21,6 +21,7 @@ from satsr.train import TrainConfig
 DIFFERENT = {
     ("train", "model"): "required on the command line (the dataclass has no default)",
     ("train", "out"): "the CLI derives runs/<model> when --out is not given",
+    ("bench", "models"): "the CLI picks 'all', or 'bicubic' as the label of --predictions runs",
 }
 
 

@@ -131,14 +131,18 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path: Path, local_src: Path)
     proc = subprocess.Popen([*cmd, *_args(local_src, part, "--tile-chips", "1")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tiles = part / ".work" / "tiles"
+
+    def finished() -> set[str]:  # tile records; hidden names are atomic-write temp files
+        return {p.name for p in tiles.glob("*.json") if not p.name.startswith(".")}
+
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not list(tiles.glob("*.json")):
+    while time.monotonic() < deadline and not finished():
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert list(tiles.glob("*.json")), "no tile finished before the kill"
+    assert finished(), "no tile finished before the kill"
     assert not (part / "chips.zarr").exists(), "the run finished before it could be killed"
-    done_before = {p.name for p in tiles.glob("*.json")}
+    done_before = finished()
     res = subprocess.run([*cmd, *_args(local_src, part, "--tile-chips", "1")], check=True,
                          capture_output=True, text=True, timeout=600)
     found = re.search(r"\((\d+) of \d+ tiles reused\)", " ".join(res.stdout.split()))

@@ -87,16 +87,20 @@ def test_format_matches_the_raw_numbers(site: Path, generated_results: Path) -> 
 def test_model_zoo_lists_every_registered_model(site: Path) -> None:
     import torch
 
-    from satsr.models import count_parameters, create_model
+    from satsr.models import count_parameters, create_model, model_info
 
     page = (site / "models" / "zoo" / "index.html").read_text(encoding="utf-8")
     for name in list_models():
         assert f"<code>{name}</code>" in page
+        ref = model_info(name).reference
+        assert ref is not None, name
         with torch.device("meta"):
-            n = count_parameters(create_model(name))
+            n = count_parameters(create_model(name, scale=ref.scale, in_channels=ref.in_channels,
+                                              **ref.config))
         assert f'<a href="#{name}"><code>{name}</code></a></td>' in page
         row = page.split(f'<a href="#{name}"><code>{name}</code></a></td>', 1)[1].split("</tr>")[0]
-        assert f">{n:,}</td>" in row, (name, n)
+        assert f">{n:,} (×{ref.scale}, " in row, (name, n)  # count at the reference config
+        assert ref.url in row
 
 
 @pytest.mark.slow  # builds the whole site (~15-30 s on 2 cores)

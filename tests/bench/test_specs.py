@@ -1,4 +1,4 @@
-"""bench.models: weights are checked against the dataset's facts and must carry a checksum."""
+"""bench.specs: weights are checked against the dataset's facts and must carry a checksum."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from satsr.bench.models import ModelSpec, resolve_model
+from satsr.bench.specs import ModelSpec, resolve_model
 from satsr.errors import IncompatibleWeightsError, UnverifiedWeightsError
 from satsr.models import create_model
 from satsr.models import weights as W

@@ -8,13 +8,12 @@ models that have none for the dataset and records why.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from satsr.errors import ConfigError
-from satsr.models import SRModel, create_model, list_models, model_info
+from satsr.models import SRModel, create_model, list_models, model_info, weights
 from satsr.models._registry import check_weights_fit
 
 
@@ -34,7 +33,7 @@ class ResolvedModel:
     name: str
     model: SRModel
     weights: str | None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)  # identity extras (stored predictions)
     weights_path: Path | None = None  # the file loaded (its sha256 is part of result identity)
 
 
@@ -70,26 +69,19 @@ def parse_model_specs(spec: str | list[str]) -> list[ModelSpec]:
     return sorted(seen.values(), key=lambda s: (model_info(s.name).learned, s.name))
 
 
-def _weights_module() -> Any | None:
-    try:
-        return importlib.import_module("satsr.models.weights")
-    except ImportError:
-        return None
-
-
-def _create_from_weights(weights_mod: Any, name: str, path: Path,
+def _create_from_weights(name: str, path: Path,
                          facts: dict[str, Any] | None, *, allow_mismatch: bool,
                          trust_unverified: bool) -> SRModel:
     """Build ``name`` with the hyper-parameters in the weights' sidecar, check that they were
     trained on data like ``facts`` (:func:`satsr.models.weights.check_compatible`), load them."""
-    meta = weights_mod.read_sidecar(path)
+    meta = weights.read_sidecar(path)
     if facts is not None:
-        weights_mod.check_compatible(meta, facts, allow_mismatch=allow_mismatch,
+        weights.check_compatible(meta, facts, allow_mismatch=allow_mismatch,
                                      weights=f"{name}:{path.name}")
     hparams = dict(meta.get("hparams", {}))
     check_weights_fit(name, path, **hparams)  # a sidecar asking for a huge net allocates nothing
     model = create_model(name, **hparams)
-    weights_mod.load_weights(model, path, trust_unverified=trust_unverified)
+    weights.load_weights(model, path, trust_unverified=trust_unverified)
     return model
 
 
@@ -108,21 +100,18 @@ def resolve_model(
     if not info.learned:
         model = create_model(spec.name, scale=scale, in_channels=in_channels)
         return ResolvedModel(spec.name, model, None), None
-    weights_mod = _weights_module()
     if spec.weights is not None:
-        if weights_mod is None:
-            raise ConfigError("loading weights needs satsr.models.weights, which is missing")
-        model = _create_from_weights(weights_mod, spec.name, spec.weights, facts, **flags)
+        model = _create_from_weights(spec.name, spec.weights, facts, **flags)
         return ResolvedModel(spec.name, model, str(spec.weights),
                              weights_path=Path(spec.weights)), None
-    path = weights_mod.pretrained(spec.name, dataset, band) if weights_mod else None
+    path = weights.pretrained(spec.name, dataset, band)
     if path is None:
         reason = (f"no trained weights for {dataset!r} band {band!r}; train with `satsr train "
                   f"--model {spec.name} --dataset {dataset}` and pass {spec.name}:PATH")
         if spec.explicit:
             raise ConfigError(f"model {spec.name!r} has {reason}")
         return None, reason
-    model = _create_from_weights(weights_mod, spec.name, Path(path), facts, **flags)
+    model = _create_from_weights(spec.name, Path(path), facts, **flags)
     return ResolvedModel(spec.name, model, Path(path).name, weights_path=Path(path)), None
 
 
