@@ -24,7 +24,8 @@ def _explain(outcome: object) -> str:
             f"final exists {o.final_exists}; stderr {o.stderr})")  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=c.known))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=c.known,
+                                                                          strict=True))
                                   if c.known else c for c in CASES], ids=[c.id for c in CASES])
 def test_bad_input_is_refused_cleanly(case: Case, workspace: dict[str, str],
                                       case_dir: Path) -> None:
