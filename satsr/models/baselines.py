@@ -29,36 +29,37 @@ def _upscale_clipped(frames: torch.Tensor, scale: int) -> torch.Tensor:
     return torch.minimum(torch.maximum(up, lo), hi)
 
 
-class Bicubic(SRModel):
+class _ClearestFrame(SRModel):
+    """Single-image baseline: the clearest valid LR frame, upscaled by :meth:`upscale`."""
+
+    def upscale(self, frame: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) → (B, C, s·h, s·w)."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        lr: torch.Tensor,
+        lr_mask: torch.Tensor | None = None,
+        frame_valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
+        idx = topk_indices(lr_mask, frame_valid, 1)
+        return self.upscale(gather_frames(lr, idx)[:, 0]).to(lr.dtype)
+
+
+class Bicubic(_ClearestFrame):
     """The clearest LR frame upscaled by Keys cubic convolution (single-image baseline)."""
 
-    def forward(
-        self,
-        lr: torch.Tensor,
-        lr_mask: torch.Tensor | None = None,
-        frame_valid: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
-        idx = topk_indices(lr_mask, frame_valid, 1)
-        frame = gather_frames(lr, idx)[:, 0]
-        return _upscale_clipped(frame, self.scale).to(lr.dtype)
+    def upscale(self, frame: torch.Tensor) -> torch.Tensor:
+        return _upscale_clipped(frame, self.scale)
 
 
-class Bilinear(SRModel):
+class Bilinear(_ClearestFrame):
     """The clearest LR frame upscaled by bilinear interpolation (single-image baseline)."""
 
-    def forward(
-        self,
-        lr: torch.Tensor,
-        lr_mask: torch.Tensor | None = None,
-        frame_valid: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        lr_mask, frame_valid = self.defaults(lr, lr_mask, frame_valid)
-        idx = topk_indices(lr_mask, frame_valid, 1)
-        frame = gather_frames(lr, idx)[:, 0]
-        up = F.interpolate(frame.to(torch.float64), scale_factor=self.scale, mode="bilinear",
-                           align_corners=False)
-        return up.to(lr.dtype)
+    def upscale(self, frame: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(frame.to(torch.float64), scale_factor=self.scale, mode="bilinear",
+                             align_corners=False)
 
 
 class MeanBicubic(SRModel):

@@ -53,3 +53,20 @@ def test_baselines_ignore_padding_frames() -> None:
     for name in ("bicubic", "mean-bicubic"):
         sr = create_model(name, scale=2, in_channels=2)(lr, mask, valid)
         assert sr.max() < 100.0
+
+
+def test_bilinear_is_centre_aligned_linear_interpolation() -> None:
+    """Interior HR pixels of a linear ramp are exact (centre-aligned: x_lr = (x_hr + 0.5)/s −
+    0.5); edges clamp; the clearest frame is the one upscaled."""
+    import torch
+
+    from satsr.models import create_model
+
+    ramp = torch.arange(6, dtype=torch.float64).repeat(6, 1)  # value = column index
+    lr = torch.stack([ramp * 0.0 - 1.0, ramp])[None, :, None]  # frame 1 is the clear one
+    mask = torch.ones(1, 2, 6, 6, dtype=torch.bool)
+    mask[0, 0, 0, 0] = False
+    sr = create_model("bilinear", scale=3)(lr, mask)[0, 0]
+    cols = torch.arange(18, dtype=torch.float64)
+    want = ((cols + 0.5) / 3 - 0.5).clamp(0, 5)
+    torch.testing.assert_close(sr[2], want)
