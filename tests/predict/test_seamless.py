@@ -23,10 +23,10 @@ FAMILIES = {
     "srcnn": ["srcnn", "srcnn-ex", "srcnn-pre", "srcnn-post", "srcnn-progressive",
               "srcnn-iterative", "srcnn-residual", "srcnn-inception", "fsrcnn"],
     "residual": ["edsr", "edsr-baseline", "srgan", "wdsr"],
-    "dense": ["rdn", "rrdn"],
-    "multi-frame": ["highres-net", "wdsr3d"],
+    "dense": ["rdn", "rdn-paper", "rrdn", "rrdbnet"],
+    "multi-frame": ["highres-net", "wdsr3d", "wdsr3d-dorr"],
 }
-GLOBAL = ["bicubic", "mean-bicubic", "rams"]
+GLOBAL = ["bicubic", "bilinear", "mean-bicubic", "rams"]
 
 
 def test_families_cover_every_shipped_model() -> None:
