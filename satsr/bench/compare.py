@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from satsr._atomic import write_text, write_via
+from satsr._paths import safe_name
 from satsr.errors import ConfigError
 
 #: Metrics that can be compared, and whether higher values are better.
@@ -157,22 +158,20 @@ def comparison_plot(records: pd.DataFrame, comparison: Comparison, path: Path) -
 def write_comparison(records: pd.DataFrame, a: str, b: str, out_dir: Path,
                      metric: str = "cpsnr") -> tuple[list[Comparison], list[Path]]:
     """Compare ``a`` with ``b`` and write ``compare/<a>_vs_<b>.{md,csv}`` and one scatter plot
-    per table under ``out_dir``; returns the comparisons and the written paths."""
+    per table under ``out_dir`` (locked meanwhile); returns the comparisons and the written
+    paths."""
+    from satsr._lock import output_lock
     from satsr.bench.report import table_slug
 
     comparisons = compare_models(records, a, b, metric)
-    stem = f"{_safe(a)}_vs_{_safe(b)}_{metric}"
+    stem = f"{safe_name(a)}_vs_{safe_name(b)}_{metric}"
     folder = out_dir / "compare"
     md, csv = folder / f"{stem}.md", folder / f"{stem}.csv"
-    write_text(md, comparison_markdown(comparisons))
-    write_text(csv, comparison_frame(comparisons).to_csv(index=False))
-    written = [md, csv]
-    for c in comparisons:
-        slug = table_slug({"dataset": c.dataset, "band": c.band, "split": c.split})
-        written.append(comparison_plot(records, c, folder / f"{stem}_{slug}.png"))
+    with output_lock(out_dir):  # one writer per output folder, as bench and report
+        write_text(md, comparison_markdown(comparisons))
+        write_text(csv, comparison_frame(comparisons).to_csv(index=False))
+        written = [md, csv]
+        for c in comparisons:
+            slug = table_slug({"dataset": c.dataset, "band": c.band, "split": c.split})
+            written.append(comparison_plot(records, c, folder / f"{stem}_{slug}.png"))
     return comparisons, written
-
-
-def _safe(name: str) -> str:
-    """A model name as a file-name part (``edsr:runs/x.safetensors`` -> ``edsr_runs_x...``)."""
-    return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name).strip("._") or "m"
