@@ -352,9 +352,15 @@ def _errors_at(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None, im
     return total / n.sum(dim=(1, 2, 3)).clamp(min=1.0)
 
 
-#: Σ(d − δ)² = Σd² − n·δ² (one pass) keeps ~12 significant digits while n·δ² is at most this
-#: multiple of the result (a bias much larger than the residual); beyond it, a second pass.
-_ONE_PASS_LIMIT = 1e3
+#: Σ(d − δ)² = Σd² − n·δ² (one pass) loses ~log10 of this many digits at most (n·δ² up to
+#: this multiple of the result: a bias much larger than the residual); beyond it, a second
+#: pass. float64 keeps ≥ 12 digits, float32 (training-loss shift choice) ≥ 5.
+_ONE_PASS_LIMIT = {torch.float64: 1e3, torch.float32: 10.0}
+
+
+#: Windows of at least this many values per image are copied one by one into reused buffers
+#: (no page faults); smaller ones are gathered at once (fewer, cheaper calls).
+_LOOP_ELEMENTS = 2**16
 
 
 def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None,
@@ -367,13 +373,17 @@ def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None,
     """
     h, w = src.shape[-2:]
     dims = (-2, -1)
-    d = ws.get("d", (img.numel(), src.shape[1], h, w), src.dtype, src.device)
-    mw = None if mf is None else ws.get("mw", (img.numel(), mf.shape[1], h, w), mf.dtype,
-                                        src.device)
-    for k, (i, uu, vv) in enumerate(zip(img.tolist(), u.tolist(), v.tolist(), strict=True)):
-        torch.sub(hr0[i, :, uu:uu + h, vv:vv + w], src[i], out=d[k])
-        if mw is not None and mf is not None:
-            mw[k] = mf[i, :, uu:uu + h, vv:vv + w]
+    if src[0].numel() < _LOOP_ELEMENTS:  # small windows: one gather beats a loop of copies
+        d = _windows(hr0, (h, w), img, u, v).sub_(src[img])
+        mw = None if mf is None else _windows(mf, (h, w), img, u, v)
+    else:
+        d = ws.get("d", (img.numel(), src.shape[1], h, w), src.dtype, src.device)
+        mw = None if mf is None else ws.get("mw", (img.numel(), mf.shape[1], h, w), mf.dtype,
+                                            src.device)
+        for k, (i, uu, vv) in enumerate(zip(img.tolist(), u.tolist(), v.tolist(), strict=True)):
+            torch.sub(hr0[i, :, uu:uu + h, vv:vv + w], src[i], out=d[k])
+            if mw is not None and mf is not None:
+                mw[k] = mf[i, :, uu:uu + h, vv:vv + w]
     if mw is None:
         n = torch.full(d.shape[:2], float(h * w), dtype=d.dtype, device=d.device)
     else:
@@ -382,7 +392,8 @@ def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None,
     s1 = d.sum(dim=dims)
     delta = s1 / n.clamp(min=1.0)
     sq = torch.linalg.vector_norm(d, dim=dims).square() - s1 * delta
-    redo = torch.nonzero((s1 * delta > _ONE_PASS_LIMIT * sq.clamp(min=0.0)).any(1)).flatten()
+    limit = _ONE_PASS_LIMIT.get(d.dtype, 10.0)
+    redo = torch.nonzero((s1 * delta > limit * sq.clamp(min=0.0)).any(1)).flatten()
     if redo.numel():
         r = d[redo] - delta[redo][..., None, None]
         if mw is not None:
@@ -407,36 +418,28 @@ def _best_shift(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None, w
     """Exact minimum cMSE shift of each image and its error there: ((N,) value, (N,) index).
 
     A float32 grid preselects the shifts within its error bound of the minimum (usually one
-    per image); only those are evaluated exactly (in ``src``'s dtype). Ties go to the first
-    shift in (u, v) order, as the reference loop does. ``value`` is the mean
-    ``|error|**power`` at that shift (differentiable); +inf and index 0 for images without a
-    clear pixel.
+    per image); only those are evaluated exactly, without gradients (in ``src``'s dtype). Ties
+    go to the first shift in (u, v) order, as the reference loop does. ``value`` is the mean
+    ``|error|**power`` at that shift — evaluated again, differentiably, when ``src`` needs a
+    gradient or ``power`` is 1; +inf and index 0 for images without a clear pixel.
     """
     n_img, s = src.shape[0], 2 * ((hr0.shape[-1] - src.shape[-1]) // 2) + 1
     with torch.no_grad():
         img, pos = _candidates(*_cmse_grid(src, hr0, mf, torch.float32, ws))
-    u, v = pos // s, pos % s
-    if torch.is_grad_enabled() and src.requires_grad:
-        values = _errors_at(src, hr0, mf, img, u, v, detach_bias=detach_bias)
-    else:
-        values = _cmse_at(src, hr0, mf, img, u, v, ws)
-    with torch.no_grad():
+        values = _cmse_at(src.detach(), hr0, mf, img, pos // s, pos % s, ws)
         best = torch.full((n_img,), torch.inf, dtype=values.dtype, device=src.device)
         best = best.scatter_reduce(0, img, values, reduce="amin")
         key = torch.where(values == best[img], pos, torch.full_like(pos, s * s))
         index = torch.full((n_img,), s * s, dtype=pos.dtype, device=src.device)
         index = index.scatter_reduce(0, img, key, reduce="amin")
         found = index < s * s
-        chosen = torch.full((n_img,), -1, dtype=torch.int64, device=src.device)
-        hit = torch.nonzero(pos == index[img]).flatten()
-        chosen[img[hit]] = hit
-    value = torch.where(found, values[chosen.clamp(min=0)] if values.numel() else best, best)
-    if power != 2 and bool(found.any()):
+    value = best
+    if (power != 2 or (torch.is_grad_enabled() and src.requires_grad)) and bool(found.any()):
         idx = torch.nonzero(found).flatten()
         at = index[idx]
         other = _errors_at(src, hr0, mf, idx, at // s, at % s, power=power,
                            detach_bias=detach_bias)
-        value = value.index_put((idx,), other)
+        value = best.to(other.dtype).index_put((idx,), other)
     return value, index.clamp(max=s * s - 1)
 
 
@@ -463,8 +466,12 @@ def corrected_error(
     dtype = sr.dtype if isinstance(sr, torch.Tensor) and sr.is_floating_point() else _F64
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "corrected_error", dtype=dtype)
     ws = _Workspace()
-    return torch.cat([_best_shift(src[c], hr0[c], _part(m, c), ws, power=power,
-                                  detach_bias=detach_bias)[0] for c in _chunks(hr0)])
+    chunks = _chunks(hr0)
+    # split, not slices: each slice's backward would build a zero gradient of the whole batch
+    parts = src.split(chunks[0].stop - chunks[0].start)
+    return torch.cat([_best_shift(part, hr0[c], _part(m, c), ws, power=power,
+                                  detach_bias=detach_bias)[0] for part, c in zip(parts, chunks,
+                                                                                 strict=True)])
 
 
 @overload

@@ -60,6 +60,25 @@ def test_cmse_gradient_is_the_best_shifts() -> None:
     assert torch.allclose(a.grad, b.grad, rtol=1e-7, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["cmse", "cl1"])
+def test_chunked_gradient_equals_whole_batch(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Batches are processed in chunks (split, so backward stays linear in the batch):
+    chunk boundaries change neither the loss nor its gradient."""
+    import sys
+
+    sr, hr, mask = _pair(9, (5, 1, 20, 20))
+    whole = sr.clone().requires_grad_(True)
+    value = get_loss(name)(whole, hr, mask)
+    value.backward()
+    monkeypatch.setattr(sys.modules["satsr.metrics.cpsnr"], "_CHUNK_ELEMENTS", 2 * 400)
+    chunked = sr.clone().requires_grad_(True)
+    again = get_loss(name)(chunked, hr, mask)
+    again.backward()
+    assert again.item() == pytest.approx(value.item(), rel=1e-12)
+    assert whole.grad is not None and chunked.grad is not None
+    assert torch.allclose(chunked.grad, whole.grad, rtol=1e-10, atol=1e-15)
+
+
 def test_float32_loss_matches_float64() -> None:
     sr, hr, mask = _pair(8, (2, 1, 24, 24))
     value64 = get_loss("cmse")(sr, hr, mask)
