@@ -5,11 +5,20 @@ layers of protection:
 
 - a **crc32c** codec at the end of every array's codec pipeline, so zarr itself rejects a
   truncated, bit-flipped or random chunk file when it decodes it;
-- a **content hash** (sha256 of the decoded values) of every chunk, recorded in the array's
-  ``zarr.json`` attribute ``_satsr_chunk_sha256`` (chunk key → hex). A chunk file replaced by
-  another *valid* chunk (e.g. ``hr/c/1/…`` copied over ``hr/c/0/…``) passes its crc32c but not
-  the hash of its position. A chunk holds a block of whole scenes, so this is a per-scene-block
-  content hash that stays valid whatever the chunking.
+- the **checksum of every chunk at its position**, recorded in the array's ``zarr.json``:
+  ``_satsr_chunk_crc32c`` (chunk key → crc32c of the chunk file's payload) and
+  ``_satsr_chunk_file_sha256`` (chunk key → sha256 of the whole chunk file). A chunk file
+  replaced by another *valid* chunk (e.g. ``hr/c/1/…`` copied over ``hr/c/0/…``) passes its own
+  crc32c trailer but not the values recorded for its position.
+
+Every read (:class:`GuardedArray`) recomputes the crc32c of each chunk it touches over the stored
+bytes, before decoding them, and compares it with the recorded value: a 32-bit check computed in
+hardware (~25 GB/s), so checking every chunk on every read costs ~1 % of a load, where hashing
+decoded values with sha256 cost 1.4x (``benchmarks/bench_probav_loading.py``). It catches any
+accidental damage or misplaced chunk except with probability 2**-32 per damaged chunk, as the
+crc32c codec alone does. :func:`verify_store` (``satsr datasets verify``) also recomputes every
+sha256 and decodes every chunk. This is store format 2; format-1 stores recorded the sha256 of
+the *decoded values* (``_satsr_chunk_sha256``) and are still read and verified that way.
 
 :func:`check_chunks_present` (cheap, run by :func:`satsr.schema.open_dataset`) treats a missing
 chunk file as an error instead of zarr's fill values; :func:`guard` makes every later read of
@@ -33,12 +42,20 @@ from typing import Any
 import numpy as np
 from xarray.backends import BackendArray
 
+from satsr import _chunkio
 from satsr.errors import CorruptFileError
 
 log = logging.getLogger(__name__)
 
-#: Array attribute holding ``{chunk key: sha256 hex of the decoded chunk}``.
+#: Array attribute holding ``{chunk key: sha256 hex of the chunk file's bytes}`` (format 2).
+FILE_HASH_ATTR = "_satsr_chunk_file_sha256"
+#: Array attribute holding ``{chunk key: crc32c of the chunk file's payload}`` (format 2).
+CRC_ATTR = "_satsr_chunk_crc32c"
+#: Array attribute of format-1 stores: ``{chunk key: sha256 hex of the decoded chunk}``.
 HASH_ATTR = "_satsr_chunk_sha256"
+#: Array attribute: values are stored as uint16 ``k`` and read as float32 ``k / peak``.
+PEAK_ATTR = "_satsr_uint16_peak"
+_INTERNAL_ATTRS = (FILE_HASH_ATTR, CRC_ATTR, HASH_ATTR, PEAK_ATTR)
 
 FIX = ("the store is damaged: re-create it with the command that wrote it (`satsr datasets "
        "prepare NAME --overwrite`, `satsr fetch` or `satsr datasets make` into a new --out) or "
@@ -94,7 +111,7 @@ def _arrays(store: Path) -> Iterator[tuple[str, Path]]:
 
 
 def record_hashes(store: str | os.PathLike[str]) -> None:
-    """Decode every chunk of every array of ``store`` and record its content hash."""
+    """Record the crc32c and sha256 of every chunk file of every array of ``store``."""
     import zarr
 
     store = Path(store)
@@ -102,15 +119,22 @@ def record_hashes(store: str | os.PathLike[str]) -> None:
     for name, folder in _arrays(store):
         meta = _meta(folder)
         shape, chunks = _grid(meta)
-        arr: Any = group[name]
-        hashes = {_chunk_key(meta, i): content_hash(arr[_slices(i, shape, chunks)])
-                  for i in _chunk_indices(shape, chunks)}
-        arr.attrs[HASH_ATTR] = hashes
+        hashes, crcs = {}, {}
+        for index in _chunk_indices(shape, chunks):
+            key = _chunk_key(meta, index)
+            data = _chunkio.read_chunk(folder / key)
+            hashes[key], crcs[key] = _chunkio.sha256_hex(data), _chunkio.crc32c(data)
+        group[name].attrs.update({FILE_HASH_ATTR: hashes, CRC_ATTR: crcs})
+
+
+def _hashed(meta: dict[str, Any]) -> bool:
+    attrs = meta.get("attributes", {})
+    return FILE_HASH_ATTR in attrs or HASH_ATTR in attrs
 
 
 def has_hashes(store: str | os.PathLike[str]) -> bool:
-    """True when every array of ``store`` records content hashes (written by this satsr)."""
-    return all(HASH_ATTR in _meta(folder).get("attributes", {}) for _, folder in _arrays(Path(store)))
+    """True when every array of ``store`` records content hashes (written by satsr)."""
+    return all(_hashed(_meta(folder)) for _, folder in _arrays(Path(store)))
 
 
 def check_chunks_present(store: str | os.PathLike[str], *, require_hashes: bool = True
@@ -123,7 +147,7 @@ def check_chunks_present(store: str | os.PathLike[str], *, require_hashes: bool 
     problems: list[str] = []
     for name, folder in _arrays(store):
         meta = _meta(folder)
-        if HASH_ATTR not in meta.get("attributes", {}):
+        if not _hashed(meta):
             if require_hashes:
                 problems.append(f"{store}: variable {name!r} has no content hashes (written by "
                                 f"an older satsr or another tool); {FIX}")
@@ -152,18 +176,23 @@ def verify_store(store: str | os.PathLike[str]) -> list[str]:
     group = zarr.open_group(store, mode="r")
     for name, folder in _arrays(store):
         meta = _meta(folder)
-        want = meta["attributes"][HASH_ATTR]
+        attrs = meta["attributes"]
         shape, chunks = _grid(meta)
         arr: Any = group[name]
         for index in _chunk_indices(shape, chunks):
             key = _chunk_key(meta, index)
-            try:
-                got = content_hash(arr[_slices(index, shape, chunks)])
+            try:  # decode every chunk (crc32c, zstd, length) whatever the hash says
+                values = arr[_slices(index, shape, chunks)]
             except Exception as exc:  # crc32c mismatch, zstd errors, bad lengths ...
                 problems.append(f"{store}: variable {name!r} chunk {key} cannot be decoded "
                                 f"({type(exc).__name__}); {FIX}")
                 continue
-            if got != want.get(key):
+            if FILE_HASH_ATTR in attrs:
+                got = _chunkio.sha256_hex(_chunkio.read_chunk(folder / key))
+                want = attrs[FILE_HASH_ATTR].get(key)
+            else:
+                got, want = content_hash(values), attrs[HASH_ATTR].get(key)
+            if got != want:
                 problems.append(f"{store}: variable {name!r} chunk {key} does not match its "
                                 f"content hash (replaced or altered); {FIX}")
     return problems
@@ -186,18 +215,39 @@ def find_stores(path: str | os.PathLike[str]) -> list[Path]:
 
 
 class GuardedArray:
-    """A zarr array whose reads decode whole chunks, verify their recorded content hashes and
-    raise one-line :class:`CorruptFileError` on any decode failure (crc32c, zstd, length).
+    """A zarr array whose reads verify every chunk they touch and raise one-line
+    :class:`CorruptFileError` on any failure (missing file, hash mismatch, decode error).
+
+    Format-2 stores (:data:`CRC_ATTR`) are read chunk file by chunk file: the payload's crc32c
+    is compared with the value recorded for the chunk's position, then the bytes are decoded
+    directly (:mod:`satsr._chunkio`); uint16 arrays
+    with :data:`PEAK_ATTR` read as float32 ``k / peak`` (what the PNG reader returns). Older
+    stores (:data:`HASH_ATTR`) are read by zarr and the decoded values hashed.
 
     ``__getitem__`` accepts what dask passes (slices, integers, or other indexers after graph
     fusion): the chunk-aligned region around the request is read and checked, then sliced.
     """
 
     def __init__(self, array: Any, store: Path, name: str, meta: dict[str, Any]) -> None:
-        self.array, self.store, self.name, self.meta = array, store, name, meta
-        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
-        self.grid = _grid(meta)[1]
-        self.hashes: dict[str, str] = meta["attributes"][HASH_ATTR]
+        self._array, self.store, self.name, self.meta = array, store, name, meta
+        attrs = meta.get("attributes", {})
+        self.crcs: dict[str, int] | None = attrs.get(CRC_ATTR)
+        self.hashes: dict[str, str] = attrs.get(HASH_ATTR, {})
+        self.peak: float | None = attrs.get(PEAK_ATTR)
+        self.shape, self.grid = _grid(meta)
+        self.ndim = len(self.shape)
+        self.disk_dtype = np.dtype(_chunkio.numpy_dtype(meta))
+        self.dtype = np.dtype(np.float32) if self.peak else self.disk_dtype
+        self.codecs = _chunkio.fast_codecs(meta) if self.crcs is not None else None
+
+    @property
+    def array(self) -> Any:
+        """The zarr array (opened on first use: fallback decoding and error diagnosis)."""
+        if self._array is None:
+            import zarr
+
+            self._array = zarr.open_array(self.store / self.name, mode="r")
+        return self._array
 
     def _plan(self, key: Any) -> tuple[tuple[slice, ...], tuple[Any, ...]]:
         """(chunk-aligned region to read, index into that region) for an indexer ``key``."""
@@ -222,30 +272,95 @@ class GuardedArray:
             local.append(lo - a if sub is None else slice(lo - a, lo - a + sub.stop))
         return tuple(region), tuple(local)
 
-    def _check(self, values: np.ndarray, region: tuple[slice, ...]) -> None:
-        firsts = [r.start // c if c else 0 for r, c in zip(region, self.grid, strict=True)]
-        counts = [-(-(r.stop - r.start) // c) if c else 1
-                  for r, c in zip(region, self.grid, strict=True)]
-        for offset in itertools.product(*(range(n) for n in counts)):
-            index = tuple(f + o for f, o in zip(firsts, offset, strict=True))
-            part = values[tuple(slice(o * c, (o + 1) * c) for o, c in
-                                zip(offset, self.grid, strict=True))]
-            chunk = _chunk_key(self.meta, index)
-            if content_hash(part) != self.hashes.get(chunk):
-                raise CorruptFileError(f"store {self.store} variable {self.name!r} chunk {chunk}"
-                                       f" does not match its content hash (replaced or "
-                                       f"altered); {FIX}")
+    def _indices(self, region: tuple[slice, ...]) -> Iterator[tuple[int, ...]]:
+        """Chunk indices covering a chunk-aligned ``region``."""
+        return itertools.product(*(range(r.start // c, -(-r.stop // c)) if c else range(1)
+                                   for r, c in zip(region, self.grid, strict=True)))
 
-    def __getitem__(self, key: Any) -> np.ndarray:
-        region, local = self._plan(key)
+    def _fail(self, key: str, problem: str) -> CorruptFileError:
+        return CorruptFileError(f"{self.store}: variable {self.name!r} chunk {key} "
+                                f"{problem}; {FIX}")
+
+    def _undecodable(self, index: tuple[int, ...], key: str, exc: Exception
+                     ) -> CorruptFileError:
+        return self._fail(key, f"cannot be decoded ({type(exc).__name__}: checksum or "
+                          "compression error)")
+
+    def _verified(self, index: tuple[int, ...], key: str) -> bytes:
+        """The chunk file's bytes, checked against the crc32c recorded for ``key``."""
+        assert self.crcs is not None
+        try:
+            data = _chunkio.read_chunk(self.store / self.name / key)
+        except OSError:
+            raise self._fail(key, "is missing (it would read as fill values)") from None
+        if _chunkio.crc32c(data) != self.crcs.get(key):
+            try:  # tell a damaged file from a valid chunk put at the wrong place
+                self.array.get_block_selection(index)
+            except Exception as exc:
+                raise self._undecodable(index, key, exc) from None
+            raise self._fail(key, "does not match its content hash (replaced or altered)")
+        return data
+
+    def _read_files(self, region: tuple[slice, ...]) -> np.ndarray:
+        """``region`` read chunk file by chunk file, each verified before it is decoded, in
+        final form (float32 ``k / peak`` for uint16 arrays)."""
+        out = np.empty(tuple(r.stop - r.start for r in region), self.dtype)
+        for index in self._indices(region):
+            self._read_one(index, out=out, region=region)
+        return out
+
+    def _read_one(self, index: tuple[int, ...], *, out: np.ndarray, region: tuple[slice, ...]
+                  ) -> None:
+        """Verify, decode and store one chunk into its part of ``out``."""
+        key = _chunk_key(self.meta, index)
+        data = self._verified(index, key)
+        part = _slices(index, self.shape, self.grid)
+        dest = out[tuple(slice(p.start - r.start, p.stop - r.start)
+                         for p, r in zip(part, region, strict=True))]
+        inside = tuple(slice(0, p.stop - p.start) for p in part)
+        try:
+            if self.codecs is None:
+                block = np.asarray(self.array[part])
+            elif (not self.peak and dest.shape == self.grid and dest.flags.c_contiguous
+                  and self.disk_dtype.kind != "O"):
+                _chunkio.decode(data, self.meta, *self.codecs, out=dest)
+                return
+            else:
+                buf = (None if self.disk_dtype.kind == "O"
+                       else _chunkio.scratch(self.grid, self.disk_dtype))
+                block = _chunkio.decode(data, self.meta, *self.codecs, out=buf)[inside]
+        except Exception as exc:
+            raise self._undecodable(index, key, exc) from None
+        if self.peak:  # exactly the PNG reader's float32(k) / float32(peak)
+            np.divide(block, np.float32(self.peak), out=dest, dtype=np.float32)
+        else:
+            dest[...] = block
+
+    def _read_legacy(self, region: tuple[slice, ...]) -> np.ndarray:
+        """``region`` read by zarr, each chunk's decoded values checked (older stores)."""
         try:
             values = np.asarray(self.array[region])
         except Exception as exc:
             raise CorruptFileError(f"store {self.store} variable {self.name!r} has a chunk that "
                                    f"cannot be decoded ({type(exc).__name__}: checksum or "
                                    f"compression error); {FIX}") from None
-        self._check(values, region)
-        return values[local]
+        for index in self._indices(region):
+            part = _slices(index, self.shape, self.grid)
+            local = tuple(slice(p.start - r.start, p.stop - r.start)
+                          for p, r in zip(part, region, strict=True))
+            key = _chunk_key(self.meta, index)
+            if content_hash(values[local]) != self.hashes.get(key):
+                raise self._fail(key, "does not match its content hash (replaced or altered)")
+        return values
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        region, local = self._plan(key)
+        if self.crcs is not None:
+            return self._read_files(region)[local]
+        values = self._read_legacy(region)[local]
+        if self.peak:
+            return np.divide(values, np.float32(self.peak), dtype=np.float32)
+        return np.asarray(values)
 
 
 class _LazyGuarded(BackendArray):
@@ -266,15 +381,15 @@ class _LazyGuarded(BackendArray):
 def _guarded_data(ds: Any, name: str, arr: Any, guarded: GuardedArray) -> Any | None:
     """The guarded replacement of ``ds[name]``'s data (dask or lazily indexed, as opened), or
     None when the variable cannot be guarded without changing its values or chunks."""
-    data = ds[name].data
-    if hasattr(data, "dask"):
+    if ds[name].chunks is not None:  # dask-backed (``.data`` of a lazy array would load it)
         import dask.array as da
 
-        if data.chunks != da.core.normalize_chunks(arr.chunks, arr.shape):
+        chunks = ds[name].data.chunks
+        if chunks != da.core.normalize_chunks(arr.chunks, arr.shape):
             return None
-        return da.from_array(guarded, chunks=data.chunks, name=f"satsr-guarded-{name}-"
+        return da.from_array(guarded, chunks=chunks, name=f"satsr-guarded-{name}-"
                              f"{guarded.store}", asarray=False, fancy=False,
-                             meta=np.empty((0,) * arr.ndim, ds[name].dtype))
+                             meta=np.empty((0,) * arr.ndim, guarded.dtype))
     from xarray.core import indexing
 
     return indexing.LazilyIndexedArray(_LazyGuarded(guarded))
@@ -300,7 +415,7 @@ def guard(ds: Any, store: str | os.PathLike[str], names: tuple[str, ...]) -> Any
         meta = _meta(store / name)
         enc = ds[name].encoding
         fill = meta.get("attributes", {}).get("_FillValue")
-        if HASH_ATTR not in meta.get("attributes", {}) or any(
+        if not _hashed(meta) or any(
                 k in enc for k in ("scale_factor", "add_offset", "units")) or (
                 fill is not None and ds[name].dtype.kind != "f"):
             continue
@@ -314,11 +429,13 @@ def guard(ds: Any, store: str | os.PathLike[str], names: tuple[str, ...]) -> Any
 
 
 def strip_hash_attrs(ds: Any) -> Any:
-    """``ds`` without the internal hash attribute on its variables (kept in the store only)."""
+    """``ds`` without satsr's internal attributes on its variables (kept in the store only)."""
     for name in ds.variables:
-        ds[name].attrs.pop(HASH_ATTR, None)
+        for attr in _INTERNAL_ATTRS:
+            ds[name].attrs.pop(attr, None)
     return ds
 
 
-__all__ = ["HASH_ATTR", "GuardedArray", "check_chunks_present", "content_hash", "find_stores",
+__all__ = ["CRC_ATTR", "FILE_HASH_ATTR", "HASH_ATTR", "PEAK_ATTR", "GuardedArray",
+           "check_chunks_present", "content_hash", "find_stores",
            "guard", "has_hashes", "record_hashes", "strip_hash_attrs", "verify_store"]

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from satsr import integrity
+from satsr import _storeread, integrity
 from satsr._atomic import replace_dir, temp_sibling
 from satsr.errors import CorruptFileError, DatasetNotFoundError, SchemaError
 
@@ -210,7 +210,8 @@ def validate(ds: xr.Dataset, *, check_values: bool = False) -> None:
                             "the source data")
 
 
-def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False,
+                 uint16_peak: int | None = None, value_codec: str = "zstd") -> Path:
     """Write ``ds`` to a Zarr store atomically (temp folder, then rename) and return its path.
 
     Either the complete store exists afterwards or nothing does: a crash midway leaves only a
@@ -218,7 +219,16 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: boo
     chunk is written (even all-fill ones) with a crc32c checksum, and the content hash of every
     chunk is recorded (:mod:`satsr.integrity`), so :func:`open_dataset` can tell a missing,
     corrupt or swapped chunk from real data.
+
+    ``uint16_peak`` (PROBA-V: 65535) stores ``lr``/``hr`` as uint16 ``k`` where every value is
+    exactly ``k / peak`` (half the bytes to read and decompress; :func:`open_dataset` returns
+    float32 ``k / peak`` again, bit for bit); a value off that grid is a :class:`SchemaError`.
+    ``value_codec`` compresses ``lr``/``hr`` with zstd (``"zstd"``) or not at all (``"none"``:
+    PROBA-V uint16 values compress to ~0.6 but decompressing them was most of a load).
     """
+    if value_codec not in VALUE_CODECS:
+        raise SchemaError(f"unknown value_codec {value_codec!r}; choose one of "
+                          f"{list(VALUE_CODECS)}")
     validate(ds)
     path = Path(path)
     if path.exists() and not overwrite:
@@ -231,12 +241,14 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: boo
             out[name] = out[name].astype(object)
         out[name].encoding = {}
     out = out.chunk(_default_chunks(out))
+    if uint16_peak is not None:
+        out = _as_uint16(out, int(uint16_peak))
     for name in list(out.coords):  # keep non-index coords (split, ...) in memory: no dask objects
         if name not in out.dims:
             out = out.assign_coords({name: out[name].compute()})
     try:
         out.to_zarr(tmp, mode="w", consolidated=False, zarr_format=3,
-                    encoding=_encoding(out), write_empty_chunks=True)
+                    encoding=_encoding(out, value_codec), write_empty_chunks=True)
         integrity.record_hashes(tmp)
         replace_dir(tmp, path)
     finally:
@@ -249,18 +261,57 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: boo
 #: by per-chunk/dask overhead (1.4x faster than decoding PNGs); 8 scenes per chunk keeps random
 #: access cheap (a bench batch reads one chunk) and loads ~4x faster.
 SCENES_PER_CHUNK = 8
+#: zstd level of every chunk: level 1 decodes real PROBA-V uint16 frames ~2x faster than the
+#: default level 3 for ~14 % more bytes (``benchmarks/bench_probav_loading.py``).
+ZSTD_LEVEL = 1
+#: Codecs for ``lr``/``hr`` (:func:`save_dataset`'s ``value_codec``); masks, coordinates and
+#: everything else always use zstd (level :data:`ZSTD_LEVEL`), then crc32c.
+VALUE_CODECS = ("zstd", "none")
 
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """The Zarr v3 codec pipeline of every variable: zstd, then a crc32c checksum.
+def _to_uint16(block: np.ndarray, peak: int) -> np.ndarray:
+    """float32 ``k / peak`` → uint16 ``k``; raise when a value is not exactly on that grid."""
+    k = np.rint(block.astype(np.float64) * peak)
+    ok = np.isfinite(k).all() and k.min(initial=0) >= 0 and k.max(initial=0) <= 65535
+    if ok:
+        ku = k.astype(np.uint16)
+        ok = np.array_equal(np.divide(ku, np.float32(peak), dtype=np.float32), block)
+    if not ok:
+        raise SchemaError(f"values are not integers / {peak} in 0..65535; save without "
+                          "uint16_peak (float32 on disk)")
+    return ku
+
+
+def _as_uint16(ds: xr.Dataset, peak: int) -> xr.Dataset:
+    """``ds`` with ``lr``/``hr`` as uint16 ``k`` (checked per chunk when written)."""
+    from satsr.integrity import PEAK_ATTR
+
+    for name in ("lr", "hr"):
+        var = ds[name]
+        data = var.data.map_blocks(_to_uint16, peak, dtype=np.uint16)
+        ds = ds.assign({name: xr.Variable(var.dims, data, {**var.attrs, PEAK_ATTR: peak})})
+    return ds
+
+
+def _encoding(ds: xr.Dataset, value_codec: str = "zstd") -> dict[str, dict[str, Any]]:
+    """The Zarr v3 codec pipeline of every variable: zstd (``lr``/``hr``: ``value_codec``),
+    then a crc32c checksum.
 
     The crc32c codec must stay last: zarr verifies it before decompressing, so a truncated or
     random chunk file is reported as a checksum error, never decoded into wrong values.
     """
     from zarr.codecs import Crc32cCodec, ZstdCodec
 
-    return {str(name): {"compressors": [ZstdCodec(level=0), Crc32cCodec()]}
-            for name in ds.variables}
+    enc: dict[str, dict[str, Any]] = {
+        str(name): {"compressors": [ZstdCodec(level=ZSTD_LEVEL), Crc32cCodec()]}
+        for name in ds.variables}
+    for name in ds.variables:
+        if ds[name].dtype == np.uint16:  # k / peak values: no fill-value masking
+            enc[str(name)]["_FillValue"] = None
+    if value_codec == "none":
+        for name in ("lr", "hr"):
+            enc[name]["compressors"] = [Crc32cCodec()]
+    return enc
 
 
 def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
@@ -287,13 +338,10 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
         raise DatasetNotFoundError(f"dataset store {path} does not exist; check the path or "
                                    "create it with `satsr datasets prepare` / `satsr fetch`")
     try:
-        ds = (xr.open_zarr(path, consolidated=False) if dask
-              else xr.open_zarr(path, consolidated=False, chunks=None))
         problems = integrity.check_chunks_present(path, require_hashes=False)
+        fast = None if problems else _storeread.open_store(path, tuple(REQUIRED_VARS), dask=dask)
+        ds = fast if fast is not None else _open_zarr(path, dask=dask)
         hashed = integrity.has_hashes(path)
-        for name in ("scene", "band", "split"):
-            if name in ds.coords:
-                ds = ds.assign_coords({name: (ds[name].dims, ds[name].values.astype(object))})
     except CorruptFileError:
         raise
     except Exception as exc:  # zarr raises many types for non-stores and broken chunks
@@ -308,9 +356,20 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
     if not hashed:
         log.warning("%s has no chunk checksums (written by an older satsr); re-create it to "
                     "protect it against corruption", path)
-    ds = integrity.strip_hash_attrs(ds)
+    if fast is None:
+        ds = integrity.guard(integrity.strip_hash_attrs(ds), path, tuple(REQUIRED_VARS))
     validate(ds)
-    return integrity.guard(ds, path, tuple(REQUIRED_VARS))
+    return ds
+
+
+def _open_zarr(path: Path, *, dask: bool) -> xr.Dataset:
+    """The store opened by xarray (stores of other writers and older satsr versions)."""
+    ds = (xr.open_zarr(path, consolidated=False) if dask
+          else xr.open_zarr(path, consolidated=False, chunks=None))
+    for name in ("scene", "band", "split"):
+        if name in ds.coords:
+            ds = ds.assign_coords({name: (ds[name].dims, ds[name].values.astype(object))})
+    return ds
 
 
 def _damage(path: Path) -> str:

@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 from satsr import integrity, schema
-from satsr.errors import CorruptFileError
+from satsr.errors import CorruptFileError, SchemaError
 from tests.test_schema import make
 
 N = schema.SCENES_PER_CHUNK + 3  # two scene chunks per variable
@@ -45,11 +45,11 @@ def test_written_with_crc32c_hashes_and_every_chunk(store: Path) -> None:
     for var in ("lr", "lr_mask", "frame_valid", "hr", "hr_mask", "scene", "split", "norm"):
         meta = json.loads((store / var / "zarr.json").read_text())
         assert meta["codecs"][-1]["name"] == "crc32c", var
-        assert integrity.HASH_ATTR in meta["attributes"], var
+        assert {integrity.CRC_ATTR, integrity.FILE_HASH_ATTR} <= meta["attributes"].keys(), var
     assert _chunk(store, "hr_mask", 0).is_file()  # all False, written anyway
     assert integrity.verify_store(store) == []
     ds = schema.open_dataset(store)
-    assert integrity.HASH_ATTR not in ds["lr"].attrs
+    assert not {integrity.CRC_ATTR, integrity.FILE_HASH_ATTR} & ds["lr"].attrs.keys()
     ref = make(n_scene=N)
     np.testing.assert_array_equal(ds["lr"].values, ref["lr"].values)
     np.testing.assert_array_equal(ds["hr"].isel(scene=[1, 9], X=slice(2, 5)).values,
@@ -138,3 +138,62 @@ def test_guarded_without_dask(store: Path) -> None:
     with pytest.raises(CorruptFileError) as exc:
         schema.open_dataset(store, dask=False)["hr"].load()
     _one_line(exc, "'hr' chunk c/0/0/0/0 does not match its content hash")
+
+
+def _as_format_1(store: Path) -> None:
+    """Rewrite ``store``'s hashes the way satsr wrote them before format 2 (sha256 of the
+    decoded values of each chunk), so the legacy read and verify paths are exercised."""
+    import zarr
+
+    group = zarr.open_group(store, mode="r+")
+    for name in ("lr", "lr_mask", "frame_valid", "hr", "hr_mask", "scene", "split", "norm",
+                 "band", "frame"):
+        arr = group[name]
+        step = arr.chunks[0]
+        attrs = dict(arr.attrs)
+        keys = sorted(attrs.pop(integrity.CRC_ATTR))
+        attrs.pop(integrity.FILE_HASH_ATTR)
+        attrs[integrity.HASH_ATTR] = {key: integrity.content_hash(
+            arr[int(key.split("/")[1]) * step:(int(key.split("/")[1]) + 1) * step])
+            for key in keys}
+        arr.attrs.clear()
+        arr.attrs.update(attrs)
+
+
+def test_format_1_stores_stay_readable_and_guarded(store: Path) -> None:
+    _as_format_1(store)
+    assert integrity.verify_store(store) == []
+    ref = make(n_scene=N)
+    for dask in (True, False):
+        ds = schema.open_dataset(store, dask=dask)
+        np.testing.assert_array_equal(ds["hr"].values, ref["hr"].values)
+        np.testing.assert_array_equal(ds["lr"].isel(scene=slice(7, 10)).values,
+                                      ref["lr"].isel(scene=slice(7, 10)).values)
+    shutil.copyfile(_chunk(store, "hr", 1), _chunk(store, "hr", 0))
+    with pytest.raises(CorruptFileError) as exc:
+        schema.open_dataset(store, dask=False)["hr"].load()
+    _one_line(exc, "'hr' chunk c/0/0/0/0 does not match its content hash")
+    assert len(integrity.verify_store(store)) == 1
+
+
+def test_uint16_on_disk_reads_back_bit_exact(tmp_path: Path) -> None:
+    """``uint16_peak``: k on disk, float32(k) / float32(peak) on read, as the PNG reader."""
+    ref = make(n_scene=N)
+    rng = np.random.default_rng(1)
+    k_lr = rng.integers(0, 65536, ref["lr"].shape).astype(np.uint16)
+    k_hr = rng.integers(0, 65536, ref["hr"].shape).astype(np.uint16)
+    ds = ref.assign(lr=(schema.LR_DIMS, k_lr.astype(np.float32) / np.float32(65535)),
+                    hr=(schema.HR_DIMS, k_hr.astype(np.float32) / np.float32(65535)))
+    path = schema.save_dataset(ds, tmp_path / "u.zarr", uint16_peak=65535, value_codec="none")
+    meta = json.loads((path / "hr" / "zarr.json").read_text())
+    assert meta["data_type"] == "uint16" and meta["attributes"][integrity.PEAK_ATTR] == 65535
+    for dask in (True, False):
+        back = schema.open_dataset(path, dask=dask)
+        assert back["lr"].dtype == np.float32 and integrity.PEAK_ATTR not in back["lr"].attrs
+        np.testing.assert_array_equal(back["lr"].values, ds["lr"].values)
+        np.testing.assert_array_equal(back["hr"].isel(scene=[2, 9]).values,
+                                      ds["hr"].isel(scene=[2, 9]).values)
+    assert integrity.verify_store(path) == []
+    with pytest.raises(SchemaError, match="not integers / 65535"):
+        schema.save_dataset(ref, tmp_path / "bad.zarr", uint16_peak=65535)
+    assert not (tmp_path / "bad.zarr").exists()

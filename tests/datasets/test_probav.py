@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -161,9 +162,15 @@ def test_prepare_roundtrip_equals_png(probav_copy: Path) -> None:
     assert paths == [probav_copy / "satsr/probav_RED.zarr", probav_copy / "satsr/probav_NIR.zarr"]
     shutil.rmtree(probav_copy / "train")  # the fast path must not touch the PNGs
     from_zarr = pv.load_probav(root=probav_copy)
-    for png, zarr in zip(from_png, from_zarr, strict=True):
+    plain = pv.load_probav(root=probav_copy, dask=False)
+    for png, zarr, direct in zip(from_png, from_zarr, plain, strict=True):
         assert zarr["lr"].chunks is not None  # lazy, dask-backed
+        assert direct["lr"].chunks is None
         xr.testing.assert_identical(png, zarr.load())
+        xr.testing.assert_identical(png, direct.load())  # uint16 on disk, bit-exact float32
+    meta = json.loads((paths[0] / "lr" / "zarr.json").read_text())
+    assert meta["data_type"] == "uint16"  # k on disk, read as k / 65535
+    assert [c["name"] for c in meta["codecs"]] == ["bytes", "crc32c"]  # pv.VALUE_CODEC
     opened = load_datasets(probav_copy / "satsr")  # a folder of stores works too
     assert [str(d["band"].values[0]) for d in opened] == ["NIR", "RED"]
 
