@@ -6,15 +6,18 @@ memory (``load_probav(...)`` + ``.load()``, what training does) by each read pat
 
 - ``png``: decoding the PNGs (no prepared store);
 - ``zarr_dask``: the prepared store opened with dask (``schema.open_dataset``'s default);
-- ``zarr``: the prepared store opened without dask (``dask=False``: zarr reads whole chunks).
+- ``zarr``: the prepared store opened without dask (``dask=False``: whole chunk files read,
+  checked and decoded directly, what ``satsr train`` uses).
 
-It also rewrites the RED store with other storage options — compression codec and level,
-scenes per chunk, float32 vs uint16 on disk (lossless for PROBA-V, values k/65535) — and
-loads each through the no-dask path, so the default can be chosen by measurement. Caveat: the
-copies of one scene are identical, so compression ratios here are better than on the full
-dataset; the read-path ratios do not depend on that much. One warm-up, then the median of
-``--rounds`` runs (wall clock, spread recorded, ±20 % flagged) and CPU time (steadier on a
-shared machine).
+It also rewrites the RED store with other storage options through ``schema.save_dataset`` —
+``lr``/``hr`` compressed (zstd) or not, scenes per chunk, float32 vs uint16 on disk (lossless
+for PROBA-V, values k/65535) — and loads each through the no-dask path, so the defaults
+(``probav.VALUE_CODEC``, ``schema.SCENES_PER_CHUNK``) are chosen by measurement, and it times
+the two checksums over every chunk file (``read_checks``: the crc32c every read recomputes vs
+sha256). Caveat: the copies of one scene are identical, so zstd finds more to remove here than
+on the full dataset (real distinct frames compress to ~0.6 at level 1). One warm-up, then the
+median of ``--rounds`` runs (wall clock, spread recorded, ±20 % flagged) and CPU time (steadier
+on a shared machine).
 
     python benchmarks/bench_probav_loading.py [--quick] [--repeat 40] [--rounds 5] [--out PATH]
 """
@@ -30,9 +33,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
+from satsr import _chunkio, schema
 from satsr._atomic import write_text
 from satsr.bench.timing import Timing, machine_facts, time_call
 from satsr.datasets import probav as pv
@@ -78,40 +81,30 @@ def load_all(root: Path, path: str) -> None:
 
 
 def _variant(ds: xr.Dataset, dest: Path, codec: str, per_chunk: int, uint16: bool) -> Path:
-    """``ds`` rewritten with one storage option (crc32c kept last, as satsr writes stores)."""
-    from zarr.codecs import Crc32cCodec, ZstdCodec
-
-    out = ds.copy()
-    for name in out.variables:
-        out[name].encoding = {}
-    if uint16:
-        for name in ("lr", "hr"):
-            out[name] = (out[name] * 65535).round().astype(np.uint16)
-    out = out.chunk({d: (per_chunk if d == "scene" else -1) for d in out.dims})
-    level = {"none": None, "zstd0": 0, "zstd3": 3}[codec]
-    comp = [Crc32cCodec()] if level is None else [ZstdCodec(level=level), Crc32cCodec()]
-    out.to_zarr(dest, mode="w", consolidated=False, zarr_format=3,
-                encoding={str(v): {"compressors": comp} for v in out.data_vars})
-    return dest
+    """``ds`` rewritten by ``schema.save_dataset`` with one storage option for ``lr``/``hr``."""
+    default = schema.SCENES_PER_CHUNK
+    schema.SCENES_PER_CHUNK = per_chunk  # the writer's constant, for this variant only
+    try:
+        return schema.save_dataset(ds, dest, uint16_peak=int(pv.PEAK) if uint16 else None,
+                                   value_codec=codec)
+    finally:
+        schema.SCENES_PER_CHUNK = default
 
 
-def _load_variant(path: Path, uint16: bool) -> None:
-    ds = xr.open_zarr(path, consolidated=False, chunks=None).load()
-    if uint16:  # decode exactly as the PNG reader does: float32(k) / 65535
-        for name in ("lr", "hr"):
-            ds[name] = ds[name].astype(np.float32) / np.float32(65535)
+def _load_variant(path: Path) -> None:
+    schema.open_dataset(path, dask=False).load()
 
 
 def storage_options(root: Path, tmp: Path, rounds: int) -> list[dict[str, Any]]:
     """Load speed of the RED store under each storage option (no-dask read path)."""
-    ds = xr.open_zarr(pv.prepared_path(root, "RED"), consolidated=False, chunks=None).load()
+    ds = schema.open_dataset(pv.prepared_path(root, "RED"), dask=False).load()
     rows = []
-    for codec in ("none", "zstd0", "zstd3"):
+    for codec in schema.VALUE_CODECS:
         for per_chunk in (8, 32):
             for uint16 in (False, True):
                 dest = _variant(ds, tmp / f"{codec}-{per_chunk}-{uint16}.zarr", codec,
                                 per_chunk, uint16)
-                t = time_call(partial(_load_variant, dest, uint16), repeats=rounds)
+                t = time_call(partial(_load_variant, dest), repeats=rounds)
                 size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
                 n = ds.sizes["scene"]
                 rows.append({"codec": codec, "scenes_per_chunk": per_chunk,
@@ -121,6 +114,18 @@ def storage_options(root: Path, tmp: Path, rounds: int) -> list[dict[str, Any]]:
                              "scenes_per_cpu_s": round(n / t.cpu_median_s, 1),
                              "timing": t.summary(per=n)})
     return rows
+
+
+def read_checks(root: Path, rounds: int) -> dict[str, Any]:
+    """Cost of checking every chunk file of both prepared stores, per checksum: the crc32c
+    that every read recomputes vs a sha256 of each file (what ``satsr datasets verify`` adds)."""
+    files = [f.read_bytes() for band in pv.BANDS
+             for f in sorted(pv.prepared_path(root, band).rglob("c/**/*")) if f.is_file()]
+    out: dict[str, Any] = {"mb": round(sum(len(b) for b in files) / 1e6, 2)}
+    for name, fn in (("crc32c", _chunkio.crc32c), ("sha256", _chunkio.sha256_hex)):
+        t = time_call(partial(lambda f: [f(b) for b in files], fn), repeats=rounds)
+        out[f"{name}_ms"] = round(t.median_s * 1e3, 2)
+    return out
 
 
 def main() -> None:
@@ -146,6 +151,7 @@ def main() -> None:
             path: time_call(partial(load_all, root, path), repeats=args.rounds)
             for path in ("png", "zarr_dask", "zarr")}
         options = storage_options(root, tmp, args.rounds)
+        checks = read_checks(root, args.rounds)
     png = times["png"]
     result = {
         "benchmark": "probav_loading", "scenes": n, "rounds": args.rounds, "quick": args.quick,
@@ -158,6 +164,7 @@ def main() -> None:
         "prepare_s": round(prepare.median_s, 3),
         "timings": {k: t.summary(per=n) for k, t in times.items()},
         "storage_options": options,
+        "read_checks": checks,
         "machine": machine_facts(),
     }
     print(f"PROBA-V loading, {n} scenes (2 real scenes x {args.repeat}), median of "
@@ -169,6 +176,8 @@ def main() -> None:
     for o in options:
         print(f"  store {o['codec']:<6} {o['scenes_per_chunk']:>3}/chunk {o['dtype_on_disk']:<8}"
               f" {o['mb_per_scene']:7.3f} MB/scene {o['scenes_per_s']:8.1f} scenes/s")
+    print(f"  checking every chunk ({checks['mb']} MB): crc32c {checks['crc32c_ms']} ms, "
+          f"sha256 {checks['sha256_ms']} ms")
     write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -33,7 +33,7 @@ class DatasetEntry:
     Callables are ``"module:function"`` strings imported on use:
 
     - ``loader(root=, split=, band=) -> list[xr.Dataset]`` (one sample-schema dataset per band
-      group);
+      group; an optional ``dask=`` argument receives ``False`` for whole loads);
     - ``download(root, **options) -> Path`` (``options``: ``url``, ``size``, ``md5``,
       ``sha256``, ``keep_archive``), None when the data are generated rather than downloaded;
     - ``prepare(root, out, *, overwrite) -> list[Path]`` writes sample-schema Zarr stores;
@@ -54,10 +54,14 @@ class DatasetEntry:
     present: str | None = None
 
     def load(self, *, root: str | os.PathLike[str] | None = None, split: str | None = None,
-             band: str | None = None) -> list[xr.Dataset]:
-        """The dataset's band groups (see ``loader``)."""
+             band: str | None = None, dask: bool = True) -> list[xr.Dataset]:
+        """The dataset's band groups (see ``loader``). ``dask=False`` (whole loads, e.g.
+        training) is passed on to loaders that take a ``dask`` argument."""
+        import inspect
+
         fn = load_target(self.loader, what=f"dataset {self.name!r}")
-        return fn(root=root, split=split, band=band)  # type: ignore[no-any-return]
+        extra = {} if dask or "dask" not in inspect.signature(fn).parameters else {"dask": False}
+        return fn(root=root, split=split, band=band, **extra)  # type: ignore[no-any-return]
 
     def check_downloadable(self) -> None:
         """Raise a one-line :class:`ConfigError` when the dataset has no ``download``."""
@@ -145,24 +149,29 @@ def load_datasets(
     split: str | None = None,
     band: str | None = None,
     root: str | os.PathLike[str] | None = None,
+    dask: bool = True,
 ) -> list[xr.Dataset]:
-    """Open a named dataset or a path as a list of sample-schema datasets (one per band group)."""
+    """Open a named dataset or a path as a list of sample-schema datasets (one per band group).
+
+    ``dask=False`` opens stores without dask (see :func:`satsr.schema.open_dataset`): the
+    fastest way to load whole datasets into memory, as training does.
+    """
     key = str(name_or_path)
     if key in DATASETS:
-        return DATASETS.get(key).load(root=root, split=split, band=band)
+        return DATASETS.get(key).load(root=root, split=split, band=band, dask=dask)
     path = Path(key).expanduser()
     if not path.exists():
         raise DatasetNotFoundError(
             f"dataset {key!r} is neither a known name ({', '.join(list_datasets())}) nor an "
             f"existing path; check the spelling or create it first")
     if _is_zarr_store(path):
-        ds = schema.select(schema.open_dataset(path), split=split, band=band)
+        ds = schema.select(schema.open_dataset(path, dask=dask), split=split, band=band)
         return [ds]
     stores = sorted(p for p in path.glob("*.zarr") if _is_zarr_store(p))
     if stores:
         out = []
         for store in stores:
-            ds = schema.open_dataset(store)
+            ds = schema.open_dataset(store, dask=dask)
             if band is not None and band not in [str(b) for b in ds["band"].values]:
                 continue
             out.append(schema.select(ds, split=split, band=band))
@@ -172,9 +181,9 @@ def load_datasets(
     from satsr.datasets.probav import is_probav_root
 
     if (path / "SYNTHETIC.txt").is_file() and (path / "splits.json").is_file():  # keep labels
-        return DATASETS.get("sample").load(root=path, split=split, band=band)
+        return DATASETS.get("sample").load(root=path, split=split, band=band, dask=dask)
     if is_probav_root(path):
-        return DATASETS.get("probav").load(root=path, split=split, band=band)
+        return DATASETS.get("probav").load(root=path, split=split, band=band, dask=dask)
     raise DatasetNotFoundError(
         f"{path} is not a satsr dataset: expected a Zarr store in the sample schema, a folder "
         f"of such stores, or a PROBA-V folder with train/ or test/ inside")

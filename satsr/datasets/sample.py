@@ -224,13 +224,15 @@ def _check_band(band: str | None, have: list[str]) -> None:
 
 
 def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None = None,
-                band: str | None = None, calibrated: bool = False) -> list[xr.Dataset]:
+                band: str | None = None, calibrated: bool = False, dask: bool = True
+                ) -> list[xr.Dataset]:
     """The SYNTHETIC PROBA-V-style sample, one sample-schema dataset per band (RED, NIR).
 
     ``root`` defaults to :func:`default_root`; a missing root is generated first (seed 0).
     Data are read through :func:`satsr.datasets.probav.load_probav` (values uint16/65535,
     all frames), then relabelled: ``dataset="sample"``, ``synthetic=True``, the ``split``
-    coordinate from ``splits.json`` and the simulator's provenance.
+    coordinate from ``splits.json`` and the simulator's provenance. ``dask=False``: see
+    :func:`satsr.schema.open_dataset` (prepared stores only).
     """
     from satsr.datasets.probav import load_probav
 
@@ -248,7 +250,7 @@ def load_sample(*, root: str | os.PathLike[str] | None = None, split: str | None
     splits, generator = (_read_json(root_path / name) for name in ("splits.json",
                                                                     "provenance.json"))
     out: list[xr.Dataset] = []
-    for ds in load_probav(root=root_path, band=band, frames="all"):
+    for ds in load_probav(root=root_path, band=band, frames="all", dask=dask):
         track = str(ds["band"].values[0])
         split_of = {sid: name for name, ids in splits[track].items() for sid in ids}
         ids = [str(s) for s in ds["scene"].values]
@@ -283,13 +285,14 @@ def prepare_sample(root: str | os.PathLike[str] | None, out: str | os.PathLike[s
 
 
 def load_sample_calibrated(*, root: str | os.PathLike[str] | None = None,
-                           split: str | None = None, band: str | None = None) -> list[xr.Dataset]:
+                           split: str | None = None, band: str | None = None,
+                           dask: bool = True) -> list[xr.Dataset]:
     """The SYNTHETIC sample made with the sensor models calibrated on real PROBA-V scenes."""
-    return load_sample(root=root, split=split, band=band, calibrated=True)
+    return load_sample(root=root, split=split, band=band, calibrated=True, dask=dask)
 
 
 def load_sample_chips(*, root: str | os.PathLike[str] | None = None, split: str | None = None,
-                      band: str | None = None) -> list[xr.Dataset]:
+                      band: str | None = None, dask: bool = True) -> list[xr.Dataset]:
     """The SYNTHETIC Landsat/Sentinel-2-style chips as a one-element list (all 4 bands).
 
     ``root`` is the Zarr store (default :func:`default_chips_path`); it is generated first
@@ -298,7 +301,7 @@ def load_sample_chips(*, root: str | os.PathLike[str] | None = None, split: str 
     path = default_chips_path() if root is None else Path(root).expanduser()
     if not path.exists():
         _generate_once(path, generate_sample_chips)
-    ds = schema.open_dataset(path)
+    ds = schema.open_dataset(path, dask=dask)
     if not bool(ds.attrs.get("synthetic", False)) or ds.attrs.get("dataset") != "sample-chips":
         raise DatasetNotFoundError(f"{path} is not the synthetic sample-chips store (dataset="
                                    f"{ds.attrs.get('dataset')!r}); pass the store made by "

@@ -172,7 +172,9 @@ def load_split(cfg: TrainConfig, split: str) -> SceneTensors:
     frame-registered when ``register_frames`` and with cloudy frames dropped (``min_clear``)."""
     from satsr.datasets import load_datasets
 
-    datasets = load_datasets(cfg.dataset, split=split, band=cfg.band, root=cfg.root)
+    # dask=False: stores are read chunk file by chunk file straight into memory (the fast
+    # path of benchmarks/bench_probav_loading.py); everything is loaded as tensors anyway
+    datasets = load_datasets(cfg.dataset, split=split, band=cfg.band, root=cfg.root, dask=False)
     if cfg.register_frames:
         from satsr.fetch.register import register_frames
 
