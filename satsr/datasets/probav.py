@@ -65,8 +65,8 @@ ZENODO_RECORD = "https://zenodo.org/records/3840519"
 SPLIT_FILE = "probav_val_rams.txt"
 PREPARED_DIR = "satsr"
 #: How prepared stores hold ``lr``/``hr``: uint16 ``k`` (read back as float32 ``k / 65535``)
-#: without compression. Chosen by ``benchmarks/bench_probav_loading.py``: zstd saves ~40 % of
-#: the bytes but decompressing them made loads ~1.7x slower than reading them raw.
+#: without compression. Chosen by ``benchmarks/bench_probav_loading.py`` (storage options):
+#: zstd saves ~40 % of the bytes of real scenes, but decompressing them dominated a load.
 VALUE_CODEC = "none"
 
 _LR_RE = re.compile(r"^LR(\d{3,})\.png$")

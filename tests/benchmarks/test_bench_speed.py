@@ -70,12 +70,17 @@ def test_losses_prose() -> None:
     assert [r["batch"] for r in res["rows"]] == [[16, 1, 384, 384], [64, 1, 96, 96]]
 
 
-def test_loading_prose() -> None:
-    res = _res("probav_loading")
-    prose = _paragraph(PAGE.read_text(), "Loading PROBA-V")
+def test_loading_verdict_and_prose() -> None:
+    res, md = _res("probav_loading"), _hook().render("probav_loading")
     best = max(res["ratio_vs_png"][k] for k in ("zarr", "zarr_dask"))
-    assert ("**not met**" in prose) == (best < res["target_ratio"])
+    verdict = "met" if best >= res["target_ratio"] else "**not met**"
+    assert f"**{best}×** decoding the PNGs (wall clock); the target of 10× is {verdict}." in md
+    assert f"crc32c {res['read_checks']['crc32c_ms']} ms" in md
     assert {o["dtype_on_disk"] for o in res["storage_options"]} == {"float32", "uint16"}
+    assert {o["codec"] for o in res["storage_options"]} == {"zstd", "none"}
+    prose = _paragraph(PAGE.read_text(), "Loading PROBA-V")
+    assert "not met" not in prose and "is met" not in prose  # verdict: JSON, through the hook
+    assert "uint16 `k` without compression" in prose  # the defaults the table measures
 
 
 def test_train_loop_table() -> None:
