@@ -132,6 +132,15 @@ def _hashed(meta: dict[str, Any]) -> bool:
     return FILE_HASH_ATTR in attrs or HASH_ATTR in attrs
 
 
+def store_format(store: str | os.PathLike[str]) -> int:
+    """2 when every array records per-position crc32c/sha256 (read fast), 1 when some array
+    records only format-1 hashes of decoded values, 0 when some array has no hashes."""
+    attrs = [_meta(folder).get("attributes", {}) for _, folder in _arrays(Path(store))]
+    if all(CRC_ATTR in a for a in attrs):
+        return 2
+    return 1 if all(CRC_ATTR in a or HASH_ATTR in a for a in attrs) else 0
+
+
 def has_hashes(store: str | os.PathLike[str]) -> bool:
     """True when every array of ``store`` records content hashes (written by satsr)."""
     return all(_hashed(_meta(folder)) for _, folder in _arrays(Path(store)))
@@ -436,6 +445,19 @@ def strip_hash_attrs(ds: Any) -> Any:
     return ds
 
 
-__all__ = ["CRC_ATTR", "FILE_HASH_ATTR", "HASH_ATTR", "PEAK_ATTR", "GuardedArray",
-           "check_chunks_present", "content_hash", "find_stores",
-           "guard", "has_hashes", "record_hashes", "strip_hash_attrs", "verify_store"]
+__all__ = [
+    "CRC_ATTR",
+    "FILE_HASH_ATTR",
+    "HASH_ATTR",
+    "PEAK_ATTR",
+    "GuardedArray",
+    "check_chunks_present",
+    "content_hash",
+    "find_stores",
+    "guard",
+    "has_hashes",
+    "record_hashes",
+    "store_format",
+    "strip_hash_attrs",
+    "verify_store",
+]

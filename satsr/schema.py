@@ -341,7 +341,7 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
         problems = integrity.check_chunks_present(path, require_hashes=False)
         fast = None if problems else _storeread.open_store(path, tuple(REQUIRED_VARS), dask=dask)
         ds = fast if fast is not None else _open_zarr(path, dask=dask)
-        hashed = integrity.has_hashes(path)
+        fmt = integrity.store_format(path)
     except CorruptFileError:
         raise
     except Exception as exc:  # zarr raises many types for non-stores and broken chunks
@@ -353,9 +353,13 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise CorruptFileError(problems[0] + more)
-    if not hashed:
+    if fmt == 0:
         log.warning("%s has no chunk checksums (written by an older satsr); re-create it to "
                     "protect it against corruption", path)
+    elif fmt == 1:
+        log.warning("%s uses satsr's older checksum format (slower reads); re-create it "
+                    "(PROBA-V: `satsr datasets prepare probav --overwrite`) to read it faster",
+                    path)
     if fast is None:
         ds = integrity.guard(integrity.strip_hash_attrs(ds), path, tuple(REQUIRED_VARS))
     validate(ds)

@@ -456,7 +456,13 @@ def prepared_path(root: str | os.PathLike[str], band: str, out: str | os.PathLik
 
 
 def _store_is_current(target: Path, root: Path, scenes: Sequence[SceneFiles]) -> bool:
-    """True when ``target`` was prepared from exactly ``scenes``; raise when it is stale."""
+    """True when ``target`` was prepared from exactly ``scenes`` in the current store format
+    (an older format is rebuilt); raise when it was prepared from other scenes."""
+    from satsr.integrity import store_format
+
+    if store_format(target) < 2:
+        log.info("%s uses an older store format; rebuilding it (faster reads)", target)
+        return False
     prov = schema.provenance(schema.open_dataset(target))
     want = [str(s.path.relative_to(root)) for s in scenes]
     if prov.get("files") == want:
@@ -477,9 +483,9 @@ def prepare_probav(
 
     Every scene is checked first (files paired, PNG type/size, chunk CRCs), so a broken archive
     fails before anything is written; each store is written atomically by
-    :func:`satsr.schema.save_dataset`, so a failure midway leaves no store behind. Re-running resumes:
-    a store already prepared from the same scenes is kept; one prepared from other scenes is
-    an error unless ``overwrite``. :func:`load_probav` finds stores in the default ``out``
+    :func:`satsr.schema.save_dataset`, so a failure midway leaves no store behind. Re-running
+    resumes: a store already prepared from the same scenes is kept (rebuilt when it has an
+    older store format); one prepared from other scenes is an error unless ``overwrite``. :func:`load_probav` finds stores in the default ``out``
     (``root/"satsr"``); open stores written elsewhere with ``satsr.datasets.load_datasets(out)``.
     """
     from satsr.progress import make_progress
@@ -509,8 +515,9 @@ def prepare_probav(
             ds = build_band_dataset(root_path, scenes, band,
                                     on_scene=partial(bar.advance, task))
             with dask.config.set(scheduler="threads"):
-                schema.save_dataset(ds, targets[band], overwrite=overwrite,
-                                    uint16_peak=int(PEAK), value_codec=VALUE_CODEC)
+                schema.save_dataset(ds, targets[band], uint16_peak=int(PEAK),
+                                    overwrite=overwrite or targets[band].exists(),
+                                    value_codec=VALUE_CODEC)
     return [targets[band] for band in bands]
 
 

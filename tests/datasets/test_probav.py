@@ -12,7 +12,7 @@ import torch
 import xarray as xr
 from PIL import Image
 
-from satsr import schema
+from satsr import integrity, schema
 from satsr.batch import batch_from_dataset
 from satsr.datasets import load_datasets
 from satsr.datasets import probav as pv
@@ -189,6 +189,20 @@ def test_prepare_resumes_and_detects_stale(probav_copy: Path, tmp_path: Path) ->
         pv.prepare_probav(probav_copy, out, progress=False)
     assert len(pv.prepare_probav(probav_copy, out, overwrite=True, progress=False)) == 2
     assert list(schema.open_dataset(red)["scene"].values) == ["imgset0000", "imgset0001"]
+
+
+def test_prepare_upgrades_an_older_store_format(probav_copy: Path) -> None:
+    from tests.test_integrity import _as_format_1
+
+    red, nir = pv.prepare_probav(probav_copy, progress=False)
+    want = schema.open_dataset(red).load()
+    _as_format_1(red)  # as written by the previous satsr: still readable, slower
+    assert integrity.store_format(red) == 1
+    xr.testing.assert_identical(schema.open_dataset(red, dask=False).load(), want)
+    stamp = nir.stat().st_mtime_ns
+    pv.prepare_probav(probav_copy, progress=False)  # re-running prepare rebuilds it
+    assert integrity.store_format(red) == 2 and nir.stat().st_mtime_ns == stamp
+    xr.testing.assert_identical(schema.open_dataset(red).load(), want)
 
 
 def test_prepared_split_selection_trims_padding(probav_copy: Path) -> None:
