@@ -335,8 +335,9 @@ class GuardedArray:
                 _chunkio.decode(data, self.meta, *self.codecs, out=dest)
                 return
             else:
-                buf = (None if self.disk_dtype.kind == "O"
-                       else _chunkio.scratch(self.grid, self.disk_dtype))
+                zstd = self.codecs[0]  # raw chunks are read in place, not copied to scratch
+                buf = (_chunkio.scratch(self.grid, self.disk_dtype)
+                       if zstd and self.disk_dtype.kind != "O" else None)
                 block = _chunkio.decode(data, self.meta, *self.codecs, out=buf)[inside]
         except Exception as exc:
             raise self._undecodable(index, key, exc) from None
