@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from satsr import integrity, schema
+from satsr import _storeread, integrity, schema
 from satsr.errors import CorruptFileError, SchemaError
 from tests.test_schema import make
 
@@ -47,6 +47,7 @@ def test_written_with_crc32c_hashes_and_every_chunk(store: Path) -> None:
         assert meta["codecs"][-1]["name"] == "crc32c", var
         assert {integrity.CRC_ATTR, integrity.FILE_HASH_ATTR} <= meta["attributes"].keys(), var
     assert _chunk(store, "hr_mask", 0).is_file()  # all False, written anyway
+    assert _storeread.open_store(store, ("lr",), dask=False) is not None  # the direct reader
     assert integrity.verify_store(store) == []
     ds = schema.open_dataset(store)
     assert not {integrity.CRC_ATTR, integrity.FILE_HASH_ATTR} & ds["lr"].attrs.keys()
@@ -198,3 +199,23 @@ def test_uint16_on_disk_reads_back_bit_exact(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="not integers / 65535"):
         schema.save_dataset(ref, tmp_path / "bad.zarr", uint16_peak=65535)
     assert not (tmp_path / "bad.zarr").exists()
+
+
+def test_stores_needing_cf_decoding_take_xarray_path_and_stay_guarded(tmp_path: Path) -> None:
+    """A store with datetimes (``units`` attributes) is opened by xarray, not by satsr's
+    direct reader, and its large variables are still checked on every read."""
+    ref = make(n_scene=N)
+    times = np.datetime64("2020-01-01", "ns") + np.arange(N * ref.sizes["frame"]).reshape(
+        N, -1).astype("timedelta64[D]")
+    ds = ref.assign(lr_time=(("scene", "frame"), times))
+    path = schema.save_dataset(ds, tmp_path / "t.zarr")
+    assert "units" in json.loads((path / "lr_time" / "zarr.json").read_text())["attributes"]
+    assert _storeread.open_store(path, ("lr",), dask=False) is None  # xarray decodes it
+    for dask in (True, False):
+        back = schema.open_dataset(path, dask=dask)
+        np.testing.assert_array_equal(back["lr_time"].values, times)
+        np.testing.assert_array_equal(back["lr"].values, ref["lr"].values)
+    shutil.copyfile(_chunk(path, "hr", 1), _chunk(path, "hr", 0))
+    with pytest.raises(CorruptFileError) as exc:
+        schema.open_dataset(path, dask=False)["hr"].load()
+    _one_line(exc, "'hr' chunk c/0/0/0/0 does not match its content hash")
