@@ -85,7 +85,33 @@ def cpsnr_table(res: dict[str, Any]) -> str:
             f"{ips['satsr_2t']:,.1f}{_flag(t['satsr_2t'])} | {r['satsr_2t']}× | "
             f"{100 * c['fraction_of_bound']['satsr_1t']:.0f} % of {c['bound_ms_per_image']} ms | "
             f"{_floor(c)} | {c['max_abs_diff_db']:.1e} |")
-    return "\n".join([*rows, "", _machine(res, f"numba {res['numba']}")])
+    return "\n".join([*rows, "", *(f"{x}\n" for x in _cpsnr_verdict(res)),
+                      _machine(res, f"numba {res['numba']}")])
+
+
+def _span(values: list[float]) -> str:
+    """``a×`` or ``a–b×`` for a list of ratios."""
+    lo, hi = min(values), max(values)
+    return f"{lo}×" if lo == hi else f"{lo}–{hi}×"
+
+
+def _cpsnr_verdict(res: dict[str, Any]) -> list[str]:
+    """Sentences stating, from the JSON, how far each thread count is from the target."""
+    target, cases = res["target_ratio"], res["cases"]
+    lines = []
+    for key, label in (("satsr_1t", "one thread"), ("satsr_2t", "two threads")):
+        ratios = [c["ratio_vs_numba"][key] for c in cases]
+        met = sum(r >= target for r in ratios)
+        verdict = "met" if met == len(ratios) else f"**not met** ({met} of {len(ratios)} cases)"
+        lines.append(f"On {label} satsr runs at **{_span(ratios)}** the numba loop; the target "
+                     f"of {target:g}× is {verdict}.")
+    ceilings = [c["ratio_ceiling_1t"] for c in cases if "ratio_ceiling_1t" in c]
+    if ceilings:
+        lines.append(f"The float32 FFTs of the shift grid alone would allow at most "
+                     f"{_span(ceilings)} on one thread on this machine.")
+    agree = max(c["max_abs_diff_db"] for c in cases)
+    lines.append(f"Largest disagreement with the reference loop: {agree:.1e} dB.")
+    return lines
 
 
 def losses_table(res: dict[str, Any]) -> str:
@@ -97,7 +123,14 @@ def losses_table(res: dict[str, Any]) -> str:
         cells = " | ".join(f"{r['ms'][n]:,.1f}{_flag(r['timings'][n])} | "
                            f"{r['ratio_vs_mse'][n]}×" for n in names)
         rows.append(f"| {'×'.join(map(str, r['batch']))} | {cells} |")
-    return "\n".join([*rows, "", _machine(res, f"float32, {res['threads']} thread(s)")])
+    worst = max(r["ratio_vs_mse"][k] for r in res["rows"] for k in ("cmse", "cl1"))
+    met = [f"{'×'.join(map(str, r['batch']))}" for r in res["rows"]
+           if max(r["ratio_vs_mse"][k] for k in ("cmse", "cl1")) <= res["target_ratio"]]
+    verdict = ("met" if worst <= res["target_ratio"] else
+               f"**not met** (met on {', '.join(met)})" if met else "**not met**")
+    line = (f"cMSE and cL1 cost at most **{worst}×** plain MSE; the target of "
+            f"≤ {res['target_ratio']:g}× is {verdict}.")
+    return "\n".join([*rows, "", line, "", _machine(res, f"float32, {res['threads']} thread(s)")])
 
 
 def probav_loading_table(res: dict[str, Any]) -> str:
