@@ -83,6 +83,12 @@ def _rf_isr_rrdn(h: Mapping[str, Any]) -> int:
     return receptive_field(h["scale"], [conv(3 + trunk), up(h["scale"]), conv(1)])
 
 
+def _rf_srvgg16(h: Mapping[str, Any]) -> int:
+    """Cubic ×s (cv2, 4 taps), then at HR: f1, VGG16 blocks 1–2 (four 3×3), f2 mapping, f3."""
+    return receptive_field(h["scale"], [cubic(h["scale"]),
+                                        conv(h["f1"] // 2 + 4 + h["f2"] // 2 + h["f3"] // 2)])
+
+
 def _rf_linear(h: Mapping[str, Any]) -> int:
     """Bilinear ×s with aligned centres: two taps per axis (±1 LR px around the parent)."""
     return receptive_field(h["scale"], [conv(1), up(h["scale"])])
@@ -428,4 +434,23 @@ register_model(ModelInfo(
                 "T=7), size-keeping reflection pads, two-conv mean-image path.",
     defaults={"features": 32, "n_blocks": 8, "expansion": 6, "low_rank": 0.8},
     presets={"small": {"features": 24, "n_blocks": 4, "expansion": 4}},
+))
+register_model(ModelInfo(
+    name="srvgg16",
+    reference=Reference("Shiro-LK Super-Resolution-ProbaV model.py SRVGG16 (k 9, LR & QM "
+                        "concatenated, clear-map output)",
+                        "https://github.com/Shiro-LK/Super-Resolution-ProbaV"),
+    entrypoint="satsr.models.srvgg16:srvgg16",
+    rf=_rf_srvgg16,
+    kind="multi",
+    paper="Shiro-LK, Super Resolution Proba V Kelvins: SRCNN with VGG16 blocks (validation "
+          "0.98886, test 0.984)",
+    year=2019,
+    url="https://github.com/Shiro-LK/Super-Resolution-ProbaV",
+    description="SR-VGG16: SRCNN 9×9 → VGG16 blocks 1–2 (64, 128) → 5×5 mapping → 5×5 sigmoid "
+                "output on the cv2-bicubic upscaled 9 clearest frames and their masks; a second "
+                "output channel predicts the HR clear map for the training loss.",
+    defaults={"inputs": "concat", "f1": 9, "n1": 64, "b1": 64, "b2": 128, "n2": 32, "f2": 5,
+              "f3": 5, "clear_head": True, "clear_weight": 0.5},
+    presets={"small": {"n1": 32, "b1": 32, "b2": 48, "n2": 16}},
 ))

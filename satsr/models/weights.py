@@ -2,7 +2,8 @@
 
 A weights file ``NAME.safetensors`` always travels with ``NAME.json`` (the sidecar) holding the
 model name, its hyper-parameters, ``scale``, ``in_channels``, bands, value scale, the input
-normalisation (``{"type": "affine", "offset", "scale"}`` applied by hooks, see
+normalisation (``{"type": "affine", "offset", "scale"}`` applied by hooks — ``affine-input``:
+inputs only, for sigmoid-output models — see
 :func:`set_normalisation`; null when none), the dataset/split it was trained on, the training recipe, validation metrics and
 the ``sha256`` of the ``.safetensors`` file. Loading verifies the checksum and that the model
 matches the sidecar. Weights are never unpickled: safetensors only.
@@ -84,6 +85,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: sidecar ``normalisation`` types: inputs and outputs, or inputs only (bounded outputs)
+NORMALISATION_TYPES = ("affine", "affine-input")
+
+
 def set_normalisation(model: SRModel, offset: float, scale: float) -> None:
     """Make ``model`` see ``(lr − offset) / scale`` and return ``sr · scale + offset``.
 
@@ -91,6 +96,8 @@ def set_normalisation(model: SRModel, offset: float, scale: float) -> None:
     returns values on the dataset's value scale. This wraps any model with forward hooks (no
     new parameters, so the state dict is unchanged); the values go into the weights sidecar as
     ``normalisation`` and :func:`load_weights` re-applies them. Calling it again replaces them.
+    A model with a ``bounded_output`` (a sigmoid on the data's value scale, e.g. ``srvgg16``)
+    gets the input side only (recorded as type ``affine-input``).
     """
     if not scale > 0:
         raise ConfigError(f"normalisation scale must be > 0, got {scale}")
@@ -109,11 +116,13 @@ def set_normalisation(model: SRModel, offset: float, scale: float) -> None:
     def post(module: Any, args: Any, output: Any) -> Any:
         return output * sc + off
 
-    model._satsr_norm_handles = (  # type: ignore[assignment]
-        model.register_forward_pre_hook(pre, with_kwargs=True),
-        model.register_forward_hook(post),
-    )
-    model.satsr_normalisation = {"type": "affine", "offset": off, "scale": sc}  # type: ignore[assignment]
+    bounded = bool(getattr(model, "bounded_output", False))
+    handles = [model.register_forward_pre_hook(pre, with_kwargs=True)]
+    if not bounded:
+        handles.append(model.register_forward_hook(post))
+    model._satsr_norm_handles = tuple(handles)  # type: ignore[assignment]
+    kind = "affine-input" if bounded else "affine"
+    model.satsr_normalisation = {"type": kind, "offset": off, "scale": sc}  # type: ignore[assignment]
 
 
 def save_weights(
@@ -469,6 +478,6 @@ def load_weights(model: SRModel, source: str | os.PathLike[str], *,
                           f"({detail}); create the model with the sidecar's hparams")
     model.load_state_dict(state)
     norm = meta.get("normalisation")
-    if isinstance(norm, dict) and norm.get("type") == "affine":
+    if isinstance(norm, dict) and norm.get("type") in NORMALISATION_TYPES:
         set_normalisation(model, float(norm["offset"]), float(norm["scale"]))
     return meta

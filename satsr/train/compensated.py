@@ -8,7 +8,8 @@ best shift per image; the mean over the batch is the loss.
   :func:`satsr.metrics.corrected_error` (the code ``cpsnr`` scores with), in dB for
   ``data_range``. ``N`` defaults to the mean of the training dataset's ``norm`` (46.5 on the
   PROBA-V train set); ``satsr train`` fills it in. Minimising N/cPSNR maximises cPSNR with a
-  gradient that grows as cPSNR falls.
+  gradient that grows as cPSNR falls. The entry itself computed the bias-corrected MSE over the
+  whole patch without a shift search: ``border=0`` (its recipe, ``seeds/srvgg16.yaml``).
 - ``sobel-cl1`` (EnhanceMe, https://github.com/mmbajo/PROBA-V ``models/loss.py``
   ``shiftCompensatedL1EdgeLoss``): at each shift ``p·L1 + (1 − p)·S`` with L1 the mean
   ``|HR − (SR + b)|`` over clear pixels and S the mean over clear pixels of the absolute

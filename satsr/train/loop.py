@@ -358,7 +358,7 @@ class Trainer:
         self.model = create_model(cfg.model, scale=scenes.scale, in_channels=self.in_channels,
                                   num_frames=cfg.frames, preset=cfg.preset,
                                   **cfg.hparams).to(self.device)
-        if cfg.normalise and not cfg.resume:
+        if cfg.normalise and not cfg.resume:  # inputs only for bounded (sigmoid) outputs
             from satsr.models.weights import set_normalisation
 
             set_normalisation(self.model, *input_statistics(scenes))
@@ -439,6 +439,10 @@ class Trainer:
             loss = adversarial.generator_loss(sr, b, self.pixel_loss)
         else:
             loss = self.pixel_loss(sr, b.hr, b.hr_mask)
+        aux = getattr(self.model, "auxiliary_loss", None)  # e.g. srvgg16's clear-map head
+        aux_loss = aux(b.hr_mask) if aux is not None else None
+        if aux_loss is not None:
+            loss = loss + aux_loss
         if not torch.isfinite(loss):
             raise ConfigError(f"training diverged at step {step + 1} (loss {loss.item()}); "
                               "lower --lr")

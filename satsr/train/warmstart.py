@@ -38,6 +38,7 @@ def init_generator(model: nn.Module, spec: str, data_facts: dict[str, Any], *,
 
     from satsr.models import model_info
     from satsr.models.weights import (
+        NORMALISATION_TYPES,
         check_compatible,
         read_sidecar,
         require_checksum,
@@ -77,6 +78,6 @@ def init_generator(model: nn.Module, spec: str, data_facts: dict[str, Any], *,
                           "generator's hyper-parameters")
     model.load_state_dict(state)
     norm = meta.get("normalisation")
-    if isinstance(norm, dict) and norm.get("type") == "affine":
+    if isinstance(norm, dict) and norm.get("type") in NORMALISATION_TYPES:
         set_normalisation(model, float(norm["offset"]), float(norm["scale"]))  # type: ignore[arg-type]
     return meta

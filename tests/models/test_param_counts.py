@@ -36,6 +36,11 @@ REFERENCE = [
     ("wdsr3d", 3, 1, {"features": 64}, 2_130_323),
     # Dorr 3DWDSRNet run 32-8-6-7
     ("wdsr3d-dorr", 3, 1, {"features": 32, "n_blocks": 8, "expansion": 6}, 329_328),
+    # Shiro-LK SRVGG16 (model.py), k 9, LR & QM concatenated (18 input channels), multi_output
+    # (SR + clear map: the entry's saved model) and the single-output variant
+    ("srvgg16", 3, 1, {"inputs": "concat"}, 492_706),
+    ("srvgg16", 3, 1, {"inputs": "concat", "clear_head": False}, 491_905),
+    ("srvgg16", 3, 1, {"inputs": "lr"}, 446_050),
 ]
 
 

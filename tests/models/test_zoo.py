@@ -114,14 +114,20 @@ def test_padding_frames_are_ignored(name: str) -> None:
                                    atol=1e-5, rtol=1e-5)
 
 
+#: multi-frame models whose reference feeds concealed pixels with the masks beside them
+#: (SR-VGG16 "concat"); their "combine" input (LR × QM) must ignore concealed values instead
+SEES_CONCEALED = {"srvgg16": {"inputs": "combine"}}
+
+
 @pytest.mark.parametrize("name", MULTI)
 def test_concealed_pixels_are_ignored(name: str) -> None:
-    """Multi-frame models never look at concealed pixels (they are replaced by the clear median).
+    """Multi-frame models never look at concealed pixels (they are replaced by the clear median,
+    or zeroed by the LR × QM input of models that otherwise see them with their masks).
 
     Frame 0 is fully clear, so every pixel has a clear value among the selected frames.
     """
     torch.manual_seed(0)
-    model = make(name, scale=3, in_channels=1).eval()
+    model = make(name, scale=3, in_channels=1, **SEES_CONCEALED.get(name, {})).eval()
     lr, mask, valid = inputs(2, 9, 1, seed=2, clear=0.6)
     mask[:, 0] = True
     lr2 = torch.where(mask.unsqueeze(2), lr, torch.rand_like(lr) * 50)

@@ -24,7 +24,7 @@ FAMILIES = {
               "srcnn-iterative", "srcnn-residual", "srcnn-inception", "fsrcnn"],
     "residual": ["edsr", "edsr-baseline", "srgan", "wdsr"],
     "dense": ["rdn", "rdn-paper", "rrdn", "rrdbnet"],
-    "multi-frame": ["highres-net", "wdsr3d", "wdsr3d-dorr"],
+    "multi-frame": ["highres-net", "wdsr3d", "wdsr3d-dorr", "srvgg16"],
 }
 GLOBAL = ["bicubic", "bilinear", "mean-bicubic", "rams"]
 
