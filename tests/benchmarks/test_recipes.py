@@ -25,7 +25,7 @@ SHIPPED_EDSR_BASELINE = (Path(__file__).resolve().parents[2] / "satsr" / "models
 def test_every_seed_system_has_a_recipe() -> None:
     assert {p.stem for p in SEEDS} >= {"isr-rdn", "isr-rrdn-gan", "enhanceme-wdsr3d",
                                        "dorr-wdsr3d", "rams", "highres-net", "edsr", "esrgan",
-                                       "srgan-from-edsr", "study-srcnn"}
+                                       "srgan-from-edsr", "study-srcnn", "srvgg16"}
 
 
 @pytest.mark.parametrize("recipe", ALL, ids=lambda p: p.relative_to(RECIPES).as_posix())
