@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from satsr._lock import output_lock
+from satsr._scheduler import close, connect, local_client
 from satsr.errors import ConfigError, SatsrError
 from satsr.fetch import coregister as coreg
 from satsr.fetch.aoi import AOI, load_aoi, project
@@ -124,36 +125,11 @@ def _validate(cfg: FetchConfig) -> tuple[AOI, ChipSpec, SplitSpec]:
     return aoi, spec, split
 
 
-def _probe(address: str, timeout: float = 2.0) -> None:
-    """Fail fast (one line) when a tcp:// scheduler address does not accept connections."""
-    import socket
-    from urllib.parse import urlparse
-
-    parsed = urlparse(address if "://" in address else f"tcp://{address}")
-    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname:
-        return
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port or 8786), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise SatsrError(f"cannot reach the dask scheduler at {address} ({exc.strerror or exc}); "
-                         "check the address or drop --scheduler to run locally") from None
-
-
 def _connect(cfg: FetchConfig) -> Any:
-    """A dask.distributed Client: the given scheduler (5 s timeout) or an in-process LocalCluster."""
-    from distributed import Client, LocalCluster
-
+    """A dask.distributed Client: the given scheduler or an in-process cluster."""
     if cfg.scheduler:
-        _probe(cfg.scheduler)
-        try:
-            return Client(cfg.scheduler, timeout="5s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise SatsrError(f"cannot reach the dask scheduler at {cfg.scheduler} ({type(exc).__name__}); "
-                             "check the address or drop --scheduler to run locally") from None
-    cluster = LocalCluster(n_workers=1, threads_per_worker=cfg.workers or 2, processes=False,
-                           dashboard_address=":0")
-    return Client(cluster, set_as_default=False)
+        return connect(cfg.scheduler)
+    return local_client(cfg.workers or 2)
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -450,10 +426,7 @@ def _run_tiles(todo: list[Tile], groups: list[PairGroup], source: Source, cfg: F
                     on_tile(rec["tile"])
     finally:
         if own:
-            client.close()
-            cluster = getattr(client, "cluster", None)
-            if cluster is not None:
-                cluster.close()
+            close(client)
 
 
 def _write_footprints(path: Path, chip_recs: list[dict[str, Any]], crs: str) -> None:

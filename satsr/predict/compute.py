@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from satsr.errors import SatsrError
 from satsr.models import SRModel
 
 _THREADS_LOCK = threading.Lock()
@@ -57,21 +56,6 @@ def run_local(model: SRModel, batches: Iterable[Callable[[], Prepared]], *, thre
             if nxt is not None:
                 pending.append(pool.submit(nxt))
             yield key, forward(model, lr, threads, device)
-
-
-def connect(scheduler: str) -> Any:
-    """A dask.distributed Client for ``scheduler`` (the same checks and messages as fetch)."""
-    from distributed import Client
-
-    from satsr.fetch.pipeline import _probe
-
-    _probe(scheduler)
-    try:
-        return Client(scheduler, timeout="5s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise SatsrError(f"cannot reach the dask scheduler at {scheduler} "
-                         f"({type(exc).__name__}); check the address or drop --scheduler to "
-                         "run locally") from None
 
 
 def model_recipe(model: SRModel) -> dict[str, Any]:

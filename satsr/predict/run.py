@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from satsr import __version__
+from satsr._scheduler import connect
 from satsr.errors import ConfigError
 from satsr.predict import checks
-from satsr.predict.compute import connect, run_distributed, run_local
+from satsr.predict.compute import run_distributed, run_local
 from satsr.predict.frames import FramePlan, fill_invalid, plan_frames, strips
 from satsr.predict.model import PredictModel, frames_used, load_model
 from satsr.predict.partial import Partial, finish, open_partial
