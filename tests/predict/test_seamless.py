@@ -5,6 +5,7 @@ architecture family; models whose reach is global run untiled instead."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ import torch
 from satsr.errors import ConfigError
 from satsr.models import list_models, model_info
 from satsr.predict import RasterOptions, predict_raster
-from satsr.predict.model import model_reach
+from satsr.predict.model import frames_used, model_reach
+from satsr.predict.tiles import plan_tiles
 from tests.predict.conftest import small_model, smooth_field, write_tif
 
 H, W, TILE = 50, 44, 16
@@ -137,3 +139,78 @@ def test_global_models_run_untiled_or_refuse(name: str, tmp_path: Path) -> None:
     seams = predict_raster(pm, src, tmp_path / "tiled.tif",
                            RasterOptions(tile=TILE, allow_seams=True, progress=False))
     assert seams.n_tiles == 12 and (tmp_path / "tiled.tif").exists()
+
+
+CH, CW, CTILE = 72, 60, 24  # the cloud test: 3 × 3 tiles
+
+
+def _cloudy_stack(tmp_path: Path, n_frames: int) -> tuple[list[Path], np.ndarray, np.ndarray]:
+    """``n_frames`` 1-band GeoTIFFs under clouds that move from frame to frame: frame 0 clear,
+    the last frame all nodata, every other frame one large cloud (a third to two thirds of the
+    raster) at its own place. Returns the paths, values (T, 1, H, W) and clear masks (T, H, W)."""
+    rng = np.random.default_rng(11)
+    data = np.stack([smooth_field((1, CH, CW), seed=20 + f) for f in range(n_frames)])
+    clear = np.ones((n_frames, CH, CW), dtype=bool)
+    for f in range(1, n_frames - 1):
+        h, w = rng.integers(CH // 2, CH - 8), rng.integers(CW // 2, CW - 8)
+        y, x = rng.integers(0, CH - h + 1), rng.integers(0, CW - w + 1)
+        clear[f, y:y + h, x:x + w] = False
+    clear[-1] = False
+    data[~clear[:, None].repeat(1, 1)] = -9999.0
+    paths = [write_tif(tmp_path / f"c{f:02d}.tif", data[f], nodata=-9999.0)
+             for f in range(n_frames)]
+    return paths, data, clear
+
+
+def _top_frames(clear: np.ndarray, n: int) -> tuple[int, ...]:
+    """The ``n`` frames with most clear pixels (ties by frame order), frames with none dropped."""
+    counts = clear.sum(axis=(1, 2))
+    ranked = sorted((f for f in range(len(counts)) if counts[f] > 0), key=lambda f: (-counts[f], f))
+    return tuple(sorted(ranked[:n]))
+
+
+def _model_on(pm: Any, data: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """The model itself on values (T, 1, h, w) with the real masks, all-nodata frames marked
+    invalid (as bench passes padding frames): its own frame selection and filling."""
+    valid = torch.from_numpy(clear.any(axis=(1, 2)))[None]
+    with torch.inference_mode():
+        return pm.model(torch.from_numpy(data)[None], torch.from_numpy(clear)[None], valid)[0].numpy()
+
+
+@pytest.mark.parametrize("name", FAMILIES["multi-frame"])
+def test_multi_frame_seamless_under_clouds_that_change_from_tile_to_tile(
+        name: str, tmp_path: Path) -> None:
+    """Frames are chosen once for the whole raster, so tiles agree. Under clouds that move
+    between frames the clearest frames differ from tile to tile (checked: per-tile ranking would
+    pick different frames), and a model run per tile window with its own selection shows seams
+    (the control). predict instead gives, tiled and whole alike, what the model computes on the
+    whole raster with the real masks (≤ 1e-5) — the bench semantics a user expects."""
+    pm = small_model(name)
+    n_use = frames_used(pm.model)
+    assert n_use is not None and pm.reach is not None
+    paths, data, clear = _cloudy_stack(tmp_path, n_use + 4)
+    tiles = plan_tiles(CH, CW, tile=CTILE, halo=pm.reach)
+    picks = {_top_frames(clear[:, t.y0:t.y0 + t.h, t.x0:t.x0 + t.w], n_use) for t in tiles}
+    assert len(picks) > 1  # the clouds do make per-tile frame choices differ
+    kept = _top_frames(clear, n_use)
+    assert clear[list(kept)].any(0).all()  # every pixel is clear in a kept frame: no output mask
+
+    want = _model_on(pm, data, clear)
+    per_tile = np.empty_like(want)
+    s = pm.scale
+    for t in tiles:
+        win = (slice(None), slice(None), slice(t.iy0, t.iy0 + t.ih), slice(t.ix0, t.ix0 + t.iw))
+        out = _model_on(pm, data[win], clear[win[0], win[2], win[3]])
+        ys, xs = t.core_in_output(s)
+        per_tile[:, t.y0 * s:(t.y0 + t.h) * s, t.x0 * s:(t.x0 + t.w) * s] = out[:, ys, xs]
+    assert float(np.abs(per_tile - want).max()) > 1e-3  # per-tile selection would show seams
+
+    opts = {"progress": False, "threads": 1}
+    whole = predict_raster(pm, paths, tmp_path / "whole.tif", RasterOptions(tile=max(CH, CW), **opts))
+    tiled = predict_raster(pm, paths, tmp_path / "tiled.tif", RasterOptions(tile=CTILE, **opts))
+    assert whole.n_tiles == 1 and tiled.n_tiles == len(tiles) == 9
+    assert whole.frames == tiled.frames and sorted(tiled.frames) == list(kept)
+    a, b = _read(tmp_path / "whole.tif"), _read(tmp_path / "tiled.tif")
+    assert not np.isnan(a).any() and not np.isnan(b).any()
+    assert float(np.abs(a - b).max()) <= 1e-5
+    assert float(np.abs(a - want).max()) <= 1e-5
