@@ -202,9 +202,11 @@ CHIP_BANDS = ("blue", "green", "red", "nir")
 def fetch_chips(data: Path, work: Path) -> Path:
     """``satsr fetch --source local`` on the real pair (as benchmarks/real_leaderboard.py)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from real_leaderboard import AOI, local_manifest
+    from real_leaderboard import AOI
 
-    src = local_manifest(work / "src", data / "l8s2")
+    from satsr.testing.real_pair import write_local_manifest
+
+    src = write_local_manifest(work / "src", data / "l8s2")
     out = work / "chips"
     subprocess.run([sys.executable, "-m", "satsr", "fetch", "--source", "local", "--local-dir",
                     str(src), "--aoi", str(AOI), "--start", "2023-10-01", "--end", "2023-10-31",

@@ -22,18 +22,17 @@ the synthetic sensors). Every run starts from an empty folder.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from satsr.testing.real_pair import S2_FILE, write_local_manifest
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 AOI = REPO / "datasets" / "aoi" / "unalakleet.geojson"
-S2 = "2023-10-09-22-28-02_S2_ms.tif"
-L9 = "2023-06-30-22-01-55_L9_ms.tif"
 CHIP_BANDS = ("blue", "green", "red", "nir")
 WALD_BANDS = ("red", "nir")
 
@@ -60,27 +59,12 @@ def bench(dataset: Path, out: Path, band: str | None = None) -> None:
     print(f"wrote {out.relative_to(REPO)}")
 
 
-def local_manifest(folder: Path, l8s2: Path) -> Path:
-    """A local-source folder listing the real pair (as in tests/fetch/sources/test_local.py)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    items = [
-        {"file": str(l8s2 / S2), "id": "S2_20231009", "collection": "sentinel2",
-         "sensor": "sentinel2a", "datetime": "2023-10-09T22:28:02Z",
-         "bands": ["B2", "B3", "B4", "B8", "CLP"], "scale": 0.0001, "offset": 0.0, "nodata": 0},
-        {"file": str(l8s2 / L9), "id": "L9_20230630", "collection": "landsat",
-         "sensor": "landsat9", "datetime": "2023-06-30T22:01:55Z",
-         "bands": ["SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6"], "kind": "reflectance"},
-    ]
-    (folder / "manifest.json").write_text(json.dumps({"items": items}))
-    return folder
-
-
 def satsr(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "satsr", *args], check=True, cwd=REPO)
 
 
 def fetch_chips(data: Path, work: Path) -> Path:
-    src = local_manifest(work / "src", data / "l8s2")
+    src = write_local_manifest(work / "src", data / "l8s2")
     out = work / "chips"
     satsr("fetch", "--source", "local", "--local-dir", str(src), "--aoi", str(AOI),
           "--start", "2023-10-01", "--end", "2023-10-31", "--pair-days", "120",
@@ -90,7 +74,7 @@ def fetch_chips(data: Path, work: Path) -> Path:
 
 def make_wald(data: Path, work: Path) -> Path:
     out = work / "wald-s2.zarr"
-    satsr("datasets", "make", "--from", str(data / "l8s2" / S2), "--scale", "3",
+    satsr("datasets", "make", "--from", str(data / "l8s2" / S2_FILE), "--scale", "3",
           "--sensor", "sentinel2", "--name", "wald-s2", "--out", str(out))
     return out
 

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from satsr import __version__, schema
+from satsr._checks import check_float, check_int
 from satsr.datasets.simulate.mtf import psf_sigma_for_mtf, sensor_mtf
 from satsr.datasets.simulate.sensor import observe
 from satsr.errors import ConfigError, DatasetNotFoundError, InputValueError
@@ -162,16 +163,12 @@ def degrade_chip(window: np.ndarray, *, scale: int, sigma: float, shifts: np.nda
 
 
 def _check_config(cfg: WaldConfig) -> None:
-    if isinstance(cfg.scale, bool) or not isinstance(cfg.scale, int) or cfg.scale < 2:
-        raise ConfigError(f"--scale must be an integer >= 2, got {cfg.scale!r}")
-    if cfg.chip < 4:
-        raise ConfigError(f"--chip must be >= 4 LR px, got {cfg.chip}")
-    if cfg.frames < 1:
-        raise ConfigError(f"--frames must be >= 1, got {cfg.frames}")
-    if not 0 <= cfg.max_shift <= 2:
-        raise ConfigError(f"--max-shift must be in [0, 2] LR px, got {cfg.max_shift}")
-    if cfg.noise is not None and cfg.noise < 0:
-        raise ConfigError(f"--noise must be >= 0 (reflectance σ), got {cfg.noise}")
+    check_int("--scale", cfg.scale, minimum=2)
+    check_int("--chip", cfg.chip, minimum=4)  # LR px
+    check_int("--frames", cfg.frames)
+    check_float("--max-shift", cfg.max_shift, minimum=0.0, maximum=2.0)  # LR px
+    check_float("--noise", cfg.noise, minimum=0.0, optional=True)  # reflectance σ
+    check_float("--min-valid", cfg.min_valid, minimum=0.0, maximum=1.0)
 
 
 def _chips_of(img: Image, cfg: WaldConfig, sigma: float, noise: float,

@@ -29,11 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from satsr._checks import check_choice
 from satsr._lock import output_lock
 from satsr._scheduler import close, connect, local_client
 from satsr.errors import ConfigError, SatsrError
 from satsr.fetch import coregister as coreg
 from satsr.fetch.aoi import AOI, load_aoi, project
+from satsr.fetch.checks import check_fetch_options
 from satsr.fetch.chips import SplitSpec
 from satsr.fetch.config import COREG_MODES, FetchConfig
 from satsr.fetch.grid import ChipSpec, Tile, TooManyChips, chips_covering, group_tiles
@@ -90,29 +92,16 @@ def _split_counts(chip_recs: Sequence[dict[str, Any]]) -> dict[str, int]:
 # ----------------------------------------------------------------------------- validation
 
 def _validate(cfg: FetchConfig) -> tuple[AOI, ChipSpec, SplitSpec]:
-    from satsr.fetch.checks import check_fetch_options
-
-    check_fetch_options(cfg)
+    check_fetch_options(cfg)  # numbers, ranges and --out; the rest below
     if cfg.end < cfg.start:
         raise ConfigError(f"--end {cfg.end} is before --start {cfg.start}; swap them")
     bad = [b for b in cfg.bands if b not in COMMON_BANDS]
     if bad or not cfg.bands:
         raise ConfigError(f"unknown band(s) {bad}; --bands takes a comma list of {list(COMMON_BANDS)}")
-    if cfg.coregister not in COREG_MODES:
-        raise ConfigError(f"--coregister {cfg.coregister!r}: choose one of {COREG_MODES}")
-    if not 0 <= cfg.max_cloud <= 100:
-        raise ConfigError(f"--max-cloud {cfg.max_cloud} must be within 0..100 (%)")
-    if cfg.pair_days < 0:
-        raise ConfigError(f"--pair-days {cfg.pair_days} must be >= 0")
-    if cfg.frames < 1:
-        raise ConfigError(f"--frames {cfg.frames} must be >= 1")
-    if not 0 <= cfg.min_valid <= 1:
-        raise ConfigError(f"--min-valid {cfg.min_valid} must be within 0..1")
+    check_choice("--coregister", cfg.coregister, COREG_MODES)
     if cfg.coreg_margin < 3 or cfg.max_shift > cfg.coreg_margin - 2:
         raise ConfigError(f"co-registration margin {cfg.coreg_margin} px must be >= 3 and >= "
                           f"--max-shift + 2 ({cfg.max_shift} + 2)")
-    if cfg.workers is not None and cfg.workers < 1:
-        raise ConfigError(f"--workers {cfg.workers} must be >= 1")
     try:
         spec = ChipSpec(lr_size=cfg.chip, overlap=cfg.overlap)
         split = SplitSpec(block=cfg.split_block, buffer=cfg.split_buffer,

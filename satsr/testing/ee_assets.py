@@ -29,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-L9_FILE = "2023-06-30-22-01-55_L9_ms.tif"
-S2_FILE = "2023-10-09-22-28-02_S2_ms.tif"
+from satsr.testing.real_pair import L9_FILE, S2_FILE
 
 #: Landsat C2 L2 surface reflectance: ρ = DN · 2.75e-5 − 0.2
 LANDSAT_SCALE, LANDSAT_OFFSET = 2.75e-5, -0.2

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from satsr.cli import app, main
 from satsr.datasets import open_dataset
 from satsr.testing import assert_sample_schema
-from tests.fetch.sources.test_local import write_real_manifest
+from satsr.testing.real_pair import write_local_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 AOI = REPO / "datasets" / "aoi" / "unalakleet.geojson"
@@ -33,7 +33,7 @@ def _args(src: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def local_src(tmp_path_factory: pytest.TempPathFactory, l8s2_dir: Path) -> Path:
-    return write_real_manifest(tmp_path_factory.mktemp("local") / "src", l8s2_dir)
+    return write_local_manifest(tmp_path_factory.mktemp("local") / "src", l8s2_dir)
 
 
 def _tree(path: Path) -> dict[str, bytes]:

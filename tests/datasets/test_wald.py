@@ -68,6 +68,26 @@ def test_scale_must_be_an_integer(text: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(("option", "value", "match"), [
+    ("scale", 1, "--scale 1 must be >= 2"),
+    ("scale", True, "--scale True must be a whole number"),
+    ("chip", 3, "--chip 3 must be >= 4"),
+    ("frames", 0, "--frames 0 must be >= 1"),
+    ("max_shift", float("nan"), "--max-shift nan must be a finite number"),
+    ("max_shift", 2.5, "--max-shift 2.5 must be >= 0 and <= 2"),
+    ("noise", -0.1, "--noise -0.1 must be >= 0"),
+    ("min_valid", 1.5, "--min-valid 1.5 must be >= 0 and <= 1"),
+])
+def test_bad_options_are_one_line_before_any_work(option: str, value: object, match: str,
+                                                  tmp_path: Path) -> None:
+    """The shared checks of :mod:`satsr._checks` refuse the option before any file is read."""
+    cfg = WaldConfig(sensor="sentinel2", **{option: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=match.replace("+", r"\+")) as info:
+        make_wald([tmp_path / "missing.tif"], tmp_path / "o.zarr", cfg)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "o.zarr").exists()
+
+
 def test_no_crs_is_one_line(tmp_path: Path) -> None:
     import rasterio
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -13,31 +12,11 @@ import shapely
 from satsr.errors import ConfigError, DatasetNotFoundError
 from satsr.fetch.sources import get_source
 from satsr.fetch.sources.local import LocalSource
-
-S2 = "2023-10-09-22-28-02_S2_ms.tif"
-L9 = "2023-06-30-22-01-55_L9_ms.tif"
-
-
-def write_real_manifest(folder: Path, l8s2_dir: Path) -> Path:
-    """A local-source folder whose manifest lists the real pair by absolute path (no copies).
-
-    S2: uint16 DN = reflectance x 10000 (declared scale 1e-4, offset 0; band 5 is not spectral);
-    L9: float32 reflectance on a 15 m grid (kind "reflectance", nodata -inf, no QA band)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    items = [
-        {"file": str(l8s2_dir / S2), "id": "S2_20231009", "collection": "sentinel2",
-         "sensor": "sentinel2a", "datetime": "2023-10-09T22:28:02Z",
-         "bands": ["B2", "B3", "B4", "B8", "CLP"], "scale": 0.0001, "offset": 0.0, "nodata": 0},
-        {"file": str(l8s2_dir / L9), "id": "L9_20230630", "collection": "landsat",
-         "sensor": "landsat9", "datetime": "2023-06-30T22:01:55Z",
-         "bands": ["SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6"], "kind": "reflectance"},
-    ]
-    (folder / "manifest.json").write_text(json.dumps({"items": items}))
-    return folder
+from satsr.testing.real_pair import L9_FILE, S2_FILE, write_local_manifest
 
 
 def test_search_and_read(tmp_path: Path, l8s2_dir: Path) -> None:
-    src = get_source("local", root=write_real_manifest(tmp_path / "src", l8s2_dir))
+    src = get_source("local", root=write_local_manifest(tmp_path / "src", l8s2_dir))
     aoi = shapely.box(-160.845, 63.862, -160.762, 63.897)
     s2 = src.search(aoi, date(2023, 10, 1), date(2023, 10, 31), "sentinel2")
     ls = src.search(aoi, date(2023, 6, 1), date(2023, 7, 1), "landsat")
@@ -51,7 +30,7 @@ def test_search_and_read(tmp_path: Path, l8s2_dir: Path) -> None:
     raw = src.read(s2[0], ["B4", "B8"], win)
     assert raw.shape == (2, 5, 12) and raw.dtype == np.uint16
     import rasterio
-    with rasterio.open(l8s2_dir / S2) as ds:
+    with rasterio.open(l8s2_dir / S2_FILE) as ds:
         ref = ds.read([3, 4])
     np.testing.assert_array_equal(raw[:, 2:, :9], ref[:, :3, 430:439])
     assert (raw[:, :2] == 0).all() and (raw[:, :, 9:] == 0).all()
@@ -68,7 +47,7 @@ def test_bad_manifests(tmp_path: Path, l8s2_dir: Path) -> None:
     (tmp_path / "manifest.json").unlink()
     (tmp_path / "manifest.csv").write_text(
         "file,collection,sensor,datetime,bands,kind\n"
-        f"{l8s2_dir / L9},landsat,landsat9,2023-06-30T22:01:55,SR_B2 SR_B3 SR_B4 SR_B5 SR_B6,reflectance\n")
+        f"{l8s2_dir / L9_FILE},landsat,landsat9,2023-06-30T22:01:55,SR_B2 SR_B3 SR_B4 SR_B5 SR_B6,reflectance\n")
     items = LocalSource(tmp_path).items()
     assert items[0].properties["bands"][0] == "SR_B2"
     assert items[0].time.tzinfo is not None

@@ -28,7 +28,7 @@ from satsr.fetch.pipeline import FetchConfig, fetch
 from satsr.fetch.sensors import HLS_COEFFICIENTS
 from satsr.fetch.sources import get_source
 from satsr.fetch.sources.local import LocalSource
-from tests.fetch.sources.test_local import L9, S2, write_real_manifest
+from satsr.testing.real_pair import L9_FILE, S2_FILE, write_local_manifest
 
 REPO = Path(__file__).resolve().parents[3]
 AOI = REPO / "datasets" / "aoi" / "unalakleet.geojson"
@@ -59,7 +59,7 @@ def build_catalog(folder: Path, l8s2_dir: Path, base: str) -> list[dict[str, Any
     """Write asset GeoTIFFs into ``folder`` and return the STAC items pointing at ``base``."""
     folder.mkdir(parents=True, exist_ok=True)
     items = []
-    with rasterio.open(l8s2_dir / S2) as ds:
+    with rasterio.open(l8s2_dir / S2_FILE) as ds:
         s2 = ds.read([1, 2, 3, 4])
         t10 = tuple(ds.transform)[:6]
         s2_crs = ds.crs.to_string()
@@ -85,7 +85,7 @@ def build_catalog(folder: Path, l8s2_dir: Path, base: str) -> list[dict[str, Any
     # Landsat: 30 m grid whose edges sit on odd multiples of 15 m, inside the L9 file
     lt = (30.0, 0.0, 409305.0, 0.0, -30.0, 7086945.0)
     lw = lh = 139
-    with rasterio.open(l8s2_dir / L9) as ds:
+    with rasterio.open(l8s2_dir / L9_FILE) as ds:
         refl = np.full((4, lh, lw), np.nan, np.float32)
         for k in range(4):
             src = ds.read(k + 1)
@@ -336,7 +336,7 @@ def test_fetch_through_stac_matches_local(tmp_path: Path, stac_api: str, l8s2_di
     # the same S2 pixels through the local source (no offset in those files): the −1000 DN
     # baseline offset must have been removed, so HR reflectance agrees to float precision
     local = fetch(FetchConfig(out=tmp_path / "local", source="local",
-                              source_options={"root": write_real_manifest(tmp_path / "src", l8s2_dir)},
+                              source_options={"root": write_local_manifest(tmp_path / "src", l8s2_dir)},
                               **common))  # type: ignore[arg-type]
     dl = open_dataset(local.out)
     shared = sorted(set(s.split("__")[1] for s in ds["scene"].values) &
