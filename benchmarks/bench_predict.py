@@ -1,25 +1,38 @@
-"""``satsr predict`` on a large raster: peak memory, tiles/s and Mpx/s, and throughput against a
-bare ``model(batch)`` loop over the same tiles, in one process.
+"""``satsr predict`` on large rasters: peak memory, tiles/s and Mpx/s, and throughput against a
+bare ``model(batch)`` loop over the same tiles.
 
 A synthetic single-band LR GeoTIFF of ``--size``² px (smooth noise; the cost does not depend on
 the content) goes through ``edsr-baseline`` (``small`` preset, seeded random weights) with the
-default tiling (512-px tiles, halo from the registry, batch 4). Reported: the peak resident
-memory of the whole process (``ru_maxrss``; the targets are < 2 GB and independent of the
-raster size, since tiles stream through disk), tiles/s and LR/SR Mpx/s, and two ratios against
-the bare loop (the same batches of the same shapes, preallocated random tensors, no I/O): the
-tile loop alone (reading, filling, forward, writing tiles) and end to end (plus the input scan
-and writing the GeoTIFF). The bare loop runs before and after predict; its mean is the
-reference.
+default tiling (256-px tiles, halo from the registry, batch 4), on ``--threads`` torch threads.
+Each size runs in a fresh Python process, so each peak resident memory (``ru_maxrss`` of that
+process) belongs to that size alone; several sizes show whether memory grows with the raster
+(the target is < 2 GB at 10,000² and independent of the size: tiles stream through disk).
 
-    python benchmarks/bench_predict.py [--size 10000] [--out benchmarks/results_speed/predict.json]
+Reference: a bare loop (the same model, batches of the same shapes, preallocated random tensors,
+no I/O) over a **fixed sample** of the run's batches — ``--bare-sample`` tiles, evenly spaced
+over the tile list, timed before and after predict — so that the reference costs minutes, not
+a second full pass, at 10,000² (1,600 tiles). The ratios compare **per-tile** times: bare
+seconds per tile (mean of before and after) / predict seconds per tile, for the tile loop alone
+(reading, filling, forward, writing tiles) and end to end (plus the input scan and writing the
+GeoTIFF). The JSON records the sample size, both bare runs, the thread count, the nice level and
+the load average (a load above the CPU count means the machine was shared while timing).
+
+``--io-check SIZE`` (or ``--model bicubic``) runs a raster through the bicubic baseline (tiled with
+``allow_seams``; cost ~0): a memory check of everything but the network (scan, reading, partial
+store, GeoTIFF) at a size the network would take hours for on a small CPU.
+
+    python benchmarks/bench_predict.py --size 4096 --size 2048 [--io-check 10000] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,11 +43,14 @@ import torch
 
 from satsr import __version__
 from satsr._atomic import write_text
+from satsr.bench.timing import machine_facts
 from satsr.models import create_model
 from satsr.predict import RasterOptions, predict_raster, wrap_model
-from satsr.predict.tiles import batches, plan_tiles
+from satsr.predict.tiles import Tile, batches, plan_tiles
 
 MODEL = "edsr-baseline"
+#: halo for the bicubic memory check (bicubic reads 2 px around each output; any halo works)
+BICUBIC_HALO = 4
 
 
 def write_raster(path: Path, size: int, seed: int = 0) -> Path:
@@ -57,8 +73,17 @@ def write_raster(path: Path, size: int, seed: int = 0) -> Path:
     return path
 
 
-def bare_loop(model: torch.nn.Module, groups: list[list[Any]], threads: int) -> float:
-    """Seconds for ``model(batch)`` over batches shaped like predict's, no I/O."""
+def sample_batches(groups: list[list[Tile]], tiles: int) -> list[list[Tile]]:
+    """About ``tiles`` tiles' worth of ``groups``, evenly spaced (all of them when fewer)."""
+    per = max(1, round(tiles / max(1, len(groups[0]))))
+    if per >= len(groups):
+        return groups
+    picks = np.linspace(0, len(groups) - 1, per).round().astype(int)
+    return [groups[i] for i in sorted(set(picks.tolist()))]
+
+
+def bare_loop(model: torch.nn.Module, groups: list[list[Tile]], threads: int) -> float:
+    """Seconds per tile of ``model(batch)`` over batches shaped like predict's, no I/O."""
     torch.set_num_threads(threads)
     shapes = [(len(g), 1, 1, g[0].ih, g[0].iw) for g in groups]
     inputs = {s: torch.rand(s, generator=torch.Generator().manual_seed(0)) for s in set(shapes)}
@@ -66,57 +91,101 @@ def bare_loop(model: torch.nn.Module, groups: list[list[Any]], threads: int) -> 
     with torch.inference_mode():
         for s in shapes:
             model(inputs[s])
-    return time.perf_counter() - t0
+    return (time.perf_counter() - t0) / sum(len(g) for g in groups)
 
 
-def run(size: int, tile: int, batch: int, threads: int) -> dict[str, Any]:
+def _model(name: str) -> tuple[Any, RasterOptions]:
     torch.manual_seed(0)
-    model = create_model(MODEL, preset="small").eval()
-    pm = wrap_model(model, name=MODEL)
-    assert pm.reach is not None, "edsr-baseline declares a receptive field"
-    tiles = plan_tiles(size, size, tile=tile, halo=pm.reach)
-    groups = batches(tiles, batch)
+    if name == MODEL:
+        model = create_model(MODEL, preset="small").eval()
+        return wrap_model(model, name=MODEL), RasterOptions()
+    model = create_model(name).eval()
+    return wrap_model(model, name=name), RasterOptions(allow_seams=True, halo=BICUBIC_HALO)
+
+
+def run(size: int, *, name: str, tile: int, batch: int, threads: int,
+        bare_sample: int) -> dict[str, Any]:
+    """One size in this process (see module docstring)."""
+    pm, opts = _model(name)
+    opts.tile, opts.batch_size, opts.threads, opts.progress = tile, batch, threads, False
+    halo = pm.reach if pm.reach is not None else opts.halo
+    groups = batches(plan_tiles(size, size, tile=tile, halo=halo), batch)
+    sample = sample_batches(groups, bare_sample)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="satsr-bench-predict-") as tmp:
         src = write_raster(Path(tmp) / "lr.tif", size)
-        before = bare_loop(model, groups, threads)
+        before = bare_loop(pm.model, sample, threads)
         t0 = time.perf_counter()
-        res = predict_raster(pm, src, Path(tmp) / "sr.tif", RasterOptions(
-            tile=tile, batch_size=batch, threads=threads, progress=False))
+        res = predict_raster(pm, src, Path(tmp) / "sr.tif", opts)
         total = time.perf_counter() - t0
         out_bytes = res.out.stat().st_size
-        after = bare_loop(model, groups, threads)
+        after = bare_loop(pm.model, sample, threads)
     bare = (before + after) / 2
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
-    lr_mpx, sr_mpx = size * size / 1e6, size * size * 9 / 1e6
+    lr_mpx, sr_mpx = size * size / 1e6, size * size * pm.scale ** 2 / 1e6
+    n = res.n_tiles
     return {
-        "size_lr_px": size, "tile": tile, "halo": res.halo, "batch": batch,
-        "threads": threads, "n_tiles": res.n_tiles, "peak_rss_gb": round(rss_gb, 3),
-        "output_bytes": out_bytes,
-        "tile_loop_s": round(res.seconds, 2), "end_to_end_s": round(total, 2),
-        "bare_loop_s": round(bare, 2), "bare_loop_runs_s": [round(before, 2), round(after, 2)],
-        "tiles_per_s": round(res.n_tiles / res.seconds, 3),
-        "lr_mpx_per_s": round(lr_mpx / res.seconds, 3),
-        "sr_mpx_per_s": round(sr_mpx / res.seconds, 3),
-        "ratio_tile_loop_vs_bare": round(bare / res.seconds, 3),
-        "ratio_end_to_end_vs_bare": round(bare / total, 3),
+        "model": name, "size_lr_px": size, "tile": tile, "halo": res.halo, "batch": batch,
+        "threads": threads, "n_tiles": n, "peak_rss_gb": round(rss_gb, 3),
+        "output_bytes": out_bytes, "tile_loop_s": round(res.seconds, 2),
+        "end_to_end_s": round(total, 2), "tiles_per_s": round(n / res.seconds, 4),
+        "lr_mpx_per_s": round(lr_mpx / res.seconds, 4),
+        "sr_mpx_per_s": round(sr_mpx / res.seconds, 4),
+        "bare_sample_tiles": sum(len(g) for g in sample),
+        "bare_s_per_tile": round(bare, 4),
+        "bare_s_per_tile_runs": [round(before, 4), round(after, 4)],
+        "ratio_tile_loop_vs_bare": round(bare / (res.seconds / n), 3),
+        "ratio_end_to_end_vs_bare": round(bare / (total / n), 3),
+        "load_average_start_end": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
+
+
+def _in_subprocess(size: int, args: argparse.Namespace, model: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--one", str(size), "--model", model, "--tile",
+           str(args.tile), "--batch", str(args.batch), "--threads", str(args.threads),
+           "--bare-sample", str(args.bare_sample)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout))
+
+
+def tiles_at(size: int, tile: int) -> int:
+    """Tiles of a ``size``² raster (for extrapolating a run to another size)."""
+    return -(-size // tile) ** 2
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=10000, help="LR raster side (px)")
+    parser.add_argument("--size", type=int, action="append", help="LR raster side (px); "
+                        "repeat for several sizes (default 10000)")
+    parser.add_argument("--model", default=MODEL, choices=[MODEL, "bicubic"])
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--bare-sample", type=int, default=24, help="tiles in the bare loop")
+    parser.add_argument("--target", type=int, default=10000, help="size to extrapolate to")
+    parser.add_argument("--io-check", type=int, help="also run bicubic at this size (memory of "
+                        "everything but the network)")
     parser.add_argument("--note", default="", help="free text stored with the results")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results_speed" / "predict.json")
     args = parser.parse_args()
-    result = run(args.size, args.tile, args.batch, args.threads)
-    result.update({"benchmark": "predict", "model": f"{MODEL} (small preset)",
-                   "satsr_version": __version__, "torch": torch.__version__,
-                   "python": platform.python_version(), "machine": platform.machine(),
-                   "note": args.note})
+    if args.one:
+        print(json.dumps(run(args.one, name=args.model, tile=args.tile, batch=args.batch,
+                             threads=args.threads, bare_sample=args.bare_sample)))
+        return
+    runs = [_in_subprocess(s, args, args.model) for s in (args.size or [10000])]
+    io_check = _in_subprocess(args.io_check, args, "bicubic") if args.io_check else None
+    head = max(runs, key=lambda r: r["size_lr_px"])
+    per_tile = head["end_to_end_s"] / head["n_tiles"]
+    result = {"benchmark": "predict", "model": f"{MODEL} (small preset)", "runs": runs,
+              "headline": head, "target_size_lr_px": args.target,
+              "target_measured": any(r["size_lr_px"] >= args.target for r in runs),
+              "target_estimate_s": round(per_tile * tiles_at(args.target, args.tile)),
+              "peak_rss_gb_max": max(r["peak_rss_gb"] for r in runs), "io_check": io_check,
+              "nice": os.nice(0), "satsr_version": __version__, "torch": torch.__version__,
+              "python": platform.python_version(), "machine": machine_facts(),
+              "note": args.note}
     write_text(args.out, json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(json.dumps(result, indent=2, sort_keys=True))
 

@@ -8,6 +8,8 @@
   ``earthengine-api`` client runs against unmodified (``EEEmulator``).
 * :mod:`satsr.testing.ee_assets` — builds emulator asset folders from GeoTIFFs (the real
   Landsat-9/Sentinel-2 pair) or from synthetic scenes with known shifts.
+* :mod:`satsr.testing.real_pair` — the real pair's file names and a ``local``-source manifest
+  for it (``write_local_manifest``), for ``satsr fetch --source local`` on real imagery.
 
 Nothing here is imported by ``import satsr``.
 """
