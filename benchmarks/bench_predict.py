@@ -150,7 +150,7 @@ def _in_subprocess(size: int, args: argparse.Namespace, model: str) -> dict[str,
 
 def tiles_at(size: int, tile: int) -> int:
     """Tiles of a ``size``² raster (for extrapolating a run to another size)."""
-    return -(-size // tile) ** 2
+    return (-(-size // tile)) ** 2
 
 
 def main() -> None:

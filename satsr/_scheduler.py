@@ -44,8 +44,11 @@ def probe(address: str, timeout: float = 2.0) -> None:
 
 async def _handshake(address: str, timeout: float) -> None:
     from distributed.comm import connect as open_comm
+    from distributed.security import Security
 
-    comm = await asyncio.wait_for(open_comm(address, timeout=timeout), timeout)
+    # the connection arguments Client() would use (TLS certificates from the dask config)
+    args = Security().get_connection_args("client")
+    comm = await asyncio.wait_for(open_comm(address, timeout=timeout, **args), timeout)
     await comm.close()
 
 

@@ -65,24 +65,45 @@ def table() -> str:
                       f"{meta['note']}. satsr {meta['satsr_version']}.*"])
 
 
+def _speed_row(r: dict[str, Any], label: str) -> str:
+    return (f"| {r['size_lr_px']:,}² px | {label} | {r['n_tiles']:,} ({r['tile']}/{r['halo']}) | "
+            f"{r['peak_rss_gb']:.2f} GB | {r['tiles_per_s']:.3g} | {r['lr_mpx_per_s']:.3g} | "
+            f"{r['sr_mpx_per_s']:.3g} | {r['ratio_tile_loop_vs_bare']:.2f}× | "
+            f"{r['ratio_end_to_end_vs_bare']:.2f}× | {r['end_to_end_s'] / 60:.1f} min |")
+
+
+def _speed_footer(r: dict[str, Any]) -> str:
+    m, head = r["machine"], r["headline"]
+    target = f"{r['target_size_lr_px']:,}²"
+    if r["target_measured"]:
+        reach = f"{target} px measured."
+    else:
+        reach = (f"{target} px with the network was not run here: at the largest run's end-to-end "
+                 f"rate it would take about {r['target_estimate_s'] / 3600:.1f} h.")
+    return (f"{r['model']}, batch {head['batch']}, {head['threads']} torch thread(s), nice "
+            f"{r['nice']}; bare loop over {head['bare_sample_tiles']} sampled tiles per size, "
+            f"before and after (per-tile rates compared). {reach} satsr {r['satsr_version']}, "
+            f"torch {r['torch']}, {m['cpu']} ({m['cpus']} CPUs, load average "
+            f"{m['load_average'][0]} at the end{', **shared**' if m['shared'] else ''}). "
+            f"{r['note']}")
+
+
 def speed_table(path: Path = SPEED) -> str:
-    """Markdown for the predict benchmark (PluginError naming the file when unreadable)."""
+    """Markdown for the predict benchmark (PluginError naming the file when unreadable): one
+    row per raster size, plus the bicubic I/O memory check when it ran."""
     try:
         r = json.loads(path.read_text())
-        rows = [
-            "| LR raster | tiles (tile/halo) | peak RSS | tiles/s | LR Mpx/s | SR Mpx/s | "
-            "vs bare loop: tiles | end to end |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
-            f"| {r['size_lr_px']:,}² px | {r['n_tiles']} ({r['tile']}/{r['halo']}) | "
-            f"{r['peak_rss_gb']:.2f} GB | {r['tiles_per_s']:.2f} | {r['lr_mpx_per_s']:.3f} | "
-            f"{r['sr_mpx_per_s']:.3f} | {r['ratio_tile_loop_vs_bare']:.2f}× | "
-            f"{r['ratio_end_to_end_vs_bare']:.2f}× |"]
-        meta = (f"{r['model']}, batch {r['batch']}, {r['threads']} torch threads, satsr "
-                f"{r['satsr_version']}, torch {r['torch']}, {r['machine']}. {r['note']}")
+        rows = ["| LR raster | model | tiles (tile/halo) | peak RSS | tiles/s | LR Mpx/s | "
+                "SR Mpx/s | vs bare loop: tiles | end to end | wall time |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        rows += [_speed_row(run, f"`{run['model']}`") for run in r["runs"]]
+        if r.get("io_check"):
+            rows.append(_speed_row(r["io_check"], "`bicubic` (I/O memory check)"))
+        footer = _speed_footer(r)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PluginError(f"{path}: cannot render the predict benchmark ({type(exc).__name__}: "
                           f"{exc}); rerun benchmarks/bench_predict.py") from exc
-    return "\n".join([*rows, "", f"*{meta}*"])
+    return "\n".join([*rows, "", f"*{footer}*"])
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
