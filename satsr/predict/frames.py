@@ -9,6 +9,12 @@ network sees them: by the per-pixel median of that pixel's clear values over the
 then gets all-clear masks, so its own selection keeps the global order; for the multi-frame
 models this gives exactly what they compute from the real masks (the median of the filled
 frames is the masked median). The output is masked where no kept frame is clear.
+
+Models that take the masks as input (``srvgg16`` with its reference ``concat`` input, any model
+built with ``combine``) see all-clear masks and filled frames here: seamless, but on cloudy
+pixels not what bench computes from the real masks. Feeding them the real masks per tile
+would let their own per-tile ranking reorder the frames (and the stacked channels) from tile
+to tile; doing it right needs the models to accept a given frame order.
 """
 
 from __future__ import annotations

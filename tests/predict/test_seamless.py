@@ -184,7 +184,8 @@ def test_multi_frame_seamless_under_clouds_that_change_from_tile_to_tile(
     between frames the clearest frames differ from tile to tile (checked: per-tile ranking would
     pick different frames), and a model run per tile window with its own selection shows seams
     (the control). predict instead gives, tiled and whole alike, what the model computes on the
-    whole raster with the real masks (≤ 1e-5) — the bench semantics a user expects."""
+    whole raster with the real masks (≤ 1e-5) — the bench semantics a user expects — for every
+    model whose network does not take the masks as input."""
     pm = small_model(name)
     n_use = frames_used(pm.model)
     assert n_use is not None and pm.reach is not None
@@ -213,4 +214,12 @@ def test_multi_frame_seamless_under_clouds_that_change_from_tile_to_tile(
     a, b = _read(tmp_path / "whole.tif"), _read(tmp_path / "tiled.tif")
     assert not np.isnan(a).any() and not np.isnan(b).any()
     assert float(np.abs(a - b).max()) <= 1e-5
-    assert float(np.abs(a - want).max()) <= 1e-5
+    if not _masks_are_network_input(pm.model):
+        assert float(np.abs(a - want).max()) <= 1e-5
+    # else (srvgg16 "concat", any "combine" input): the network sees predict's all-clear masks
+    # and filled frames, not the real masks — seamless, but not the bench output on cloudy
+    # pixels (satsr.predict.frames, "Models that take the masks as input")
+
+
+def _masks_are_network_input(model: torch.nn.Module) -> bool:
+    return bool(getattr(model, "with_masks", False) or getattr(model, "combine", False))
