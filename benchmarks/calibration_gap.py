@@ -211,10 +211,11 @@ def run(models: list[str], data: Path) -> dict[str, Any]:
         "models": {},
     }
     for model in models:
-        recipe, spec = load_recipe(model)
+        recipe, options = load_recipe(model)
         result["models"][model] = {
             "kind": model_info(model).kind, "recipe": _rel(recipe),
-            "recipe_sha256": _sha256(recipe), "steps": spec["steps"], "seed": spec["seed"],
+            "recipe_sha256": _sha256(recipe), "steps": options["steps"],
+            "seed": options["seed"],
             "variants": {name: _variant(model, name, weights[name][model], summaries[name],
                                         seconds.get(model) if name == "calibrated" else None)
                          for name in VARIANTS},

@@ -101,7 +101,10 @@ def test_the_verdict_names_only_multi_frame_winners_on_real_data() -> None:
     assert "`sample` (shipped) — NIR: none; RED: none" in text  # srcnn's +0.3 is single-image
     assert "settles nothing" in text
     # shipped mean gap: (3 + 1.1 + 2 + 0.7) / 4; calibrated: (1.5 + 0.25 + 1 + 0.1) / 4
-    assert "1.70 dB for the shipped weights and 0.71 dB after" in text
+    assert "synthetic→real gap 1.70 → 0.71 dB" in text
+    # real gains: (-2 - 0.1 - 1 + 0.3) / 4 → (-1 + 0.25 - 0.5 + 0.4) / 4
+    assert "REAL gain over mean-bicubic -0.70 → -0.21 dB" in text
+    assert "synthetic gain +1.00 → +0.50 dB" in text
     worse = copy.deepcopy(toy)
     worse["models"]["rams"]["variants"]["calibrated"]["bands"]["RED"] = _band(-0.01, 0.5)
     assert "? No.**" in gap.verdict(worse)
