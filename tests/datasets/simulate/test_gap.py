@@ -105,6 +105,7 @@ def test_the_verdict_names_only_multi_frame_winners_on_real_data() -> None:
     # real gains: (-2 - 0.1 - 1 + 0.3) / 4 → (-1 + 0.25 - 0.5 + 0.4) / 4
     assert "REAL gain over mean-bicubic -0.70 → -0.21 dB" in text
     assert "synthetic gain +1.00 → +0.50 dB" in text
+    assert "moved with the synthetic test (-0.50 dB) more than with the real results (+0.49" in text
     worse = copy.deepcopy(toy)
     worse["models"]["rams"]["variants"]["calibrated"]["bands"]["RED"] = _band(-0.01, 0.5)
     assert "? No.**" in gap.verdict(worse)
