@@ -44,8 +44,9 @@ RUNS = REPO / "runs" / "calibration-gap"
 OUT = REPO / "benchmarks" / "results" / "calibration_gap.json"
 CARDS = (REPO / "datasets" / "sample" / "README.md", REPO / "docs" / "datasets" / "sample.md")
 HOME = REPO / "docs" / "index.md"
-#: srcnn plus the multi-frame networks that train fastest on one CPU thread (measured: 600
-#: steps of srcnn ≈ 3 min, of each multi-frame model ≈ 8-12 min on the shared 2-core machine).
+#: srcnn plus the multi-frame networks that train fastest on one CPU thread (measured on the
+#: shared 2-core machine, 600 steps each: srcnn 157 s, highres-net 248 s, rams 148 s, wdsr3d
+#: 191 s wall); add any other model with a recipe and shipped weights via --models.
 DEFAULT_MODELS = ("srcnn", "highres-net", "rams", "wdsr3d")
 REFERENCE = "mean-bicubic"
 CALIBRATED = "sample-calibrated"
@@ -136,9 +137,17 @@ def _scores(summary: dict[str, Any], model: str) -> dict[str, dict[str, Any]]:
 
 
 def _dataset_facts(summary: dict[str, Any], split: str | None) -> dict[str, Any]:
+    """Name, split, content fingerprint, scene counts and generator version of a bench set."""
+    from satsr.datasets.sample import SAMPLE_VERSION
+    from satsr.datasets.simulate.calibrated import CALIBRATED_VERSION
+
     ds = summary["dataset"]
+    versions = {"sample": {"sample_version": SAMPLE_VERSION},
+                CALIBRATED: {"sample_version": SAMPLE_VERSION,
+                             "calibrated_version": CALIBRATED_VERSION}}
     return {"name": ds["name"], "synthetic": ds["synthetic"], "split": split,
-            "fingerprint": ds["fingerprint"], "n_scenes": ds["n_scenes"]}
+            "fingerprint": ds["fingerprint"], "n_scenes": ds["n_scenes"],
+            "version": versions.get(str(ds["name"]))}
 
 
 def _variant(model: str, name: str, weights: Path, summaries: dict[str, dict[str, Any]],
@@ -165,10 +174,10 @@ def _machine() -> dict[str, Any]:
             "train_threads": 1, "shared": True}
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -202,7 +211,8 @@ def run(models: list[str], data: Path) -> dict[str, Any]:
         "kind": "satsr.calibration_gap", "version": 1,
         "generator": "benchmarks/calibration_gap.py", "started": started,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(), "machine": _machine(), "reference": REFERENCE,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")), "machine": _machine(), "reference": REFERENCE,
         "metric": "cpsnr (dB, PROBA-V corrected PSNR over clear HR pixels)",
         "datasets": {
             "real": _dataset_facts(summaries["shipped"]["real"], None),
