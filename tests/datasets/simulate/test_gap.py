@@ -49,6 +49,10 @@ def test_the_committed_json_is_self_consistent() -> None:
     assert result["reference"] == "mean-bicubic"
     assert sum(result["datasets"]["real"]["n_scenes"].values()) >= 2
     assert result["datasets"]["real"]["synthetic"] is False
+    from satsr.datasets.simulate.calibrated import CALIBRATED_VERSION
+
+    assert result["datasets"]["sample-calibrated"]["version"]["calibrated_version"] == (
+        CALIBRATED_VERSION), "the calibrated sample changed: re-run benchmarks/calibration_gap.py"
     for name, m in result["models"].items():
         assert (REPO / m["recipe"]).is_file(), name
         assert set(m["variants"]) == {"shipped", "calibrated"}
@@ -100,12 +104,12 @@ def test_the_verdict_names_only_multi_frame_winners_on_real_data() -> None:
     assert "`sample-calibrated` — NIR: none; RED: rams (+0.25 dB)" in text
     assert "`sample` (shipped) — NIR: none; RED: none" in text  # srcnn's +0.3 is single-image
     assert "settles nothing" in text
-    # shipped mean gap: (3 + 1.1 + 2 + 0.7) / 4; calibrated: (1.5 + 0.25 + 1 + 0.1) / 4
-    assert "synthetic→real gap 1.70 → 0.71 dB" in text
-    # real gains: (-2 - 0.1 - 1 + 0.3) / 4 → (-1 + 0.25 - 0.5 + 0.4) / 4
-    assert "REAL gain over mean-bicubic -0.70 → -0.21 dB" in text
-    assert "synthetic gain +1.00 → +0.50 dB" in text
-    assert "moved with the synthetic test (-0.50 dB) more than with the real results (+0.49" in text
+    # rams (multi): gaps (3 + 1.1) / 2 → (1.5 + 0.25) / 2; real gains (-2 - 0.1) / 2 → ...
+    assert ("multi-frame (1 model) gap 2.05 → 0.88 dB (synthetic gain +1.00 → +0.50, "
+            "REAL gain -1.05 → -0.38)") in text
+    assert ("single-image (1 model) gap 1.35 → 0.55 dB (synthetic gain +1.00 → +0.50, "
+            "REAL gain -0.35 → -0.05)") in text
+    assert gap.mean_over(toy, "shipped") == pytest.approx(1.70)  # all models and bands
     worse = copy.deepcopy(toy)
     worse["models"]["rams"]["variants"]["calibrated"]["bands"]["RED"] = _band(-0.01, 0.5)
     assert "? No.**" in gap.verdict(worse)
