@@ -47,7 +47,7 @@ HOME = REPO / "docs" / "index.md"
 #: srcnn plus the multi-frame networks that train fastest on one CPU thread (measured on the
 #: shared 2-core machine, 600 steps each: srcnn 157 s, highres-net 248 s, rams 148 s, wdsr3d
 #: 191 s, wdsr3d-dorr 263 s wall); add any other model with a recipe and shipped weights via
-#: --models (the committed JSON also holds srvgg16 and the cheap single-image networks).
+#: --models (the committed JSON holds every shipped model: 20-315 s each, 22 in ~40 min).
 DEFAULT_MODELS = ("srcnn", "highres-net", "rams", "wdsr3d", "wdsr3d-dorr")
 REFERENCE = "mean-bicubic"
 CALIBRATED = "sample-calibrated"
