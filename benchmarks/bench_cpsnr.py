@@ -31,9 +31,12 @@ pixel is clear and 4 with a mask (the cross term plus Σ M·SR and Σ M·SR²).
 That makes the FFT the floor of this design, and the JSON measures it in the same process
 (``fft_floor_ms_per_image``: the float32 ``rfft2`` time per plane × 2 or 4) together with the
 ratio to the numba loop that this floor alone would allow (``ratio_ceiling_1t``). On this
-machine's MKL build a 384² float32 ``rfft2`` costs ~0.28 ms, so the masked 384² case cannot
-pass ~13 ms / 1.1 ms ≈ 12x even with every other pass free; reading the float64 inputs, the
-box sums, the partial inverse DFT and the exact re-evaluation add about as much again.
+machine's MKL build a 384² float32 ``rfft2`` costs ~0.25-0.28 ms, so the masked 384² case
+cannot pass ~14 ms / 1.0 ms ≈ 14x even with every other pass free; measured per masked 384²
+image (1 thread, quiet machine), the FFTs take ~1.1 of ~3.3 ms and the rest is centring the
+float64 inputs into float32 (0.3), the partial inverse DFTs (0.2), box sums (0.2), the
+clear-pixel mean (0.2), small per-chunk tensor operations and the exact float64 evaluation of
+the candidate shifts (~0.6 together with the candidate bookkeeping).
 
 Timings: one warm-up, then the median of ``--rounds`` runs (wall clock, spread recorded and
 rows over ±20 % flagged); CPU time is recorded too, as the machine may be shared.
