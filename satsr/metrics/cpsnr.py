@@ -167,7 +167,8 @@ def _centred(x: torch.Tensor, mean: torch.Tensor, dtype: torch.dtype, ws: _Works
 def _spectra(sr_c: torch.Tensor, hr_c: torch.Tensor, mm: torch.Tensor | None,
              ws: _Workspace | None) -> list[torch.Tensor]:
     """Real FFTs on the HR grid: [HR, conj SR] (+ [M, conj SR²] with a mask); SR (P, h, w) is
-    zero-padded to HR's size. With a workspace every output reuses a buffer."""
+    zero-padded to HR's size. With a workspace the padded inputs reuse buffers and the
+    conjugations are in place (the transforms' outputs are fresh: see below)."""
     p, hh, ww = hr_c.shape
     h, w = sr_c.shape[-2:]
     dev = hr_c.device
@@ -210,8 +211,8 @@ def _shift_stats(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None,
     ``src`` (N, C, h, w) cropped SR, ``hr0`` (N, C, H, W) HR (finite; concealed pixels are
     masked here), ``mf`` (N, 1|C, H, W) 0/1 clear mask or None (all clear). Both images are
     centred per band first, in their own precision (any constant works: it leaves every
-    bias-corrected cMSE unchanged and keeps the expanded sums well conditioned); ``offset``
-    is the HR constant minus the SR constant. The HR-only terms are box sums; Σ M·HR·SR,
+    bias-corrected cMSE unchanged and keeps the expanded sums well conditioned). The HR-only
+    terms are box sums; Σ M·HR·SR,
     Σ M·SR and Σ M·SR² are cross-correlations, computed with real FFTs — only Σ HR·SR when
     every pixel is clear (2 transforms, else 4). ``ws`` (no autograd) reuses buffers and
     works in place.
@@ -278,10 +279,14 @@ def _cmse_grid(
 _CHUNK_ELEMENTS = 2**19  # images are scored in chunks of ~4 MB per float64 plane (cache-sized)
 
 
+def _chunk_size(hr: torch.Tensor) -> int:
+    """Images per chunk: ~``_CHUNK_ELEMENTS`` values of ``hr`` each, at least one image."""
+    return max(1, _CHUNK_ELEMENTS // max(1, hr[0].numel()))
+
+
 def _chunks(hr: torch.Tensor) -> list[slice]:
-    """Slices of the batch dimension holding ~``_CHUNK_ELEMENTS`` values each."""
-    per_image = max(1, hr[0].numel())
-    step = max(1, _CHUNK_ELEMENTS // per_image)
+    """Slices of the batch dimension, :func:`_chunk_size` images each."""
+    step = _chunk_size(hr)
     return [slice(i, i + step) for i in range(0, hr.shape[0], step)]
 
 
@@ -466,12 +471,11 @@ def corrected_error(
     dtype = sr.dtype if isinstance(sr, torch.Tensor) and sr.is_floating_point() else _F64
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "corrected_error", dtype=dtype)
     ws = _Workspace()
-    chunks = _chunks(hr0)
     # split, not slices: each slice's backward would build a zero gradient of the whole batch
-    parts = src.split(chunks[0].stop - chunks[0].start)
+    parts = src.split(_chunk_size(hr0))
     return torch.cat([_best_shift(part, hr0[c], _part(m, c), ws, power=power,
-                                  detach_bias=detach_bias)[0] for part, c in zip(parts, chunks,
-                                                                                 strict=True)])
+                                  detach_bias=detach_bias)[0]
+                      for part, c in zip(parts, _chunks(hr0), strict=True)])
 
 
 @overload
