@@ -36,9 +36,11 @@ import math
 import warnings
 from typing import Literal, overload
 
+import numpy as np
 import torch
 
 from satsr.errors import InputValueError
+from satsr.metrics import _shift_kernel
 from satsr.metrics._checks import (
     as_tensor,
     check_crop,
@@ -448,6 +450,67 @@ def _best_shift(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None, w
     return value, index.clamp(max=s * s - 1)
 
 
+def _on_kernel(x: object) -> bool:
+    """CPU tensors and arrays are scored by the compiled kernel
+    (:mod:`satsr.metrics._shift_kernel`); other devices by the tensor code above (FFT grid +
+    exact re-evaluation)."""
+    return not isinstance(x, torch.Tensor) or x.device.type == "cpu"
+
+
+_Arrays = tuple[np.ndarray, np.ndarray, "np.ndarray | None", int]
+
+
+def _kernel_inputs(sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None,
+                   border: int, name: str, dtype: torch.dtype) -> _Arrays:
+    """Validated NumPy views for the kernel: SR and HR (N, C, H, W) in float32 when ``dtype``
+    is float32, else float64; the uint8 mask (N, 1|C, H, W) or None; the border."""
+    sr, hr = check_pair(sr, hr, name)
+    border = check_crop(border, sr.shape, name, name="border")
+    m = None if hr_mask is None else check_mask(hr_mask, sr.shape, sr.device, name,
+                                                name="hr_mask")
+    kind = torch.float32 if dtype == torch.float32 else _F64
+    return (sr.detach().to(kind).contiguous().numpy(), hr.detach().to(kind).contiguous().numpy(),
+            None if m is None else m.contiguous().view(torch.uint8).numpy(), border)
+
+
+def _kernel_best(arrays: _Arrays, sr: torch.Tensor, hr: torch.Tensor,
+                 hr_mask: torch.Tensor | None, name: str
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Exact minimum cMSE (N,) float64 and its flat shift index (N,) by the CPU kernel (the
+    sums and the exact evaluation are float64 whatever the input precision). NaN/inf in the
+    scored SR or in clear HR raise :func:`_prepare`'s one-line error; None when the kernel
+    cannot decide (a sum of finite values overflowed: the tensor code then scores)."""
+    a, b, mk, border = arrays
+    value, index, finite = _shift_kernel.best_shifts(a, b, mk, border, torch.get_num_threads())
+    if not finite.all():
+        _prepare(sr, hr, hr_mask, border, name)  # raises for NaN/inf
+        return None
+    return torch.from_numpy(value), torch.from_numpy(index)
+
+
+class _KernelError(torch.autograd.Function):
+    """Mean ``|HR − SR − b|**power`` at given shifts by the CPU kernel, with its gradient in
+    SR (:func:`satsr.metrics._shift_kernel.error_grad`); HR and the mask get none."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, sr: torch.Tensor,  # type: ignore[override]
+                arrays: _Arrays, index: torch.Tensor, power: int,
+                detach_bias: bool) -> torch.Tensor:
+        a, b, mk, border = arrays
+        value, sums = _shift_kernel.errors_at(a, b, mk, border, index.numpy(), power)
+        ctx.state = (arrays, index.numpy(), power, sums, detach_bias, sr.dtype)  # type: ignore[attr-defined]
+        return torch.from_numpy(value).to(sr.dtype)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx,  # type: ignore[override]
+                 grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (a, b, mk, border), index, power, sums, detach_bias, dtype = ctx.state  # type: ignore[attr-defined]
+        weight = grad_out.detach().to(_F64).cpu().numpy()
+        grad = _shift_kernel.error_grad(a, b, mk, border, index, power, sums, weight,
+                                        detach_bias)
+        return torch.from_numpy(grad).to(dtype), None, None, None, None
+
+
 def corrected_error(
     sr: torch.Tensor,
     hr: torch.Tensor,
@@ -469,7 +532,21 @@ def corrected_error(
     if power not in (1, 2):
         raise InputValueError(f"corrected_error: power must be 1 or 2, got {power!r}")
     dtype = sr.dtype if isinstance(sr, torch.Tensor) and sr.is_floating_point() else _F64
-    src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, "corrected_error", dtype=dtype)
+    name = "corrected_error"
+    grad = torch.is_grad_enabled() and isinstance(sr, torch.Tensor) and sr.requires_grad
+    hr_grad = torch.is_grad_enabled() and isinstance(hr, torch.Tensor) and hr.requires_grad
+    if _on_kernel(sr) and not hr_grad:
+        arrays = _kernel_inputs(sr, hr, hr_mask, border, name, dtype)
+        found = _kernel_best(arrays, sr, hr, hr_mask, name)
+        if found is not None:
+            value, index = found
+            if power == 2 and not grad:
+                return value.to(dtype)
+            x = sr if isinstance(sr, torch.Tensor) else torch.from_numpy(arrays[0])
+            out = _KernelError.apply(x, arrays, index, power, detach_bias)
+            assert isinstance(out, torch.Tensor)
+            return out
+    src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, name, dtype=dtype)
     ws = _Workspace()
     # split, not slices: each slice's backward would build a zero gradient of the whole batch
     parts = src.split(_chunk_size(hr0))
@@ -515,29 +592,37 @@ def cpsnr(
     """
     name = "cpsnr"
     dr = check_data_range(data_range, name)
-    src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, name)
-    ws = _Workspace()
-    with torch.no_grad():
-        parts = [_best_shift(src[c], hr0[c], _part(m, c), ws) for c in _chunks(hr0)]
-    cmse, index = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    found = None
+    if _on_kernel(sr):
+        found = _kernel_best(_kernel_inputs(sr, hr, hr_mask, border, name, _F64), sr, hr,
+                             hr_mask, name)
+    if found is None:
+        src, hr0, m, border = _prepare(sr, hr, hr_mask, border, name)
+        ws = _Workspace()
+        with torch.no_grad():
+            parts = [_best_shift(src[c], hr0[c], _part(m, c), ws) for c in _chunks(hr0)]
+        found = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    cmse, index = found
     s = 2 * border + 1
-    value = 10.0 * torch.log10(dr * dr / cmse)
-    u, v = index // s, index % s
-    empty = torch.isinf(cmse)
-    if bool(empty.any()):
-        bad = torch.nonzero(empty).flatten().tolist()
+    # the few per-image values in NumPy: a tensor operation here would wake torch's OpenMP
+    # threads, which then spin for milliseconds and slow the next call's kernel threads
+    c, i = cmse.cpu().numpy(), index.cpu().numpy()
+    empty = np.isinf(c)
+    with np.errstate(divide="ignore"):
+        value = np.where(empty, np.nan, 10.0 * np.log10(dr * dr / c))
+    uv = np.where(empty[:, None], -1, np.stack([i // s, i % s], axis=1))
+    if empty.any():
+        bad = np.flatnonzero(empty).tolist()
         warnings.warn(
             f"{name}: image(s) {bad} have no clear HR pixel under any of the {s * s} shifts; "
             "their cPSNR is NaN (exclude them from averages)",
             RuntimeWarning,
             stacklevel=2,
         )
-        value = torch.where(empty, torch.full_like(value, torch.nan), value)
-        u = torch.where(empty, torch.full_like(u, -1), u)
-        v = torch.where(empty, torch.full_like(v, -1), v)
+    out = torch.from_numpy(value).to(cmse.device)
     if return_shift:
-        return value, torch.stack([u, v], dim=1)
-    return value
+        return out, torch.from_numpy(uv).to(cmse.device)
+    return out
 
 
 def probav_score(cpsnr: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,609 @@
+"""Compiled (numba) kernel for the best PROBA-V shift of each image, on the CPU.
+
+For every image and band it forms the per-shift clear count n, Σd and Σd² (d = HR − SR over
+the clear pixels of the shifted window) from the expansion
+
+    Σd  = Σ M·HR − Σ M·SR,      Σd² = Σ M·HR² − 2 Σ M·HR·SR + Σ M·SR²,
+
+with both images centred first (SR by its mean, HR by its clear-pixel mean, so concealed
+values never enter). The HR-only terms are float64 box sums. Σ M·HR·SR is one direct
+correlation, 8 lags per pass over the rows (vectorised), in float32 when the values allow it
+(the grid only preselects shifts; its rounding bound goes with it). Σ M·SR and Σ M·SR² are
+constants when every pixel is clear, the constant minus what each cloudy pixel hides when few
+are cloudy, or two float64 correlations when many are. Every shift whose expanded value lies
+within its rounding bound of the minimum is then evaluated exactly from the definition (two
+float64 passes), and the first minimum in (u, v) order wins — the choice of a per-shift
+reference loop.
+
+About one pass of arithmetic per image instead of ~30 tensor operations (see
+``benchmarks/bench_cpsnr.py``). :mod:`satsr.metrics.cpsnr` validates the inputs; the scratch
+planes (:class:`Scratch`) are reused across calls.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+#: reassociation (vectorised sums) and fused multiply-add; NaN/inf semantics are kept
+_FAST = {"reassoc", "contract"}
+#: lags per pass of a correlation (accumulators kept in registers)
+_LAGS = 8
+#: rounding bound of the float64 expanded sums relative to the centred images' mean square
+#: (row dot products summed over rows: ~(w + h)·2⁻⁵³ ≈ 1e-13; generous)
+REL_ERR = 1e-11
+#: cloudy pixels up to this fraction of a window: sparse corrections, else correlations
+_SPARSE_FRACTION = 0.125
+#: float32 correlation only when Σ SR² + Σ M·HR² of the centred planes is in this range: no
+#: value or row sum of products can overflow, and subnormal rounding stays far below the bound
+_F32_RANGE = (1e-60, 1e34)
+
+
+def _pad(sv: int) -> int:
+    """Zero columns either side of the cropped SR planes: ≥ 16 (:func:`_corr`'s row tail)
+    and ≥ sv rounded up to the lags (:func:`_sparse`)."""
+    return max(16, _LAGS * ((sv + _LAGS - 1) // _LAGS))
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _corr(a: np.ndarray, b: np.ndarray, off: int, out: np.ndarray, h: int, w: int) -> None:
+    """``out[u, v] += Σ_{y<h, x<w} a[y+u, x+v]·b[y, off+x]`` for every (u, v) of ``out``.
+
+    Lags come eight at a time and rows are run to a multiple of 16 values (no scalar tail):
+    ``b`` needs 15 zero columns after its data, ``a`` ``w + su + 23`` columns, zero beyond
+    its data (the extra lags and columns read padding; extra lags are dropped). Row dot
+    products are taken in the inputs' precision and summed over rows in float64: error
+    ≤ ~w·2⁻ᵖ relative to Σ|a·b|.
+    """
+    su, sv = out.shape[0], out.shape[1]
+    wl = (w + 15) // 16 * 16
+    for y in range(h):
+        br = b[y, off:off + wl]
+        for u in range(su):
+            ar = a[y + u]
+            for v0 in range(0, sv, 8):
+                a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
+                a2, a3 = ar[v0 + 2:v0 + 2 + wl], ar[v0 + 3:v0 + 3 + wl]
+                a4, a5 = ar[v0 + 4:v0 + 4 + wl], ar[v0 + 5:v0 + 5 + wl]
+                a6, a7 = ar[v0 + 6:v0 + 6 + wl], ar[v0 + 7:v0 + 7 + wl]
+                r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = br[0] * np.float32(0.0)  # b's precision
+                for x in range(wl):
+                    bv = br[x]
+                    r0 += a0[x] * bv
+                    r1 += a1[x] * bv
+                    r2 += a2[x] * bv
+                    r3 += a3[x] * bv
+                    r4 += a4[x] * bv
+                    r5 += a5[x] * bv
+                    r6 += a6[x] * bv
+                    r7 += a7[x] * bv
+                rs = (r0, r1, r2, r3, r4, r5, r6, r7)
+                for e in range(8):
+                    if v0 + e < sv:
+                        out[u, v0 + e] += np.float64(rs[e])
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _sparse(b: np.ndarray, b2: np.ndarray, off: int, cols: np.ndarray, starts: np.ndarray,
+            out: np.ndarray, out2: np.ndarray) -> None:
+    """``out[u, v] −= Σ b[y, off + t − v]`` over the cloudy HR pixels (y + u, t): the SR values
+    a cloud hides under each shift (and the same for ``b2`` into ``out2``). The planes' zero
+    padding (``off`` ≥ sv columns either side) makes windows that miss a cloud add zeros, so
+    no bounds are checked."""
+    su, sv = out.shape[0], out.shape[1]
+    groups = (sv + 7) // 8
+    acc = np.zeros((su, groups, 16))  # [u, g, e]: lag 8g + 7 − e (e < 8), of b2 for e ≥ 8
+    for y in range(b.shape[0]):
+        row, row2 = b[y], b2[y]
+        for u in range(su):
+            for g in range(groups):
+                r = acc[u, g]
+                for k in range(starts[y + u], starts[y + u + 1]):
+                    j = cols[k] + off - 8 * g - 7
+                    for e in range(8):
+                        r[e] += row[j + e]
+                        r[8 + e] += row2[j + e]
+    for u in range(su):
+        for g in range(groups):
+            for e in range(8):
+                v = 8 * g + 7 - e
+                if v < sv:
+                    out[u, v] -= acc[u, g, e]
+                    out2[u, v] -= acc[u, g, 8 + e]
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _box(a: np.ndarray, out: np.ndarray, h: int, w: int, square: bool) -> None:
+    """``out[u, v] = Σ a[u:u+h, v:v+w]`` (of ``a²`` with ``square``), by window row sums."""
+    su, sv = out.shape[0], out.shape[1]
+    rows = np.empty((h + su - 1, sv))
+    for r in range(h + su - 1):
+        ar = a[r, :w + sv - 1]
+        total = 0.0
+        for x in range(w):
+            total += ar[x] * ar[x] if square else ar[x]
+        rows[r, 0] = total
+        for v in range(1, sv):  # slide the window one column
+            lo, hi = ar[v - 1], ar[v + w - 1]
+            total += (hi * hi - lo * lo) if square else (hi - lo)
+            rows[r, v] = total
+    for v in range(sv):
+        total = 0.0
+        for r in range(h):
+            total += rows[r, v]
+        out[0, v] = total
+        for u in range(1, su):
+            total += rows[u + h - 1, v] - rows[u - 1, v]
+            out[u, v] = total
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _window_sums(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, b: int,
+                 u: int, v: int, delta: float) -> tuple[float, float, int]:
+    """Σ(d − δ), Σ(d − δ)² and the count over the clear pixels of band ``c``'s window at
+    (u, v), d = HR − SR, in float64."""
+    h, w = sr.shape[1] - 2 * b, sr.shape[2] - 2 * b
+    cm = c if mk.shape[0] > 1 else 0
+    s = 0.0
+    q = 0.0
+    n = 0
+    for y in range(h):
+        hrow = hr[c, y + u, v:v + w]
+        srow = sr[c, y + b, b:b + w]
+        if masked:
+            mrow = mk[cm, y + u, v:v + w]
+            for x in range(w):
+                clear = mrow[x] != 0
+                e = (np.float64(hrow[x]) - np.float64(srow[x])) - delta
+                s += e if clear else 0.0
+                q += e * e if clear else 0.0
+                n += 1 if clear else 0
+        else:
+            for x in range(w):
+                e = (np.float64(hrow[x]) - np.float64(srow[x])) - delta
+                s += e
+                q += e * e
+            n += w
+    return s, q, n
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _exact(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int, u: int,
+           v: int) -> float:
+    """cMSE of one image (C, H, W) at shift (u, v) straight from the definition: per band the
+    mean ``δ`` of d = HR − SR over the window's clear pixels, then Σ(d − δ)² (a second pass);
+    summed over bands and divided by the clear count (+inf when nothing is clear)."""
+    num = 0.0
+    count = 0
+    for c in range(sr.shape[0]):
+        s, _, n = _window_sums(sr, hr, mk, masked, c, b, u, v, 0.0)
+        count += n
+        if n > 1:  # one clear pixel: the bias absorbs it
+            num += _window_sums(sr, hr, mk, masked, c, b, u, v, s / n)[1]
+    return num / count if count > 0 else math.inf
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _means(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int,
+           b: int) -> tuple[float, float, int]:
+    """Band ``c``'s SR mean over the scored crop, HR mean over its clear pixels (0 if none)
+    and the clear count; non-finite means flag NaN/inf in the scored SR or clear HR."""
+    h, w = sr.shape[1] - 2 * b, sr.shape[2] - 2 * b
+    cm = c if mk.shape[0] > 1 else 0
+    total = 0.0
+    for y in range(h):
+        srow = sr[c, y + b, b:b + w]
+        for x in range(w):
+            total += srow[x]
+    mean_sr = total / (h * w)
+    total = 0.0
+    n = 0
+    for y in range(hr.shape[1]):
+        hrow = hr[c, y]
+        if masked:
+            mrow = mk[cm, y]
+            for x in range(hr.shape[2]):
+                clear = mrow[x] != 0
+                total += hrow[x] if clear else 0.0
+                n += 1 if clear else 0
+        else:
+            for x in range(hr.shape[2]):
+                total += hrow[x]
+            n += hr.shape[2]
+    return mean_sr, (total / n if n > 0 else total), n
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _centre(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, b: int,
+            mean_sr: float, mean_hr: float, sc: np.ndarray, sc2: np.ndarray, hc: np.ndarray,
+            sc32: np.ndarray, hc32: np.ndarray) -> float:
+    """Fill band ``c``'s centred planes: ``sc``/``sc2`` = SR − mean (and its square) over the
+    cropped h×w, written from column ``_pad`` (zeros either side serve the sparse
+    corrections), ``hc`` = HR − clear mean on clear pixels, 0 elsewhere; ``sc32``/``hc32``
+    float32 copies for the cross-correlation. Returns Σ SR² + Σ M·HR² of the centred planes."""
+    h = sr.shape[1] - 2 * b
+    w = sr.shape[2] - 2 * b
+    off = (sc.shape[1] - w) // 2
+    cm = c if mk.shape[0] > 1 else 0
+    top = 0.0
+    for y in range(h):
+        srow = sr[c, y + b, b:b + w]
+        out, out2, low = sc[y, off:off + w], sc2[y, off:off + w], sc32[y, off:off + w]
+        for x in range(w):
+            val = srow[x] - mean_sr
+            out[x] = val
+            out2[x] = val * val
+            low[x] = np.float32(val)
+            top += val * val
+    ww = hr.shape[2]
+    for y in range(hr.shape[1]):
+        hrow = hr[c, y]
+        out, low = hc[y, :ww], hc32[y, :ww]
+        if masked:
+            mrow = mk[cm, y]
+            for x in range(ww):
+                val = hrow[x] - mean_hr if mrow[x] != 0 else 0.0
+                out[x] = val
+                low[x] = np.float32(val)
+                top += val * val
+        else:
+            for x in range(ww):
+                val = hrow[x] - mean_hr
+                out[x] = val
+                low[x] = np.float32(val)
+                top += val * val
+    return top
+
+
+@numba.njit(cache=True, nogil=True)
+def _clouds(mk: np.ndarray, c: int, cols: np.ndarray, starts: np.ndarray) -> None:
+    """List band ``c``'s cloudy pixels row by row: the columns of row ``y`` are
+    ``cols[starts[y]:starts[y + 1]]``."""
+    cm = c if mk.shape[0] > 1 else 0
+    k = 0
+    for y in range(mk.shape[1]):
+        starts[y] = k
+        mrow = mk[cm, y]
+        for x in range(mk.shape[2]):
+            if mrow[x] == 0:
+                cols[k] = x
+                k += 1
+    starts[mk.shape[1]] = k
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _mask_plane(mk: np.ndarray, c: int, mf: np.ndarray) -> None:
+    """``mf`` = band ``c``'s mask as 0/1 float64 (its padding columns stay zero)."""
+    cm = c if mk.shape[0] > 1 else 0
+    ww = mk.shape[2]
+    for y in range(mk.shape[1]):
+        mrow = mk[cm, y]
+        out = mf[y, :ww]
+        for x in range(ww):
+            out[x] = 1.0 if mrow[x] != 0 else 0.0
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _band_stats(mk: np.ndarray, c: int, clear: int, top: float, slot: tuple,
+                st: np.ndarray) -> float:
+    """Per-shift n, Σd, Σd² and the scale (Σ M·HR² + Σ SR²) of one centred band into
+    ``st[0..3]`` (``st[4..6]``: work space). ``clear``: the band's clear HR pixel count;
+    ``top``: Σ SR² + Σ M·HR² of its centred planes. Returns the grid's rounding bound relative to
+    the scale."""
+    sc, sc2, hc, mf, sc32, hc32, cols, starts = slot
+    n, s1, s2, scale, cross, a, q = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
+    su, sv = n.shape[0], n.shape[1]
+    hh, ww = hc.shape[0], hc.shape[1] - _LAGS - 16
+    h, w = hh - su + 1, ww - sv + 1
+    off = (sc.shape[1] - w) // 2
+    _box(hc, s1, h, w, False)
+    _box(hc, s2, h, w, True)
+    cross[:, :] = 0.0
+    rel = REL_ERR
+    if _F32_RANGE[0] < top < _F32_RANGE[1]:
+        _corr(hc32, sc32, off, cross, h, w)
+        rel += 4.0 * (w + 2) * 2.0**-24  # float32 row dot products: 2·γ_w·Σ|HR·SR|, × 2
+    else:
+        _corr(hc, sc, off, cross, h, w)
+    total_sr = 0.0
+    total_sr2 = 0.0
+    for y in range(h):
+        row, row2 = sc[y, off:off + w], sc2[y, off:off + w]
+        for x in range(w):
+            total_sr += row[x]
+            total_sr2 += row2[x]
+    clouds = hh * ww - clear
+    if clouds == 0:
+        n[:, :] = h * w
+    else:
+        _mask_plane(mk, c, mf)
+        _box(mf, n, h, w, False)
+    if clouds <= _SPARSE_FRACTION * h * w:
+        a[:, :] = total_sr
+        q[:, :] = total_sr2
+        if clouds:
+            _clouds(mk, c, cols, starts)
+            _sparse(sc, sc2, off, cols, starts, a, q)
+    else:
+        a[:, :] = 0.0
+        q[:, :] = 0.0
+        _corr(mf, sc, off, a, h, w)
+        _corr(mf, sc2, off, q, h, w)
+    for u in range(su):
+        for v in range(sv):
+            scale[u, v] = s2[u, v] + total_sr2
+            s1[u, v] = s1[u, v] - a[u, v]
+            s2[u, v] = s2[u, v] - 2.0 * cross[u, v] + q[u, v]
+    return rel
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _grid(st: np.ndarray, rel: float, acc: np.ndarray) -> None:
+    """Add one band's bias-corrected Σ(d − δ)², n and rounding bound per shift to
+    ``acc[0..2]``."""
+    n, s1, s2, scale = st[0], st[1], st[2], st[3]
+    for u in range(n.shape[0]):
+        for v in range(n.shape[1]):
+            k = n[u, v]
+            if k > 1:
+                acc[0, u, v] += max(s2[u, v] - s1[u, v] * s1[u, v] / k, 0.0)
+            acc[1, u, v] += k
+            acc[2, u, v] += rel * scale[u, v]
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _best(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
+          acc: np.ndarray) -> tuple[float, int]:
+    """Exact minimum over the shifts whose grid value may be the minimum (first in (u, v)
+    order on ties): (cMSE, flat shift index); (+inf, last index) when nothing is clear."""
+    su, sv = acc.shape[1], acc.shape[2]
+    bound = math.inf
+    for u in range(su):
+        for v in range(sv):
+            if acc[1, u, v] > 0:
+                bound = min(bound, (acc[0, u, v] + acc[2, u, v]) / acc[1, u, v])
+    best = math.inf
+    index = su * sv - 1
+    for u in range(su):
+        for v in range(sv):
+            if acc[1, u, v] <= 0 or (acc[0, u, v] - acc[2, u, v]) / acc[1, u, v] > bound:
+                continue
+            value = _exact(sr, hr, mk, masked, b, u, v)
+            if value < best:
+                best = value
+                index = u * sv + v
+    return best, index
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _image(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int, slot: tuple,
+           stats: np.ndarray) -> tuple[float, int, bool]:
+    """(cMSE, shift index, finite) of one image (C, H, W) with one scratch slot."""
+    sc, sc2, hc, sc32, hc32 = slot[0], slot[1], slot[2], slot[4], slot[5]
+    st, acc = stats[:7], stats[7:]
+    acc[:, :, :] = 0.0
+    for c in range(sr.shape[0]):
+        mean_sr, mean_hr, clear = _means(sr, hr, mk, masked, c, b)
+        if not (math.isfinite(mean_sr) and math.isfinite(mean_hr)):
+            return math.inf, 0, False
+        top = _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr, sc, sc2, hc, sc32, hc32)
+        rel = _band_stats(mk, c, clear, top, slot, st)
+        _grid(st, rel, acc)
+    value, index = _best(sr, hr, mk, masked, b, acc)
+    return value, index, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _run(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
+         slot: tuple, stats: np.ndarray, value: np.ndarray, index: np.ndarray,
+         finite: np.ndarray) -> None:
+    """Best shift of images ``sr``/``hr`` (N, C, H, W) into ``value``/``index``/``finite``
+    (N,) with one scratch slot; releases the GIL, so threads can run blocks side by side."""
+    for i in range(sr.shape[0]):
+        value[i], index[i], finite[i] = _image(sr[i], hr[i], mk[i] if masked else mk[0],
+                                               masked, b, slot, stats)
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _residual_sums(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
+                   index: np.ndarray, power: int, bias: np.ndarray, count: np.ndarray,
+                   signs: np.ndarray) -> np.ndarray:
+    """Per image i at flat shift ``index[i]``: each band's bias (mean of d = HR − SR over the
+    window's clear pixels) into ``bias`` (N, C), its clear count into ``count`` (N, C), the
+    sum of sign(d − bias) over them into ``signs`` (N, C); returns Σ|d − bias|^power / Σ n
+    per image (N,), +inf when nothing is clear."""
+    n_img, n_band = sr.shape[0], sr.shape[1]
+    s = 2 * b + 1
+    out = np.empty(n_img)
+    for i in range(n_img):
+        u, v = index[i] // s, index[i] % s
+        mi = mk[i] if masked else mk[0]
+        num = 0.0
+        total = 0
+        for c in range(n_band):
+            d, _, n = _window_sums(sr[i], hr[i], mi, masked, c, b, u, v, 0.0)
+            delta = d / n if n > 0 else 0.0
+            bias[i, c] = delta
+            count[i, c] = n
+            total += n
+            if power == 1:
+                q, signs[i, c] = _abs_sums(sr[i], hr[i], mi, masked, c, b, u, v, delta)
+            else:
+                q = _window_sums(sr[i], hr[i], mi, masked, c, b, u, v, delta)[1]
+            num += q
+        out[i] = num / total if total > 0 else math.inf
+    return out
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _abs_sums(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, b: int,
+              u: int, v: int, delta: float) -> tuple[float, float]:
+    """Σ|d − δ| and Σ sign(d − δ) over the clear pixels of band ``c``'s window at (u, v)."""
+    h, w = sr.shape[1] - 2 * b, sr.shape[2] - 2 * b
+    cm = c if mk.shape[0] > 1 else 0
+    q = 0.0
+    sg = 0.0
+    for y in range(h):
+        hrow = hr[c, y + u, v:v + w]
+        srow = sr[c, y + b, b:b + w]
+        mrow = mk[cm, y + u if masked else 0]
+        for x in range(w):
+            clear = (not masked) or mrow[v + x] != 0
+            e = (np.float64(hrow[x]) - np.float64(srow[x])) - delta
+            sign = (1.0 if e > 0 else 0.0) - (1.0 if e < 0 else 0.0)
+            q += abs(e) if clear else 0.0
+            sg += sign if clear else 0.0
+    return q, sg
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _residual_grad(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
+                   index: np.ndarray, power: int, bias: np.ndarray, count: np.ndarray,
+                   signs: np.ndarray, weight: np.ndarray, detach_bias: bool,
+                   grad: np.ndarray) -> None:
+    """Gradient in SR of ``weight[i]`` × the value :func:`_residual_sums` returned, into
+    ``grad`` (same shape as ``sr``, zero on the border and for images of weight 0).
+
+    With r = d − bias and N the clear count over bands: power 2 gives −2·r/N on clear pixels
+    (the bias term vanishes, as Σ r = 0); power 1 gives −sign(r)/N, plus Σ sign(r)/(n_c·N)
+    for band c unless the bias is detached.
+    """
+    n_img, n_band = sr.shape[0], sr.shape[1]
+    h, w = sr.shape[2] - 2 * b, sr.shape[3] - 2 * b
+    s = 2 * b + 1
+    for i in range(n_img):
+        grad[i] = 0.0
+        total = 0.0
+        for c in range(n_band):
+            total += count[i, c]
+        if weight[i] == 0.0 or total == 0.0:
+            continue
+        u, v = index[i] // s, index[i] % s
+        mi = mk[i] if masked else mk[0]
+        for c in range(n_band):
+            cm = c if mi.shape[0] > 1 else 0
+            delta = bias[i, c]
+            scale = weight[i] / total
+            shift = 0.0
+            if power == 1 and not detach_bias and count[i, c] > 0:
+                shift = signs[i, c] / count[i, c]
+            for y in range(h):
+                hrow = hr[i, c, y + u, v:v + w]
+                srow = sr[i, c, y + b, b:b + w]
+                grow = grad[i, c, y + b, b:b + w]
+                mrow = mi[cm, y + u if masked else 0]
+                for x in range(w):
+                    clear = (not masked) or mrow[v + x] != 0
+                    e = (np.float64(hrow[x]) - np.float64(srow[x])) - delta
+                    sign = (1.0 if e > 0 else 0.0) - (1.0 if e < 0 else 0.0)
+                    g = -2.0 * e if power == 2 else shift - sign
+                    grow[x] = scale * g if clear else 0.0
+
+
+def errors_at(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border: int,
+              index: np.ndarray, power: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Mean ``|HR − SR − bias|**power`` of each image at flat shift ``index`` (N,) float64,
+    and the per-band sums :func:`error_grad` needs (same array conventions as
+    :func:`best_shifts`)."""
+    n_img, n_band = sr.shape[0], sr.shape[1]
+    bias, count, signs = (np.zeros((n_img, n_band)) for _ in range(3))
+    mk = mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+    value = _residual_sums(sr, hr, mk, mask is not None, border, index, power, bias, count,
+                           signs)
+    return value, (bias, count, signs)
+
+
+def error_grad(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border: int,
+               index: np.ndarray, power: int, sums: tuple[np.ndarray, ...],
+               weight: np.ndarray, detach_bias: bool) -> np.ndarray:
+    """Gradient in SR (shape and dtype of ``sr``) of Σ weight[i]·value[i] of :func:`errors_at`."""
+    grad = np.empty_like(sr)
+    mk = mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+    bias, count, signs = sums
+    _residual_grad(sr, hr, mk, mask is not None, border, index, power, bias, count, signs,
+                   weight, detach_bias, grad)
+    return grad
+
+
+class Scratch:
+    """Work planes reused across calls (fresh multi-MB arrays cost page faults that exceed
+    the arithmetic), one slot per thread; a lock makes concurrent callers take turns."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def _get(self, key: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+        arr = self._arrays.get(key)
+        if arr is None or arr.shape[0] < shape[0] or arr.shape[1:] != shape[1:]:
+            arr = np.zeros(shape, dtype=dtype)  # zeros: padding columns must read 0
+            self._arrays[key] = arr
+        return arr[:shape[0]]
+
+    def get(self, blocks: int, hh: int, ww: int, border: int) -> tuple[np.ndarray, ...]:
+        """Scratch for ``blocks`` slots of (hh, ww) images: cropped SR planes (float64 ×2,
+        float32), full HR/mask planes (float64 ×2, float32), a row-by-row cloud list and the
+        per-shift statistics."""
+        s = 2 * border + 1
+        crop = (hh - 2 * border, ww - 2 * border + 2 * _pad(s))
+        full = (hh, ww + _LAGS + 16)  # see _corr
+        return (self._get("crop", (blocks, 2, *crop)),
+                self._get("crop32", (blocks, *crop), np.float32),
+                self._get("full", (blocks, 2, *full)),
+                self._get("full32", (blocks, *full), np.float32),
+                self._get("cols", (blocks, hh * ww), np.int64),
+                self._get("starts", (blocks, hh + 1), np.int64),
+                self._get("stats", (blocks, 10, s, s)))
+
+
+_SCRATCH = Scratch()
+
+
+def best_shifts(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border: int,
+                threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact minimum cMSE and its flat shift index per image, and a finiteness flag.
+
+    ``sr``, ``hr``: C-contiguous (N, C, H, W) float32 or float64 (one dtype); ``mask``:
+    C-contiguous (N, 1|C, H, W) uint8, nonzero = clear, or None (all clear). Images whose
+    scored SR or clear HR hold NaN/inf get ``finite`` False (value and index meaningless);
+    +inf and the last index mean no clear pixel under any shift. ``threads`` contiguous
+    blocks of images run side by side (the kernel releases the GIL).
+    """
+    n_img, _, hh, ww = hr.shape
+    s = 2 * border + 1
+    blocks = max(1, min(threads, n_img))
+    value = np.full(n_img, math.inf)
+    index = np.full(n_img, s * s - 1, dtype=np.int64)
+    finite = np.ones(n_img, dtype=np.bool_)
+    mk = mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+    edges = np.linspace(0, n_img, blocks + 1).round().astype(int)
+
+    def block(t: int) -> None:
+        part = slice(edges[t], edges[t + 1])
+        _run(sr[part], hr[part], mk[part] if mask is not None else mk, mask is not None,
+             border, slots[t], stats[t], value[part], index[part], finite[part])
+
+    with _SCRATCH.lock:
+        crop, crop32, full, full32, cols, starts, stats = _SCRATCH.get(blocks, hh, ww, border)
+        slots = [(crop[t, 0], crop[t, 1], full[t, 0], full[t, 1], crop32[t], full32[t],
+                  cols[t], starts[t]) for t in range(blocks)]
+        others = [_pool(blocks - 1).submit(block, t) for t in range(1, blocks)]
+        block(0)  # this thread takes the first block
+        for job in others:
+            job.result()
+    return value, index, finite
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A persistent pool of ``workers`` threads (starting threads per call costs
+    milliseconds: more than a batch of small images takes)."""
+    if workers not in _POOL:
+        _POOL[workers] = ThreadPoolExecutor(max(1, workers), thread_name_prefix="satsr-cpsnr")
+    return _POOL[workers]
