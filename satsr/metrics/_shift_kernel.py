@@ -36,6 +36,9 @@ _LAGS = 8
 #: rounding bound of the float64 expanded sums relative to the centred images' mean square
 #: (row dot products summed over rows: ~(w + h)·2⁻⁵³ ≈ 1e-13; generous)
 REL_ERR = 1e-11
+#: the exact evaluation's one-pass Σ(d − δ)² = Σd² − n·δ² loses at most log10 of this many
+#: of float64's ~16 digits (n·δ² up to this multiple of the result); beyond, a second pass
+_ONE_PASS_LIMIT = 1e3
 #: cloudy pixels up to this fraction of a window: sparse corrections, else correlations
 _SPARSE_FRACTION = 0.125
 #: float32 correlation only when Σ SR² + Σ M·HR² of the centred planes is in this range: no
@@ -49,64 +52,124 @@ def _pad(sv: int) -> int:
     return max(16, _LAGS * ((sv + _LAGS - 1) // _LAGS))
 
 
+@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
+def _dots(ar: np.ndarray, br: np.ndarray, wl: int, v0: int) -> tuple:
+    """Σ_x ar[x + v0 + e]·br[x] for e < 8 (x < wl), in the inputs' precision."""
+    a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
+    a2, a3 = ar[v0 + 2:v0 + 2 + wl], ar[v0 + 3:v0 + 3 + wl]
+    a4, a5 = ar[v0 + 4:v0 + 4 + wl], ar[v0 + 5:v0 + 5 + wl]
+    a6, a7 = ar[v0 + 6:v0 + 6 + wl], ar[v0 + 7:v0 + 7 + wl]
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = br[0] * np.float32(0.0)  # b's precision
+    for x in range(wl):
+        bv = br[x]
+        r0 += a0[x] * bv
+        r1 += a1[x] * bv
+        r2 += a2[x] * bv
+        r3 += a3[x] * bv
+        r4 += a4[x] * bv
+        r5 += a5[x] * bv
+        r6 += a6[x] * bv
+        r7 += a7[x] * bv
+    return (r0, r1, r2, r3, r4, r5, r6, r7)
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
+def _dots2(ar: np.ndarray, br: np.ndarray, bs: np.ndarray, wl: int, v0: int) -> tuple:
+    """:func:`_dots` of ``ar`` with two rows at once (each ``ar`` value loaded once)."""
+    a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
+    a2, a3 = ar[v0 + 2:v0 + 2 + wl], ar[v0 + 3:v0 + 3 + wl]
+    a4, a5 = ar[v0 + 4:v0 + 4 + wl], ar[v0 + 5:v0 + 5 + wl]
+    a6, a7 = ar[v0 + 6:v0 + 6 + wl], ar[v0 + 7:v0 + 7 + wl]
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = br[0] * np.float32(0.0)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = br[0] * np.float32(0.0)
+    for x in range(wl):
+        bv = br[x]
+        cv = bs[x]
+        x0, x1, x2, x3 = a0[x], a1[x], a2[x], a3[x]
+        x4, x5, x6, x7 = a4[x], a5[x], a6[x], a7[x]
+        r0 += x0 * bv
+        r1 += x1 * bv
+        r2 += x2 * bv
+        r3 += x3 * bv
+        r4 += x4 * bv
+        r5 += x5 * bv
+        r6 += x6 * bv
+        r7 += x7 * bv
+        s0 += x0 * cv
+        s1 += x1 * cv
+        s2 += x2 * cv
+        s3 += x3 * cv
+        s4 += x4 * cv
+        s5 += x5 * cv
+        s6 += x6 * cv
+        s7 += x7 * cv
+    return (r0, r1, r2, r3, r4, r5, r6, r7), (s0, s1, s2, s3, s4, s5, s6, s7)
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
+def _add(out: np.ndarray, u: int, v0: int, rs: tuple) -> None:
+    """``out[u, v0 + e] += rs[e]`` (float64) for the lags that exist."""
+    for e in range(8):
+        if v0 + e < out.shape[1]:
+            out[u, v0 + e] += np.float64(rs[e])
+
+
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _corr(a: np.ndarray, b: np.ndarray, off: int, out: np.ndarray, h: int, w: int) -> None:
     """``out[u, v] += Σ_{y<h, x<w} a[y+u, x+v]·b[y, off+x]`` for every (u, v) of ``out``.
 
-    Lags come eight at a time and rows are run to a multiple of 16 values (no scalar tail):
+    Eight lags per pass and two ``b`` rows per ``a`` row (16 accumulators in registers, each
+    loaded ``a`` value used twice); rows run to a multiple of 16 values (no scalar tail):
     ``b`` needs 15 zero columns after its data, ``a`` ``w + su + 23`` columns, zero beyond
-    its data (the extra lags and columns read padding; extra lags are dropped). Row dot
-    products are taken in the inputs' precision and summed over rows in float64: error
-    ≤ ~w·2⁻ᵖ relative to Σ|a·b|.
+    its data (extra lags and columns read padding; extra lags are dropped). Row dot products
+    are taken in the inputs' precision and summed over rows in float64: error ≤ ~w·2⁻ᵖ
+    relative to Σ|a·b|.
     """
     su, sv = out.shape[0], out.shape[1]
     wl = (w + 15) // 16 * 16
-    for y in range(h):
-        br = b[y, off:off + wl]
-        for u in range(su):
+    y = 0
+    while y + 1 < h:  # b rows y and y + 1 meet a row y + u at shifts u and u − 1
+        br, bs = b[y, off:off + wl], b[y + 1, off:off + wl]
+        for u in range(su + 1):
             ar = a[y + u]
             for v0 in range(0, sv, 8):
-                a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
-                a2, a3 = ar[v0 + 2:v0 + 2 + wl], ar[v0 + 3:v0 + 3 + wl]
-                a4, a5 = ar[v0 + 4:v0 + 4 + wl], ar[v0 + 5:v0 + 5 + wl]
-                a6, a7 = ar[v0 + 6:v0 + 6 + wl], ar[v0 + 7:v0 + 7 + wl]
-                r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = br[0] * np.float32(0.0)  # b's precision
-                for x in range(wl):
-                    bv = br[x]
-                    r0 += a0[x] * bv
-                    r1 += a1[x] * bv
-                    r2 += a2[x] * bv
-                    r3 += a3[x] * bv
-                    r4 += a4[x] * bv
-                    r5 += a5[x] * bv
-                    r6 += a6[x] * bv
-                    r7 += a7[x] * bv
-                rs = (r0, r1, r2, r3, r4, r5, r6, r7)
-                for e in range(8):
-                    if v0 + e < sv:
-                        out[u, v0 + e] += np.float64(rs[e])
+                if u == 0:
+                    _add(out, 0, v0, _dots(ar, br, wl, v0))
+                elif u == su:
+                    _add(out, su - 1, v0, _dots(ar, bs, wl, v0))
+                else:
+                    first, second = _dots2(ar, br, bs, wl, v0)
+                    _add(out, u, v0, first)
+                    _add(out, u - 1, v0, second)
+        y += 2
+    if y < h:
+        br = b[y, off:off + wl]
+        for u in range(su):
+            for v0 in range(0, sv, 8):
+                _add(out, u, v0, _dots(a[y + u], br, wl, v0))
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
-def _sparse(b: np.ndarray, b2: np.ndarray, off: int, cols: np.ndarray, starts: np.ndarray,
-            out: np.ndarray, out2: np.ndarray) -> None:
-    """``out[u, v] −= Σ b[y, off + t − v]`` over the cloudy HR pixels (y + u, t): the SR values
-    a cloud hides under each shift (and the same for ``b2`` into ``out2``). The planes' zero
+def _sparse(b: np.ndarray, off: int, cols: np.ndarray, starts: np.ndarray, out: np.ndarray,
+            out2: np.ndarray) -> None:
+    """``out[u, v] −= Σ b[y, off + t − v]`` and ``out2[u, v] −= Σ b[y, off + t − v]²`` over
+    the cloudy HR pixels (y + u, t): what a cloud hides under each shift. ``b``'s zero
     padding (``off`` ≥ sv columns either side) makes windows that miss a cloud add zeros, so
-    no bounds are checked."""
+    no bounds are checked; sums in float64."""
     su, sv = out.shape[0], out.shape[1]
     groups = (sv + 7) // 8
-    acc = np.zeros((su, groups, 16))  # [u, g, e]: lag 8g + 7 − e (e < 8), of b2 for e ≥ 8
+    acc = np.zeros((su, groups, 16))  # [u, g, e]: lag 8g + 7 − e (e < 8), squares at 8 + e
     for y in range(b.shape[0]):
-        row, row2 = b[y], b2[y]
+        row = b[y]
         for u in range(su):
             for g in range(groups):
                 r = acc[u, g]
                 for k in range(starts[y + u], starts[y + u + 1]):
                     j = cols[k] + off - 8 * g - 7
                     for e in range(8):
-                        r[e] += row[j + e]
-                        r[8 + e] += row2[j + e]
+                        val = np.float64(row[j + e])
+                        r[e] += val
+                        r[8 + e] += val * val
     for u in range(su):
         for g in range(groups):
             for e in range(8):
@@ -117,20 +180,9 @@ def _sparse(b: np.ndarray, b2: np.ndarray, off: int, cols: np.ndarray, starts: n
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
-def _box(a: np.ndarray, out: np.ndarray, h: int, w: int, square: bool) -> None:
-    """``out[u, v] = Σ a[u:u+h, v:v+w]`` (of ``a²`` with ``square``), by window row sums."""
+def _window_rows(rows: np.ndarray, out: np.ndarray, h: int) -> None:
+    """``out[u, v] = Σ rows[u:u+h, v]``: the box sums from per-row window sums."""
     su, sv = out.shape[0], out.shape[1]
-    rows = np.empty((h + su - 1, sv))
-    for r in range(h + su - 1):
-        ar = a[r, :w + sv - 1]
-        total = 0.0
-        for x in range(w):
-            total += ar[x] * ar[x] if square else ar[x]
-        rows[r, 0] = total
-        for v in range(1, sv):  # slide the window one column
-            lo, hi = ar[v - 1], ar[v + w - 1]
-            total += (hi * hi - lo * lo) if square else (hi - lo)
-            rows[r, v] = total
     for v in range(sv):
         total = 0.0
         for r in range(h):
@@ -139,6 +191,60 @@ def _box(a: np.ndarray, out: np.ndarray, h: int, w: int, square: bool) -> None:
         for u in range(1, su):
             total += rows[u + h - 1, v] - rows[u - 1, v]
             out[u, v] = total
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _box_hr(hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, mean: float,
+            out: np.ndarray, out2: np.ndarray, h: int, w: int) -> None:
+    """Box sums of the centred clear HR values of band ``c`` (``out``) and of their squares
+    (``out2``) over every shift's h×w window, straight from the inputs."""
+    su, sv = out.shape[0], out.shape[1]
+    cm = c if mk.shape[0] > 1 else 0
+    rows = np.empty((h + su - 1, sv))
+    rows2 = np.empty((h + su - 1, sv))
+    vals = np.empty(w + sv - 1)
+    for r in range(h + su - 1):
+        hrow = hr[c, r, :w + sv - 1]
+        if masked:
+            mrow = mk[cm, r, :w + sv - 1]
+            for x in range(w + sv - 1):
+                vals[x] = hrow[x] - mean if mrow[x] != 0 else 0.0
+        else:
+            for x in range(w + sv - 1):
+                vals[x] = hrow[x] - mean
+        total = 0.0
+        total2 = 0.0
+        for x in range(w):
+            total += vals[x]
+            total2 += vals[x] * vals[x]
+        rows[r, 0] = total
+        rows2[r, 0] = total2
+        for v in range(1, sv):  # slide the window one column
+            lo, hi = vals[v - 1], vals[v + w - 1]
+            total += hi - lo
+            total2 += hi * hi - lo * lo
+            rows[r, v] = total
+            rows2[r, v] = total2
+    _window_rows(rows, out, h)
+    _window_rows(rows2, out2, h)
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _box_mask(mk: np.ndarray, c: int, out: np.ndarray, h: int, w: int) -> None:
+    """Clear count of band ``c``'s mask in every shift's h×w window."""
+    su, sv = out.shape[0], out.shape[1]
+    cm = c if mk.shape[0] > 1 else 0
+    rows = np.empty((h + su - 1, sv))
+    for r in range(h + su - 1):
+        mrow = mk[cm, r, :w + sv - 1]
+        total = 0.0
+        for x in range(w):
+            total += 1.0 if mrow[x] != 0 else 0.0
+        rows[r, 0] = total
+        for v in range(1, sv):
+            total += (1.0 if mrow[v + w - 1] != 0 else 0.0) - (1.0 if mrow[v - 1] != 0 else 0.0)
+            rows[r, v] = total
+    _window_rows(rows, out, h)
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
@@ -174,89 +280,106 @@ def _window_sums(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _exact(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int, u: int,
            v: int) -> float:
-    """cMSE of one image (C, H, W) at shift (u, v) straight from the definition: per band the
-    mean ``δ`` of d = HR − SR over the window's clear pixels, then Σ(d − δ)² (a second pass);
-    summed over bands and divided by the clear count (+inf when nothing is clear)."""
+    """cMSE of one image (C, H, W) at shift (u, v) from the definition: per band the mean
+    ``δ`` of d = HR − SR over the window's clear pixels and Σ(d − δ)²; summed over bands and
+    divided by the clear count (+inf when nothing is clear). One pass gives Σd and Σd², so
+    Σ(d − δ)² = Σd² − n·δ²; a band whose n·δ² exceeds :data:`_ONE_PASS_LIMIT` times that
+    (a bias dwarfing the residual: digits would cancel) takes the second pass."""
     num = 0.0
     count = 0
     for c in range(sr.shape[0]):
-        s, _, n = _window_sums(sr, hr, mk, masked, c, b, u, v, 0.0)
+        s, q, n = _window_sums(sr, hr, mk, masked, c, b, u, v, 0.0)
         count += n
-        if n > 1:  # one clear pixel: the bias absorbs it
-            num += _window_sums(sr, hr, mk, masked, c, b, u, v, s / n)[1]
+        if n < 2:
+            continue  # one clear pixel: the bias absorbs it
+        delta = s / n
+        rest = q - s * delta
+        if s * delta > _ONE_PASS_LIMIT * rest:
+            rest = _window_sums(sr, hr, mk, masked, c, b, u, v, delta)[1]
+        num += max(rest, 0.0)
     return num / count if count > 0 else math.inf
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
-def _means(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int,
-           b: int) -> tuple[float, float, int]:
-    """Band ``c``'s SR mean over the scored crop, HR mean over its clear pixels (0 if none)
-    and the clear count; non-finite means flag NaN/inf in the scored SR or clear HR."""
+def _centring(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int,
+              b: int) -> tuple[float, float]:
+    """Centring constants of band ``c``: the means of every 4th row of the scored SR and of
+    the clear pixels of every 4th HR row (all rows if those hold none; 0 if none is clear).
+    Any constant would do; a close one keeps the expanded sums well conditioned."""
     h, w = sr.shape[1] - 2 * b, sr.shape[2] - 2 * b
     cm = c if mk.shape[0] > 1 else 0
     total = 0.0
-    for y in range(h):
+    rows = 0
+    for y in range(0, h, 4):
         srow = sr[c, y + b, b:b + w]
+        rows += 1
         for x in range(w):
             total += srow[x]
-    mean_sr = total / (h * w)
-    total = 0.0
-    n = 0
-    for y in range(hr.shape[1]):
-        hrow = hr[c, y]
-        if masked:
-            mrow = mk[cm, y]
-            for x in range(hr.shape[2]):
-                clear = mrow[x] != 0
-                total += hrow[x] if clear else 0.0
-                n += 1 if clear else 0
-        else:
-            for x in range(hr.shape[2]):
-                total += hrow[x]
-            n += hr.shape[2]
-    return mean_sr, (total / n if n > 0 else total), n
+    mean_sr = total / (rows * w)
+    for step in (4, 1):
+        total = 0.0
+        n = 0
+        for y in range(0, hr.shape[1], step):
+            hrow = hr[c, y]
+            if masked:
+                mrow = mk[cm, y]
+                for x in range(hr.shape[2]):
+                    clear = mrow[x] != 0
+                    total += hrow[x] if clear else 0.0
+                    n += 1 if clear else 0
+            else:
+                for x in range(hr.shape[2]):
+                    total += hrow[x]
+                n += hr.shape[2]
+        if n > 0:
+            return mean_sr, total / n
+    return mean_sr, 0.0
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _centre(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, b: int,
-            mean_sr: float, mean_hr: float, sc: np.ndarray, sc2: np.ndarray, hc: np.ndarray,
-            sc32: np.ndarray, hc32: np.ndarray) -> float:
-    """Fill band ``c``'s centred planes: ``sc``/``sc2`` = SR − mean (and its square) over the
-    cropped h×w, written from column ``_pad`` (zeros either side serve the sparse
-    corrections), ``hc`` = HR − clear mean on clear pixels, 0 elsewhere; ``sc32``/``hc32``
-    float32 copies for the cross-correlation. Returns Σ SR² + Σ M·HR² of the centred planes."""
+            mean_sr: float, mean_hr: float, sc: np.ndarray,
+            hc: np.ndarray) -> tuple[float, float, float, int]:
+    """Fill band ``c``'s centred planes (float32 or float64): ``sc`` = SR − mean over the
+    cropped h×w, written from the middle (zero padding either side serves the sparse
+    corrections), ``hc`` = HR − clear mean on clear pixels, 0 elsewhere. Returns, from the
+    exact (float64) values, Σ SR² + Σ M·HR² (not finite when the scored SR or a clear HR
+    pixel holds NaN/inf), Σ SR, Σ SR² and the clear count."""
     h = sr.shape[1] - 2 * b
     w = sr.shape[2] - 2 * b
     off = (sc.shape[1] - w) // 2
     cm = c if mk.shape[0] > 1 else 0
-    top = 0.0
+    total = 0.0
+    total2 = 0.0
     for y in range(h):
         srow = sr[c, y + b, b:b + w]
-        out, out2, low = sc[y, off:off + w], sc2[y, off:off + w], sc32[y, off:off + w]
+        out = sc[y, off:off + w]
         for x in range(w):
             val = srow[x] - mean_sr
             out[x] = val
-            out2[x] = val * val
-            low[x] = np.float32(val)
-            top += val * val
+            total += val
+            total2 += val * val
+    top = total2
     ww = hr.shape[2]
+    n = 0
     for y in range(hr.shape[1]):
         hrow = hr[c, y]
-        out, low = hc[y, :ww], hc32[y, :ww]
+        out = hc[y, :ww]
         if masked:
             mrow = mk[cm, y]
             for x in range(ww):
-                val = hrow[x] - mean_hr if mrow[x] != 0 else 0.0
+                clear = mrow[x] != 0
+                val = hrow[x] - mean_hr if clear else 0.0
                 out[x] = val
-                low[x] = np.float32(val)
                 top += val * val
+                n += 1 if clear else 0
         else:
             for x in range(ww):
                 val = hrow[x] - mean_hr
                 out[x] = val
-                low[x] = np.float32(val)
                 top += val * val
-    return top
+            n += ww
+    return top, total, total2, n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -276,8 +399,14 @@ def _clouds(mk: np.ndarray, c: int, cols: np.ndarray, starts: np.ndarray) -> Non
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
-def _mask_plane(mk: np.ndarray, c: int, mf: np.ndarray) -> None:
-    """``mf`` = band ``c``'s mask as 0/1 float64 (its padding columns stay zero)."""
+def _dense_planes(mk: np.ndarray, c: int, sc: np.ndarray, sc2: np.ndarray,
+                  mf: np.ndarray) -> None:
+    """For the many-clouds path: ``sc2`` = ``sc``² and ``mf`` = band ``c``'s mask as 0/1 (the
+    padding of both stays zero)."""
+    for y in range(sc.shape[0]):
+        row, out = sc[y], sc2[y]
+        for x in range(sc.shape[1]):
+            out[x] = row[x] * row[x]
     cm = c if mk.shape[0] > 1 else 0
     ww = mk.shape[2]
     for y in range(mk.shape[1]):
@@ -288,47 +417,34 @@ def _mask_plane(mk: np.ndarray, c: int, mf: np.ndarray) -> None:
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
-def _band_stats(mk: np.ndarray, c: int, clear: int, top: float, slot: tuple,
-                st: np.ndarray) -> float:
-    """Per-shift n, Σd, Σd² and the scale (Σ M·HR² + Σ SR²) of one centred band into
-    ``st[0..3]`` (``st[4..6]``: work space). ``clear``: the band's clear HR pixel count;
-    ``top``: Σ SR² + Σ M·HR² of its centred planes. Returns the grid's rounding bound relative to
-    the scale."""
-    sc, sc2, hc, mf, sc32, hc32, cols, starts = slot
+def _shift_sums(hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, mean_hr: float,
+                clear: int, total_sr: float, total_sr2: float, planes: tuple,
+                st: np.ndarray) -> None:
+    """Per-shift n, Σd, Σd² and the scale (Σ M·HR² + Σ SR²) of band ``c`` into ``st[0..3]``
+    (``st[4..6]``: work space), from centred ``planes`` (sc, sc2, hc, mf: float32 or
+    float64, sc and hc filled by :func:`_centre`) and the band's clear count and SR sums."""
+    sc, sc2, hc, mf, cols, starts = planes
     n, s1, s2, scale, cross, a, q = st[0], st[1], st[2], st[3], st[4], st[5], st[6]
     su, sv = n.shape[0], n.shape[1]
-    hh, ww = hc.shape[0], hc.shape[1] - _LAGS - 16
+    hh, ww = hr.shape[1], hr.shape[2]
     h, w = hh - su + 1, ww - sv + 1
     off = (sc.shape[1] - w) // 2
-    _box(hc, s1, h, w, False)
-    _box(hc, s2, h, w, True)
+    _box_hr(hr, mk, masked, c, mean_hr, s1, s2, h, w)
     cross[:, :] = 0.0
-    rel = REL_ERR
-    if _F32_RANGE[0] < top < _F32_RANGE[1]:
-        _corr(hc32, sc32, off, cross, h, w)
-        rel += 4.0 * (w + 2) * 2.0**-24  # float32 row dot products: 2·γ_w·Σ|HR·SR|, × 2
-    else:
-        _corr(hc, sc, off, cross, h, w)
-    total_sr = 0.0
-    total_sr2 = 0.0
-    for y in range(h):
-        row, row2 = sc[y, off:off + w], sc2[y, off:off + w]
-        for x in range(w):
-            total_sr += row[x]
-            total_sr2 += row2[x]
+    _corr(hc, sc, off, cross, h, w)
     clouds = hh * ww - clear
     if clouds == 0:
         n[:, :] = h * w
     else:
-        _mask_plane(mk, c, mf)
-        _box(mf, n, h, w, False)
+        _box_mask(mk, c, n, h, w)
     if clouds <= _SPARSE_FRACTION * h * w:
         a[:, :] = total_sr
         q[:, :] = total_sr2
         if clouds:
             _clouds(mk, c, cols, starts)
-            _sparse(sc, sc2, off, cols, starts, a, q)
+            _sparse(sc, off, cols, starts, a, q)
     else:
+        _dense_planes(mk, c, sc, sc2, mf)
         a[:, :] = 0.0
         q[:, :] = 0.0
         _corr(mf, sc, off, a, h, w)
@@ -338,7 +454,28 @@ def _band_stats(mk: np.ndarray, c: int, clear: int, top: float, slot: tuple,
             scale[u, v] = s2[u, v] + total_sr2
             s1[u, v] = s1[u, v] - a[u, v]
             s2[u, v] = s2[u, v] - 2.0 * cross[u, v] + q[u, v]
-    return rel
+
+
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+def _band_stats(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, b: int,
+                slot: tuple, st: np.ndarray) -> float:
+    """Per-shift statistics of band ``c`` into ``st`` (see :func:`_shift_sums`), in float32
+    planes when the centred values allow it, else float64. Returns the grid's rounding bound
+    relative to the scale, or NaN when the scored SR or a clear HR pixel holds NaN/inf."""
+    planes32, planes64 = slot
+    w = sr.shape[2] - 2 * b
+    mean_sr, mean_hr = _centring(sr, hr, mk, masked, c, b)
+    top, total, total2, clear = _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr,
+                                        planes32[0], planes32[2])
+    if not math.isfinite(top):
+        return math.nan
+    if _F32_RANGE[0] < top < _F32_RANGE[1]:
+        _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes32, st)
+        # float32 row dot products and rounded values: ≤ ~5·(w + 2)·2⁻²⁴ of the scale
+        return REL_ERR + 8.0 * (w + 2) * 2.0**-24
+    _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr, planes64[0], planes64[2])
+    _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes64, st)
+    return REL_ERR
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
@@ -383,15 +520,12 @@ def _best(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
 def _image(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int, slot: tuple,
            stats: np.ndarray) -> tuple[float, int, bool]:
     """(cMSE, shift index, finite) of one image (C, H, W) with one scratch slot."""
-    sc, sc2, hc, sc32, hc32 = slot[0], slot[1], slot[2], slot[4], slot[5]
     st, acc = stats[:7], stats[7:]
     acc[:, :, :] = 0.0
     for c in range(sr.shape[0]):
-        mean_sr, mean_hr, clear = _means(sr, hr, mk, masked, c, b)
-        if not (math.isfinite(mean_sr) and math.isfinite(mean_hr)):
+        rel = _band_stats(sr, hr, mk, masked, c, b, slot, st)
+        if math.isnan(rel):
             return math.inf, 0, False
-        top = _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr, sc, sc2, hc, sc32, hc32)
-        rel = _band_stats(mk, c, clear, top, slot, st)
         _grid(st, rel, acc)
     value, index = _best(sr, hr, mk, masked, b, acc)
     return value, index, True
@@ -544,20 +678,24 @@ class Scratch:
             self._arrays[key] = arr
         return arr[:shape[0]]
 
-    def get(self, blocks: int, hh: int, ww: int, border: int) -> tuple[np.ndarray, ...]:
-        """Scratch for ``blocks`` slots of (hh, ww) images: cropped SR planes (float64 ×2,
-        float32), full HR/mask planes (float64 ×2, float32), a row-by-row cloud list and the
-        per-shift statistics."""
+    def slots(self, blocks: int, hh: int, ww: int, border: int) -> tuple[list[tuple], np.ndarray]:
+        """``blocks`` scratch slots for (hh, ww) images and their per-shift statistics. A
+        slot holds float32 and float64 plane sets (cropped SR, its square, HR, mask; the
+        float64 set is used only when values fall outside float32's safe range) and a
+        row-by-row cloud list."""
         s = 2 * border + 1
         crop = (hh - 2 * border, ww - 2 * border + 2 * _pad(s))
         full = (hh, ww + _LAGS + 16)  # see _corr
-        return (self._get("crop", (blocks, 2, *crop)),
-                self._get("crop32", (blocks, *crop), np.float32),
-                self._get("full", (blocks, 2, *full)),
-                self._get("full32", (blocks, *full), np.float32),
-                self._get("cols", (blocks, hh * ww), np.int64),
-                self._get("starts", (blocks, hh + 1), np.int64),
-                self._get("stats", (blocks, 10, s, s)))
+        cols = self._get("cols", (blocks, hh * ww), np.int32)
+        starts = self._get("starts", (blocks, hh + 1), np.int64)
+        sets = {}
+        for name, dtype in (("32", np.float32), ("64", np.float64)):
+            cp = self._get("crop" + name, (blocks, 2, *crop), dtype)
+            fp = self._get("full" + name, (blocks, 2, *full), dtype)
+            sets[name] = [(cp[t, 0], cp[t, 1], fp[t, 0], fp[t, 1], cols[t], starts[t])
+                          for t in range(blocks)]
+        slots = [(sets["32"][t], sets["64"][t]) for t in range(blocks)]
+        return slots, self._get("stats", (blocks, 10, s, s))
 
 
 _SCRATCH = Scratch()
@@ -588,9 +726,7 @@ def best_shifts(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border:
              border, slots[t], stats[t], value[part], index[part], finite[part])
 
     with _SCRATCH.lock:
-        crop, crop32, full, full32, cols, starts, stats = _SCRATCH.get(blocks, hh, ww, border)
-        slots = [(crop[t, 0], crop[t, 1], full[t, 0], full[t, 1], crop32[t], full32[t],
-                  cols[t], starts[t]) for t in range(blocks)]
+        slots, stats = _SCRATCH.slots(blocks, hh, ww, border)
         others = [_pool(blocks - 1).submit(block, t) for t in range(1, blocks)]
         block(0)  # this thread takes the first block
         for job in others:
