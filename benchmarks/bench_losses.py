@@ -4,9 +4,9 @@ On a float32 training batch (16 × 1 × 384² and 64 × 1 × 96², HR on the PRO
 SR = HR displaced by one pixel plus noise, ~95 % clear masks), each loss is evaluated and
 back-propagated to SR; the table reports milliseconds per batch and the ratio to ``mse`` on the
 same batch (target: cMSE and cL1 ≤ 4×). cMSE/cL1 are :func:`satsr.metrics.corrected_error`,
-the code ``cpsnr`` scores with: a float32 FFT grid picks the shift (no gradient needed), then
-only that shift's error is evaluated and differentiated — so backward costs about what MSE's
-does. One warm-up, then the median of ``--rounds`` runs (spread recorded, ±20 % flagged).
+the code ``cpsnr`` scores with: the compiled kernel picks the shift (no gradient needed), then
+evaluates that shift's error and, in the backward pass, writes its gradient in one pass — so
+backward costs about what MSE's does. One warm-up, then the median of ``--rounds`` runs (spread recorded, ±20 % flagged).
 
     python benchmarks/bench_losses.py [--quick] [--rounds 7] [--threads N] [--out PATH]
 """

@@ -63,19 +63,11 @@ def _machine(res: dict[str, Any], what: str) -> str:
             f"{res['rounds']} runs after a warm-up; ⚠ = spread over ±20 %.*")
 
 
-def _floor(case: dict[str, Any]) -> str:
-    """The FFT floor cell: ms per image of the grid's transforms and the ratio it allows."""
-    if "fft_floor_ms_per_image" not in case:
-        return "–"
-    return f"{case['fft_floor_ms_per_image']} ms, ≤ {case['ratio_ceiling_1t']}×"
-
-
 def cpsnr_table(res: dict[str, Any]) -> str:
     """Markdown for ``cpsnr.json``: images/s and ratio vs the numba loop per case."""
     rows = ["| case | numba loop (img/s) | satsr, 1 thread (img/s) | ratio | CPU-time ratio | "
-            "satsr, 2 threads (img/s) | ratio | share of the bound (1 thread) | FFT floor, "
-            "ratio it allows | max diff (dB) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "satsr, 2 threads (img/s) | ratio | share of the bound (1 thread) | max diff (dB) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in res["cases"]:
         ips, r, t = c["images_per_s"], c["ratio_vs_numba"], c["timings"]
         rows.append(
@@ -84,7 +76,7 @@ def cpsnr_table(res: dict[str, Any]) -> str:
             f"{c['ratio_vs_numba_cpu']['satsr_1t']}× | "
             f"{ips['satsr_2t']:,.1f}{_flag(t['satsr_2t'])} | {r['satsr_2t']}× | "
             f"{100 * c['fraction_of_bound']['satsr_1t']:.0f} % of {c['bound_ms_per_image']} ms | "
-            f"{_floor(c)} | {c['max_abs_diff_db']:.1e} |")
+            f"{c['max_abs_diff_db']:.1e} |")
     return "\n".join([*rows, "", *(f"{x}\n" for x in _cpsnr_verdict(res)),
                       _machine(res, f"numba {res['numba']}")])
 
@@ -105,10 +97,6 @@ def _cpsnr_verdict(res: dict[str, Any]) -> list[str]:
         verdict = "met" if met == len(ratios) else f"**not met** ({met} of {len(ratios)} cases)"
         lines.append(f"On {label} satsr runs at **{_span(ratios)}** the numba loop; the target "
                      f"of {target:g}× is {verdict}.")
-    ceilings = [c["ratio_ceiling_1t"] for c in cases if "ratio_ceiling_1t" in c]
-    if ceilings:
-        lines.append(f"The float32 FFTs of the shift grid alone would allow at most "
-                     f"{_span(ceilings)} on one thread on this machine.")
     agree = max(c["max_abs_diff_db"] for c in cases)
     lines.append(f"Largest disagreement with the reference loop: {agree:.1e} dB.")
     return lines

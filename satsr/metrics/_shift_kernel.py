@@ -532,14 +532,30 @@ def _image(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
 
 
 @numba.njit(cache=True, nogil=True)
+def _any_cloud(mk: np.ndarray) -> bool:
+    """Whether any pixel of one image's mask (C, H, W) is cloudy (zero)."""
+    for c in range(mk.shape[0]):
+        for y in range(mk.shape[1]):
+            mrow = mk[c, y]
+            low = 1
+            for x in range(mk.shape[2]):
+                low = min(low, mrow[x])
+            if low == 0:
+                return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
 def _run(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
          slot: tuple, stats: np.ndarray, value: np.ndarray, index: np.ndarray,
          finite: np.ndarray) -> None:
     """Best shift of images ``sr``/``hr`` (N, C, H, W) into ``value``/``index``/``finite``
     (N,) with one scratch slot; releases the GIL, so threads can run blocks side by side."""
     for i in range(sr.shape[0]):
-        value[i], index[i], finite[i] = _image(sr[i], hr[i], mk[i] if masked else mk[0],
-                                               masked, b, slot, stats)
+        mi = mk[i] if masked else mk[0]
+        # an all-clear mask takes the unmasked path: the same bits as no mask at all
+        value[i], index[i], finite[i] = _image(sr[i], hr[i], mi, masked and _any_cloud(mi), b,
+                                               slot, stats)
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)

@@ -18,15 +18,19 @@ A shift whose window holds no clear pixel is ignored; when no shift has one the 
 is NaN and a :class:`RuntimeWarning` is issued (PSNR/SSIM raise instead, since they have no
 shift to fall back on).
 
-Implementation: the 49 masked sums are cross-correlations of the (zero-filled, centred) HR,
-mask and SR planes, computed for the whole batch at once in float64 with real FFTs (plus a
-partial inverse DFT, as only 49 lags are needed) and window sums. ``cmse_per_shift`` returns
-that grid (differentiable; relative error ~1e-12 on real images, bounded by ~1e-11 of the
-images' mean square). ``cpsnr`` then re-evaluates, straight from the definition (two-pass
-masked mean), every shift whose grid value lies within that bound of the grid's minimum —
-usually just one — so it returns the exact minimum and matches a per-shift reference loop to
-~1e-12 dB, even when shifts are nearly tied. A window with a single clear pixel has cMSE 0
-(the bias absorbs it), hence cPSNR ``inf``, exactly as the definition gives.
+Implementation: the 49 masked sums are expanded (Σd = Σ M·HR − Σ M·SR, Σd² = Σ M·HR² −
+2 Σ M·HR·SR + Σ M·SR², both images centred first); an estimate of every shift's cMSE with a
+rigorous rounding bound selects the candidate shifts — usually one — and ``cpsnr`` evaluates
+those exactly from the definition in float64, so it returns the exact minimum and matches a
+per-shift reference loop to ~1e-13 dB, even when shifts are nearly tied. On the CPU the whole
+computation runs in a compiled kernel (:mod:`satsr.metrics._shift_kernel`: float32 direct
+cross-correlation, float64 box sums, sparse per-cloud corrections, threads over images); on
+other devices the estimate is a float32 FFT grid over the batch (real FFTs plus a partial
+inverse DFT, as only 49 lags are needed). ``cmse_per_shift`` returns the float64 FFT grid
+(differentiable; relative error ~1e-12 on real images). The training losses
+(:func:`corrected_error`) choose the shift the same way, then differentiate the error at that
+shift only. A window with a single clear pixel has cMSE 0 (the bias absorbs it), hence cPSNR
+``inf``, exactly as the definition gives.
 """
 
 from __future__ import annotations
@@ -432,7 +436,10 @@ def _best_shift(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None, w
     """
     n_img, s = src.shape[0], 2 * ((hr0.shape[-1] - src.shape[-1]) // 2) + 1
     with torch.no_grad():
-        img, pos = _candidates(*_cmse_grid(src, hr0, mf, torch.float32, ws))
+        grid, tol = _cmse_grid(src, hr0, mf, torch.float32, ws)
+        if not bool(torch.isfinite(tol).all()):  # values beyond float32's range: float64 grid
+            grid, tol = _cmse_grid(src, hr0, mf, _F64, ws)
+        img, pos = _candidates(grid, tol)
         values = _cmse_at(src.detach(), hr0, mf, img, pos // s, pos % s, ws)
         best = torch.full((n_img,), torch.inf, dtype=values.dtype, device=src.device)
         best = best.scatter_reduce(0, img, values, reduce="amin")
@@ -474,17 +481,20 @@ def _kernel_inputs(sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | N
 
 
 def _kernel_best(arrays: _Arrays, sr: torch.Tensor, hr: torch.Tensor,
-                 hr_mask: torch.Tensor | None, name: str
-                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+                 hr_mask: torch.Tensor | None, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact minimum cMSE (N,) float64 and its flat shift index (N,) by the CPU kernel (the
     sums and the exact evaluation are float64 whatever the input precision). NaN/inf in the
-    scored SR or in clear HR raise :func:`_prepare`'s one-line error; None when the kernel
-    cannot decide (a sum of finite values overflowed: the tensor code then scores)."""
+    scored SR or in clear HR raise :func:`_prepare`'s one-line error, finite values whose
+    squares overflow float64 one of their own."""
     a, b, mk, border = arrays
     value, index, finite = _shift_kernel.best_shifts(a, b, mk, border, torch.get_num_threads())
     if not finite.all():
         _prepare(sr, hr, hr_mask, border, name)  # raises for NaN/inf
-        return None
+        bad = np.flatnonzero(~finite).tolist()
+        raise InputValueError(
+            f"{name}: image(s) {bad} hold values so large that their squares overflow float64 "
+            f"(largest |value| {max(float(np.abs(a).max()), float(np.abs(b).max())):.3g}); "
+            "rescale the images (e.g. to reflectance, or uint16/65535 for PROBA-V)")
     return torch.from_numpy(value), torch.from_numpy(index)
 
 
@@ -537,15 +547,13 @@ def corrected_error(
     hr_grad = torch.is_grad_enabled() and isinstance(hr, torch.Tensor) and hr.requires_grad
     if _on_kernel(sr) and not hr_grad:
         arrays = _kernel_inputs(sr, hr, hr_mask, border, name, dtype)
-        found = _kernel_best(arrays, sr, hr, hr_mask, name)
-        if found is not None:
-            value, index = found
-            if power == 2 and not grad:
-                return value.to(dtype)
-            x = sr if isinstance(sr, torch.Tensor) else torch.from_numpy(arrays[0])
-            out = _KernelError.apply(x, arrays, index, power, detach_bias)
-            assert isinstance(out, torch.Tensor)
-            return out
+        value, index = _kernel_best(arrays, sr, hr, hr_mask, name)
+        if power == 2 and not grad:
+            return value.to(dtype)
+        x = sr if isinstance(sr, torch.Tensor) else torch.from_numpy(arrays[0])
+        out = _KernelError.apply(x, arrays, index, power, detach_bias)
+        assert isinstance(out, torch.Tensor)
+        return out
     src, hr0, m, _ = _prepare(sr, hr, hr_mask, border, name, dtype=dtype)
     ws = _Workspace()
     # split, not slices: each slice's backward would build a zero gradient of the whole batch
@@ -592,11 +600,10 @@ def cpsnr(
     """
     name = "cpsnr"
     dr = check_data_range(data_range, name)
-    found = None
     if _on_kernel(sr):
         found = _kernel_best(_kernel_inputs(sr, hr, hr_mask, border, name, _F64), sr, hr,
                              hr_mask, name)
-    if found is None:
+    else:
         src, hr0, m, border = _prepare(sr, hr, hr_mask, border, name)
         ws = _Workspace()
         with torch.no_grad():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -40,6 +42,18 @@ def reference_cpsnr(sr: np.ndarray, hr: np.ndarray, sm: np.ndarray, border: int 
     """−10·log10 of the best shift's cMSE (data_range 1); inf when that cMSE is 0."""
     with np.errstate(divide="ignore"):
         return float(-10 * np.log10(reference_cmse(sr, hr, sm, border).min()))
+
+
+# ---------------------------------------------------------------- both implementations
+
+
+@pytest.fixture(autouse=True, params=["kernel", "tensor"])
+def backend(request, monkeypatch):
+    """Run every test here on the compiled CPU kernel and on the tensor implementation (what
+    other devices run), by choosing the dispatch for CPU tensors."""
+    module = importlib.import_module("satsr.metrics.cpsnr")
+    monkeypatch.setattr(module, "_on_kernel", lambda x: request.param == "kernel")
+    return request.param
 
 
 # ---------------------------------------------------------------- helpers
