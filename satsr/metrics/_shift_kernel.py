@@ -5,19 +5,21 @@ the clear pixels of the shifted window) from the expansion
 
     Σd  = Σ M·HR − Σ M·SR,      Σd² = Σ M·HR² − 2 Σ M·HR·SR + Σ M·SR²,
 
-with both images centred first (SR by its mean, HR by its clear-pixel mean, so concealed
-values never enter). The HR-only terms are float64 box sums. Σ M·HR·SR is one direct
-correlation, 8 lags per pass over the rows (vectorised), in float32 when the values allow it
-(the grid only preselects shifts; its rounding bound goes with it). Σ M·SR and Σ M·SR² are
-constants when every pixel is clear, the constant minus what each cloudy pixel hides when few
-are cloudy, or two float64 correlations when many are. Every shift whose expanded value lies
-within its rounding bound of the minimum is then evaluated exactly from the definition (two
-float64 passes), and the first minimum in (u, v) order wins — the choice of a per-shift
-reference loop.
+with both images centred first (SR by a mean of its scored pixels, HR by a mean of its clear
+pixels, so concealed values never enter). The HR-only terms are float64 box sums read straight
+from the inputs. Σ M·HR·SR is one direct correlation of float32 planes (eight lags and two SR
+rows per pass, vectorised; float64 planes when the values are outside float32's safe range).
+Σ M·SR and Σ M·SR² are the all-clear totals, minus what each cloudy pixel hides when few are
+cloudy, or two more correlations when many are. These sums only *select*: every shift whose
+estimate lies within its rounding bound (derived from the planes' precision, relative to
+Σ M·HR² + Σ SR²) of the minimum is evaluated exactly from the definition in float64, and the
+first minimum in (u, v) order wins — the choice of a per-shift reference loop.
 
 About one pass of arithmetic per image instead of ~30 tensor operations (see
-``benchmarks/bench_cpsnr.py``). :mod:`satsr.metrics.cpsnr` validates the inputs; the scratch
-planes (:class:`Scratch`) are reused across calls.
+``benchmarks/bench_cpsnr.py``); images are split into contiguous blocks, one per thread (the
+kernels release the GIL). :mod:`satsr.metrics.cpsnr` validates the inputs; the scratch planes
+(:class:`Scratch`) are reused across calls. :func:`errors_at` and :func:`error_grad` give the
+training losses their value and gradient at the chosen shifts.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ _FAST = {"reassoc", "contract"}
 _LAGS = 8
 #: rounding bound of the float64 expanded sums relative to the centred images' mean square
 #: (row dot products summed over rows: ~(w + h)·2⁻⁵³ ≈ 1e-13; generous)
-REL_ERR = 1e-11
+_REL_ERR = 1e-11
 #: the exact evaluation's one-pass Σ(d − δ)² = Σd² − n·δ² loses at most log10 of this many
 #: of float64's ~16 digits (n·δ² up to this multiple of the result); beyond, a second pass
 _ONE_PASS_LIMIT = 1e3
@@ -472,10 +474,10 @@ def _band_stats(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c:
     if _F32_RANGE[0] < top < _F32_RANGE[1]:
         _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes32, st)
         # float32 row dot products and rounded values: ≤ ~5·(w + 2)·2⁻²⁴ of the scale
-        return REL_ERR + 8.0 * (w + 2) * 2.0**-24
+        return _REL_ERR + 8.0 * (w + 2) * 2.0**-24
     _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr, planes64[0], planes64[2])
     _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes64, st)
-    return REL_ERR
+    return _REL_ERR
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
