@@ -8,7 +8,8 @@ the clear pixels of the shifted window) from the expansion
 with both images centred first (SR by a mean of its scored pixels, HR by a mean of its clear
 pixels, so concealed values never enter). The HR-only terms are float64 box sums read straight
 from the inputs. Σ M·HR·SR is one direct correlation of float32 planes (eight lags and two SR
-rows per pass, vectorised; float64 planes when the values are outside float32's safe range).
+rows per pass, vectorised; for values outside float32's safe range there is no estimate and
+every shift is evaluated exactly).
 Σ M·SR and Σ M·SR² are the all-clear totals, minus what each cloudy pixel hides when few are
 cloudy, or two more correlations when many are. These sums only *select*: every shift whose
 estimate lies within its rounding bound (derived from the planes' precision, relative to
@@ -54,7 +55,7 @@ def _pad(sv: int) -> int:
     return max(16, _LAGS * ((sv + _LAGS - 1) // _LAGS))
 
 
-@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _dots(ar: np.ndarray, br: np.ndarray, wl: int, v0: int) -> tuple:
     """Σ_x ar[x + v0 + e]·br[x] for e < 8 (x < wl), in the inputs' precision."""
     a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
@@ -75,7 +76,7 @@ def _dots(ar: np.ndarray, br: np.ndarray, wl: int, v0: int) -> tuple:
     return (r0, r1, r2, r3, r4, r5, r6, r7)
 
 
-@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _dots2(ar: np.ndarray, br: np.ndarray, bs: np.ndarray, wl: int, v0: int) -> tuple:
     """:func:`_dots` of ``ar`` with two rows at once (each ``ar`` value loaded once)."""
     a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
@@ -108,7 +109,7 @@ def _dots2(ar: np.ndarray, br: np.ndarray, bs: np.ndarray, wl: int, v0: int) -> 
     return (r0, r1, r2, r3, r4, r5, r6, r7), (s0, s1, s2, s3, s4, s5, s6, s7)
 
 
-@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
+@numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _add(out: np.ndarray, u: int, v0: int, rs: tuple) -> None:
     """``out[u, v0 + e] += rs[e]`` (float64) for the lags that exist."""
     for e in range(8):
@@ -460,24 +461,22 @@ def _shift_sums(hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, mean_hr: f
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _band_stats(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, c: int, b: int,
-                slot: tuple, st: np.ndarray) -> float:
-    """Per-shift statistics of band ``c`` into ``st`` (see :func:`_shift_sums`), in float32
-    planes when the centred values allow it, else float64. Returns the grid's rounding bound
-    relative to the scale, or NaN when the scored SR or a clear HR pixel holds NaN/inf."""
-    planes32, planes64 = slot
+                planes: tuple, st: np.ndarray) -> float:
+    """Per-shift statistics of band ``c`` into ``st`` (see :func:`_shift_sums`) from float32
+    planes. Returns the grid's rounding bound relative to the scale; +inf when the centred
+    values are outside float32's safe range (no estimate: every shift is then evaluated
+    exactly), NaN when the scored SR or a clear HR pixel holds NaN/inf."""
     w = sr.shape[2] - 2 * b
     mean_sr, mean_hr = _centring(sr, hr, mk, masked, c, b)
     top, total, total2, clear = _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr,
-                                        planes32[0], planes32[2])
+                                        planes[0], planes[2])
     if not math.isfinite(top):
         return math.nan
-    if _F32_RANGE[0] < top < _F32_RANGE[1]:
-        _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes32, st)
-        # float32 row dot products and rounded values: ≤ ~5·(w + 2)·2⁻²⁴ of the scale
-        return _REL_ERR + 8.0 * (w + 2) * 2.0**-24
-    _centre(sr, hr, mk, masked, c, b, mean_sr, mean_hr, planes64[0], planes64[2])
-    _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes64, st)
-    return _REL_ERR
+    if not _F32_RANGE[0] < top < _F32_RANGE[1]:
+        return math.inf
+    _shift_sums(hr, mk, masked, c, mean_hr, clear, total, total2, planes, st)
+    # float32 row dot products and rounded values: ≤ ~5·(w + 2)·2⁻²⁴ of the scale
+    return _REL_ERR + 8.0 * (w + 2) * 2.0**-24
 
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
@@ -496,9 +495,10 @@ def _grid(st: np.ndarray, rel: float, acc: np.ndarray) -> None:
 
 @numba.njit(fastmath=_FAST, cache=True, nogil=True)
 def _best(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
-          acc: np.ndarray) -> tuple[float, int]:
-    """Exact minimum over the shifts whose grid value may be the minimum (first in (u, v)
-    order on ties): (cMSE, flat shift index); (+inf, last index) when nothing is clear."""
+          acc: np.ndarray, every: bool) -> tuple[float, int]:
+    """Exact minimum over the shifts whose grid value may be the minimum (over every shift
+    with ``every``), first in (u, v) order on ties: (cMSE, flat shift index); (+inf, last
+    index) when nothing is clear."""
     su, sv = acc.shape[1], acc.shape[2]
     bound = math.inf
     for u in range(su):
@@ -509,7 +509,8 @@ def _best(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
     index = su * sv - 1
     for u in range(su):
         for v in range(sv):
-            if acc[1, u, v] <= 0 or (acc[0, u, v] - acc[2, u, v]) / acc[1, u, v] > bound:
+            skip = acc[1, u, v] <= 0 or (acc[0, u, v] - acc[2, u, v]) / acc[1, u, v] > bound
+            if skip and not every:
                 continue
             value = _exact(sr, hr, mk, masked, b, u, v)
             if value < best:
@@ -524,12 +525,16 @@ def _image(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool, b: int,
     """(cMSE, shift index, finite) of one image (C, H, W) with one scratch slot."""
     st, acc = stats[:7], stats[7:]
     acc[:, :, :] = 0.0
+    every = False
     for c in range(sr.shape[0]):
         rel = _band_stats(sr, hr, mk, masked, c, b, slot, st)
         if math.isnan(rel):
             return math.inf, 0, False
-        _grid(st, rel, acc)
-    value, index = _best(sr, hr, mk, masked, b, acc)
+        if math.isinf(rel):
+            every = True  # no estimate for this band: evaluate every shift exactly
+        else:
+            _grid(st, rel, acc)
+    value, index = _best(sr, hr, mk, masked, b, acc, every)
     return value, index, True
 
 
@@ -698,21 +703,16 @@ class Scratch:
 
     def slots(self, blocks: int, hh: int, ww: int, border: int) -> tuple[list[tuple], np.ndarray]:
         """``blocks`` scratch slots for (hh, ww) images and their per-shift statistics. A
-        slot holds float32 and float64 plane sets (cropped SR, its square, HR, mask; the
-        float64 set is used only when values fall outside float32's safe range) and a
-        row-by-row cloud list."""
+        slot holds float32 planes (cropped SR, its square, HR, mask) and a row-by-row cloud
+        list."""
         s = 2 * border + 1
-        crop = (hh - 2 * border, ww - 2 * border + 2 * _pad(s))
-        full = (hh, ww + _LAGS + 16)  # see _corr
+        crop = self._get("crop", (blocks, 2, hh - 2 * border, ww - 2 * border + 2 * _pad(s)),
+                         np.float32)
+        full = self._get("full", (blocks, 2, hh, ww + _LAGS + 16), np.float32)  # see _corr
         cols = self._get("cols", (blocks, hh * ww), np.int32)
         starts = self._get("starts", (blocks, hh + 1), np.int64)
-        sets = {}
-        for name, dtype in (("32", np.float32), ("64", np.float64)):
-            cp = self._get("crop" + name, (blocks, 2, *crop), dtype)
-            fp = self._get("full" + name, (blocks, 2, *full), dtype)
-            sets[name] = [(cp[t, 0], cp[t, 1], fp[t, 0], fp[t, 1], cols[t], starts[t])
-                          for t in range(blocks)]
-        slots = [(sets["32"][t], sets["64"][t]) for t in range(blocks)]
+        slots = [(crop[t, 0], crop[t, 1], full[t, 0], full[t, 1], cols[t], starts[t])
+                 for t in range(blocks)]
         return slots, self._get("stats", (blocks, 10, s, s))
 
 

@@ -73,8 +73,8 @@ CASES = {
     "bands, own masks": dict(n=2, c=3, cm=3, size=(40, 48), clear=0.7),
     "float32": dict(n=3, c=1, size=(64, 64), clear=0.9, dtype=np.float32),
     "DN scale, offset": dict(n=2, c=1, size=(50, 50), clear=0.9, scale=100.0, offset=5000.0),
-    "float64 fallback, huge": dict(n=2, c=1, size=(40, 40), clear=0.9, scale=1e19),
-    "float64 fallback, tiny": dict(n=2, c=1, size=(40, 40), clear=0.9, scale=1e-36),
+    "beyond float32, huge: every shift exact": dict(n=2, c=1, size=(40, 40), clear=0.9, scale=1e19),
+    "beyond float32, tiny: every shift exact": dict(n=2, c=1, size=(40, 40), clear=0.9, scale=1e-36),
 }
 
 
