@@ -55,7 +55,7 @@ def _pad(sv: int) -> int:
     return max(16, _LAGS * ((sv + _LAGS - 1) // _LAGS))
 
 
-@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
 def _dots(ar: np.ndarray, br: np.ndarray, wl: int, v0: int) -> tuple:
     """Σ_x ar[x + v0 + e]·br[x] for e < 8 (x < wl), in the inputs' precision."""
     a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
@@ -76,7 +76,7 @@ def _dots(ar: np.ndarray, br: np.ndarray, wl: int, v0: int) -> tuple:
     return (r0, r1, r2, r3, r4, r5, r6, r7)
 
 
-@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
 def _dots2(ar: np.ndarray, br: np.ndarray, bs: np.ndarray, wl: int, v0: int) -> tuple:
     """:func:`_dots` of ``ar`` with two rows at once (each ``ar`` value loaded once)."""
     a0, a1 = ar[v0:v0 + wl], ar[v0 + 1:v0 + 1 + wl]
@@ -109,7 +109,7 @@ def _dots2(ar: np.ndarray, br: np.ndarray, bs: np.ndarray, wl: int, v0: int) -> 
     return (r0, r1, r2, r3, r4, r5, r6, r7), (s0, s1, s2, s3, s4, s5, s6, s7)
 
 
-@numba.njit(fastmath=_FAST, cache=True, nogil=True)
+@numba.njit(fastmath=_FAST, cache=True, nogil=True, inline="always")
 def _add(out: np.ndarray, u: int, v0: int, rs: tuple) -> None:
     """``out[u, v0 + e] += rs[e]`` (float64) for the lags that exist."""
     for e in range(8):
