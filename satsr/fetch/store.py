@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import dask
 import xarray as xr
 
 from satsr import schema
@@ -58,7 +59,11 @@ class TileStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         store = self.dir / f"{tile_id}.zarr"
         if ds is not None:
-            schema.save_dataset(ds, store, overwrite=True)
+            # a tile's chips are in memory and this runs inside a dask task: computing them on
+            # the cluster's scheduler would need the client from the worker thread, which a
+            # closing client can withdraw mid-task ("no Client active"); the chips are small
+            with dask.config.set(scheduler="synchronous"):
+                schema.save_dataset(ds, store, overwrite=True)
         elif store.exists():
             shutil.rmtree(store)
         write_json_atomic(self.dir / f"{tile_id}.json", {**record, "has_chips": ds is not None})
