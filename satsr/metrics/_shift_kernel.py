@@ -661,6 +661,12 @@ def _residual_grad(sr: np.ndarray, hr: np.ndarray, mk: np.ndarray, masked: bool,
                     grow[x] = scale * g if clear else 0.0
 
 
+def _mask_or_placeholder(mask: np.ndarray | None) -> np.ndarray:
+    """The uint8 mask, or a one-pixel placeholder when there is none (the kernels read it
+    only when told the images are masked)."""
+    return mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+
+
 def errors_at(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border: int,
               index: np.ndarray, power: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Mean ``|HR − SR − bias|**power`` of each image at flat shift ``index`` (N,) float64,
@@ -668,7 +674,7 @@ def errors_at(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border: i
     :func:`best_shifts`)."""
     n_img, n_band = sr.shape[0], sr.shape[1]
     bias, count, signs = (np.zeros((n_img, n_band)) for _ in range(3))
-    mk = mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+    mk = _mask_or_placeholder(mask)
     value = _residual_sums(sr, hr, mk, mask is not None, border, index, power, bias, count,
                            signs)
     return value, (bias, count, signs)
@@ -679,7 +685,7 @@ def error_grad(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border: 
                weight: np.ndarray, detach_bias: bool) -> np.ndarray:
     """Gradient in SR (shape and dtype of ``sr``) of Σ weight[i]·value[i] of :func:`errors_at`."""
     grad = np.empty_like(sr)
-    mk = mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+    mk = _mask_or_placeholder(mask)
     bias, count, signs = sums
     _residual_grad(sr, hr, mk, mask is not None, border, index, power, bias, count, signs,
                    weight, detach_bias, grad)
@@ -735,7 +741,7 @@ def best_shifts(sr: np.ndarray, hr: np.ndarray, mask: np.ndarray | None, border:
     value = np.full(n_img, math.inf)
     index = np.full(n_img, s * s - 1, dtype=np.int64)
     finite = np.ones(n_img, dtype=np.bool_)
-    mk = mask if mask is not None else np.ones((1, 1, 1, 1), dtype=np.uint8)
+    mk = _mask_or_placeholder(mask)
     edges = np.linspace(0, n_img, blocks + 1).round().astype(int)
 
     def block(t: int) -> None:

@@ -60,6 +60,17 @@ from satsr.metrics.psnr import HR_FIX, SR_FIX
 _F64 = torch.float64
 
 
+def _validate(sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None, border: int,
+              name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    """The pair as tensors, the bool clear mask ((N, 1|C, H, W) or None) and the border, each
+    checked (shapes, devices, dtypes; not yet the values)."""
+    sr, hr = check_pair(sr, hr, name)
+    border = check_crop(border, sr.shape, name, name="border")
+    m = None if hr_mask is None else check_mask(hr_mask, sr.shape, sr.device, name,
+                                                name="hr_mask")
+    return sr, hr, m, border
+
+
 def _prepare(
     sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | None, border: int, name: str,
     dtype: torch.dtype = _F64,
@@ -67,15 +78,13 @@ def _prepare(
     """Validate; return cropped SR and HR (both in ``dtype``), the bool clear mask (None = all
     clear) and the border. HR is finite everywhere on return: NaN/inf under concealed pixels
     (allowed) are replaced by 0; every later use multiplies HR by the mask."""
-    sr, hr = check_pair(sr, hr, name)
-    border = check_crop(border, sr.shape, name, name="border")
+    sr, hr, m, border = _validate(sr, hr, hr_mask, border, name)
     src = crop_hw(sr, border)
     check_finite(src, "SR", name, fix=SR_FIX, what="scored (border-cropped) ")
     hr_d = hr.to(dtype)
-    if hr_mask is None:
+    if m is None:
         check_finite(hr_d, "HR", name, fix=HR_FIX, what="clear ")
         return src.to(dtype), hr_d, None, border
-    m = check_mask(hr_mask, sr.shape, sr.device, name, name="hr_mask")
     if not bool(torch.isfinite(hr_d.sum())):  # one pass; the fill below is the rare case
         hr_d = hr_d.masked_fill(~m, 0.0)
         check_finite(hr_d, "HR", name, fix=HR_FIX, what="clear ")
@@ -369,32 +378,18 @@ def _errors_at(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None, im
 _ONE_PASS_LIMIT = {torch.float64: 1e3, torch.float32: 10.0}
 
 
-#: Windows of at least this many values per image are copied one by one into reused buffers
-#: (no page faults); smaller ones are gathered at once (fewer, cheaper calls).
-_LOOP_ELEMENTS = 2**16
-
-
 def _cmse_at(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None,
-             img: torch.Tensor, u: torch.Tensor, v: torch.Tensor, ws: _Workspace) -> torch.Tensor:
+             img: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """cMSE of image ``img[k]`` at shift (u[k], v[k]) (K,), no gradient, from the definition.
 
-    d = HR − SR over the clear pixels of the window is formed once (in a reused buffer); each
-    band's Σd and Σd² give Σ(d − δ)² = Σd² − n·δ², δ = mean d; bands whose bias dwarfs the
-    residual (:data:`_ONE_PASS_LIMIT`) are recomputed in two passes, as the definition reads.
+    d = HR − SR over the clear pixels of the windows (gathered at once); each band's Σd and
+    Σd² give Σ(d − δ)² = Σd² − n·δ², δ = mean d; bands whose bias dwarfs the residual
+    (:data:`_ONE_PASS_LIMIT`) are recomputed in two passes, as the definition reads.
     """
     h, w = src.shape[-2:]
     dims = (-2, -1)
-    if src[0].numel() < _LOOP_ELEMENTS:  # small windows: one gather beats a loop of copies
-        d = _windows(hr0, (h, w), img, u, v).sub_(src[img])
-        mw = None if mf is None else _windows(mf, (h, w), img, u, v)
-    else:
-        d = ws.get("d", (img.numel(), src.shape[1], h, w), src.dtype, src.device)
-        mw = None if mf is None else ws.get("mw", (img.numel(), mf.shape[1], h, w), mf.dtype,
-                                            src.device)
-        for k, (i, uu, vv) in enumerate(zip(img.tolist(), u.tolist(), v.tolist(), strict=True)):
-            torch.sub(hr0[i, :, uu:uu + h, vv:vv + w], src[i], out=d[k])
-            if mw is not None and mf is not None:
-                mw[k] = mf[i, :, uu:uu + h, vv:vv + w]
+    d = _windows(hr0, (h, w), img, u, v).sub_(src[img])
+    mw = None if mf is None else _windows(mf, (h, w), img, u, v)
     if mw is None:
         n = torch.full(d.shape[:2], float(h * w), dtype=d.dtype, device=d.device)
     else:
@@ -440,7 +435,7 @@ def _best_shift(src: torch.Tensor, hr0: torch.Tensor, mf: torch.Tensor | None, w
         if not bool(torch.isfinite(tol).all()):  # values beyond float32's range: float64 grid
             grid, tol = _cmse_grid(src, hr0, mf, _F64, ws)
         img, pos = _candidates(grid, tol)
-        values = _cmse_at(src.detach(), hr0, mf, img, pos // s, pos % s, ws)
+        values = _cmse_at(src.detach(), hr0, mf, img, pos // s, pos % s)
         best = torch.full((n_img,), torch.inf, dtype=values.dtype, device=src.device)
         best = best.scatter_reduce(0, img, values, reduce="amin")
         key = torch.where(values == best[img], pos, torch.full_like(pos, s * s))
@@ -471,10 +466,7 @@ def _kernel_inputs(sr: torch.Tensor, hr: torch.Tensor, hr_mask: torch.Tensor | N
                    border: int, name: str, dtype: torch.dtype) -> _Arrays:
     """Validated NumPy views for the kernel: SR and HR (N, C, H, W) in float32 when ``dtype``
     is float32, else float64; the uint8 mask (N, 1|C, H, W) or None; the border."""
-    sr, hr = check_pair(sr, hr, name)
-    border = check_crop(border, sr.shape, name, name="border")
-    m = None if hr_mask is None else check_mask(hr_mask, sr.shape, sr.device, name,
-                                                name="hr_mask")
+    sr, hr, m, border = _validate(sr, hr, hr_mask, border, name)
     kind = torch.float32 if dtype == torch.float32 else _F64
     return (sr.detach().to(kind).contiguous().numpy(), hr.detach().to(kind).contiguous().numpy(),
             None if m is None else m.contiguous().view(torch.uint8).numpy(), border)
