@@ -27,11 +27,10 @@ needs less, and its bound is the one reported (``bound_ms_per_image``):
 
 The JSON reports the fraction of that bound each measured time reaches. Where the rest goes
 (384², 5 % random cloud, one image, 1 thread, ~0.61 ms per image in the kernel): the float32
-correlation 0.20 ms (bound 0.17: each pass loads eight shifted HR rows for two SR rows),
-the sparse corrections 0.23 ms
-(scattered 8-wide updates per cloudy pixel and shift row: latency-bound, not vectorised),
-centring into float32 planes 0.05, box sums 0.05, the cloud list 0.04 and the exact
-evaluation 0.03 ms. Random per-pixel clouds are the worst case for the corrections; real
+correlation 0.20 ms (bound 0.17: each pass loads eight shifted HR rows for two SR rows), the
+sparse corrections 0.23 ms (scattered 8-wide updates per cloudy pixel and shift row:
+latency-bound, not vectorised), centring into float32 planes 0.05, box sums 0.05, the cloud
+list 0.04 and the exact evaluation 0.03 ms. Random per-pixel clouds are the worst case for the corrections; real
 status maps are clustered and cheaper. Off the CPU (``cpsnr`` on a GPU) the estimate comes from
 float32 FFTs instead; that path is not timed here.
 
