@@ -460,16 +460,17 @@ def _store_is_current(target: Path, root: Path, scenes: Sequence[SceneFiles]) ->
     (an older format is rebuilt); raise when it was prepared from other scenes."""
     from satsr.integrity import store_format
 
+    # provenance first: a store from other scenes (or not satsr's) is never replaced silently
+    prov = schema.provenance(schema.open_dataset(target))
+    want = [str(s.path.relative_to(root)) for s in scenes]
+    if prov.get("files") != want:
+        raise SchemaError(f"{target} was prepared from other scenes "
+                          f"({len(prov.get('files', []))} listed, the folder now has "
+                          f"{len(want)}); pass overwrite=True (--overwrite) to rebuild it")
     if store_format(target) < 2:
         log.info("%s uses an older store format; rebuilding it (faster reads)", target)
         return False
-    prov = schema.provenance(schema.open_dataset(target))
-    want = [str(s.path.relative_to(root)) for s in scenes]
-    if prov.get("files") == want:
-        return True
-    raise SchemaError(f"{target} was prepared from other scenes ({len(prov.get('files', []))} "
-                      f"listed, the folder now has {len(want)}); pass overwrite=True "
-                      "(--overwrite) to rebuild it")
+    return True
 
 
 def prepare_probav(

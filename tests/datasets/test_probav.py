@@ -205,6 +205,27 @@ def test_prepare_upgrades_an_older_store_format(probav_copy: Path) -> None:
     xr.testing.assert_identical(schema.open_dataset(red).load(), want)
 
 
+def test_an_older_store_from_other_scenes_is_not_replaced(probav_copy: Path) -> None:
+    from tests.test_integrity import _as_format_1
+
+    red, _ = pv.prepare_probav(probav_copy, progress=False)
+    _as_format_1(red)
+    stamp = red.stat().st_mtime_ns
+    shutil.copytree(probav_copy / RED0, probav_copy / "train/RED/imgset0001")
+    with pytest.raises(SchemaError, match=r"probav_RED\.zarr was prepared from other scenes"):
+        pv.prepare_probav(probav_copy, progress=False)
+    assert red.stat().st_mtime_ns == stamp and integrity.store_format(red) == 1
+
+
+def test_a_file_at_the_store_path_is_one_error(probav_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "stores"
+    out.mkdir()
+    (out / "probav_RED.zarr").write_text("not a store")
+    with pytest.raises(SchemaError):
+        pv.prepare_probav(probav_copy, out, progress=False)
+    assert (out / "probav_RED.zarr").read_text() == "not a store"
+
+
 def test_prepared_split_selection_trims_padding(probav_copy: Path) -> None:
     shutil.copytree(probav_copy / NIR594, probav_copy / "train/RED/imgset0007")  # val, 21 frames
     pv.prepare_probav(probav_copy, progress=False)
