@@ -24,19 +24,33 @@ def _unreachable(address: str, why: str) -> SatsrError:
                       "check the address or drop --scheduler to run locally")
 
 
+def full_address(address: str) -> str:
+    """``address`` with its scheme and, for ``tcp://``/``tls://``, the port made explicit
+    (``host`` → ``tcp://host:8786``), as distributed needs it; a malformed address is a
+    one-line :class:`SatsrError`. Other schemes are returned as given."""
+    text = address if "://" in address else f"tcp://{address}"
+    try:
+        parsed = urlparse(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise _unreachable(address, "not a valid address") from None
+    try:
+        port = parsed.port
+    except ValueError:  # a non-numeric or out-of-range port
+        raise _unreachable(address, "the port is not a number in 0..65535") from None
+    if parsed.scheme not in ("tcp", "tls") or not parsed.hostname or port is not None:
+        return text
+    return f"{text.rstrip('/')}:{DEFAULT_PORT}"
+
+
 def probe(address: str, timeout: float = 2.0) -> None:
     """Raise :class:`SatsrError` (one line) when a ``tcp://``/``tls://`` scheduler ``address``
-    (scheme optional) does not accept a TCP connection within ``timeout`` seconds. Other
-    schemes (``inproc://``, ``ucx://``) are left to distributed itself."""
-    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    (scheme optional, port 8786 by default) does not accept a TCP connection within
+    ``timeout`` seconds. Other schemes (``inproc://``, ``ucx://``) are left to distributed."""
+    parsed = urlparse(full_address(address))
     if parsed.scheme not in ("tcp", "tls") or not parsed.hostname:
         return
     try:
-        port = parsed.port or DEFAULT_PORT
-    except ValueError:  # a non-numeric or out-of-range port
-        raise _unreachable(address, "the port is not a number in 0..65535") from None
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout):
             pass
     except OSError as exc:
         raise _unreachable(address, str(exc.strerror or exc)) from None
@@ -61,7 +75,7 @@ def handshake(address: str, timeout: float = 5.0) -> None:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="satsr-handshake") as pool:
         try:
             pool.submit(asyncio.run, _handshake(address, timeout)).result()
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: tls:// without TLS config
             raise _unreachable(address, "no dask handshake: " + type(exc).__name__) from None
 
 
@@ -71,11 +85,12 @@ def connect(address: str, *, timeout: float = 5.0) -> Any:
     seconds is the same one-line :class:`SatsrError`."""
     from distributed import Client
 
+    address = full_address(address)
     probe(address)
     handshake(address, timeout)
     try:
         return Client(address, timeout=f"{timeout:g}s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+    except OSError as exc:  # TimeoutError included
         raise _unreachable(address, type(exc).__name__) from None
 
 
@@ -97,4 +112,5 @@ def close(client: Any) -> None:
         cluster.close()
 
 
-__all__ = ["DEFAULT_PORT", "close", "connect", "handshake", "local_client", "probe"]
+__all__ = ["DEFAULT_PORT", "close", "connect", "full_address", "handshake", "local_client",
+           "probe"]

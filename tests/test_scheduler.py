@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from satsr._scheduler import close, connect, local_client, probe
+from satsr._scheduler import close, connect, full_address, local_client, probe
 from satsr.errors import SatsrError
 
 
@@ -45,6 +45,19 @@ def test_probe_refuses_a_port_that_is_not_a_number() -> None:
     with pytest.raises(SatsrError, match="port is not a number") as err:
         probe("tcp://127.0.0.1:99999")
     _assert_one_line(err.value, "tcp://127.0.0.1:99999")
+
+
+@pytest.mark.parametrize(("given", "full"), [
+    ("10.0.0.5", "tcp://10.0.0.5:8786"), ("tls://sched.example", "tls://sched.example:8786"),
+    ("tcp://10.0.0.5:9000", "tcp://10.0.0.5:9000"), ("inproc://a/1/2", "inproc://a/1/2")])
+def test_addresses_get_the_default_port(given: str, full: str) -> None:
+    assert full_address(given) == full  # what probe, the handshake and Client all use
+
+
+def test_a_malformed_address_is_one_line() -> None:
+    with pytest.raises(SatsrError, match="not a valid address") as err:
+        connect("tcp://[::1")
+    _assert_one_line(err.value, "tcp://[::1")
 
 
 def test_probe_accepts_a_listening_port(silent_port: int) -> None:
