@@ -73,9 +73,10 @@ def write_raster(path: Path, size: int, seed: int = 0) -> Path:
     return path
 
 
-def sample_batches(groups: list[list[Tile]], tiles: int) -> list[list[Tile]]:
-    """About ``tiles`` tiles' worth of ``groups``, evenly spaced (all of them when fewer)."""
-    per = max(1, round(tiles / max(1, len(groups[0]))))
+def sample_batches(groups: list[list[Tile]], tiles: int, batch: int) -> list[list[Tile]]:
+    """About ``tiles`` tiles' worth of ``groups`` (batches of up to ``batch`` tiles), evenly
+    spaced (all of them when fewer)."""
+    per = max(1, round(tiles / max(1, batch)))
     if per >= len(groups):
         return groups
     picks = np.linspace(0, len(groups) - 1, per).round().astype(int)
@@ -110,7 +111,7 @@ def run(size: int, *, name: str, tile: int, batch: int, threads: int,
     opts.tile, opts.batch_size, opts.threads, opts.progress = tile, batch, threads, False
     halo = pm.reach if pm.reach is not None else opts.halo
     groups = batches(plan_tiles(size, size, tile=tile, halo=halo), batch)
-    sample = sample_batches(groups, bare_sample)
+    sample = sample_batches(groups, bare_sample, batch)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="satsr-bench-predict-") as tmp:
         src = write_raster(Path(tmp) / "lr.tif", size)
@@ -144,7 +145,7 @@ def _in_subprocess(size: int, args: argparse.Namespace, model: str) -> dict[str,
     cmd = [sys.executable, __file__, "--one", str(size), "--model", model, "--tile",
            str(args.tile), "--batch", str(args.batch), "--threads", str(args.threads),
            "--bare-sample", str(args.bare_sample)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)  # stderr shown
     return dict(json.loads(done.stdout))
 
 
@@ -178,7 +179,8 @@ def main() -> None:
     io_check = _in_subprocess(args.io_check, args, "bicubic") if args.io_check else None
     head = max(runs, key=lambda r: r["size_lr_px"])
     per_tile = head["end_to_end_s"] / head["n_tiles"]
-    result = {"benchmark": "predict", "model": f"{MODEL} (small preset)", "runs": runs,
+    label = f"{MODEL} (small preset)" if args.model == MODEL else args.model
+    result = {"benchmark": "predict", "model": label, "runs": runs,
               "headline": head, "target_size_lr_px": args.target,
               "target_measured": any(r["size_lr_px"] >= args.target for r in runs),
               "target_estimate_s": round(per_tile * tiles_at(args.target, args.tile)),

@@ -81,8 +81,9 @@ def _speed_footer(r: dict[str, Any]) -> str:
         reach = (f"{target} px with the network was not run here: at the largest run's end-to-end "
                  f"rate it would take about {r['target_estimate_s'] / 3600:.1f} h.")
     return (f"{r['model']}, batch {head['batch']}, {head['threads']} torch thread(s), nice "
-            f"{r['nice']}; bare loop over {head['bare_sample_tiles']} sampled tiles per size, "
-            f"before and after (per-tile rates compared). {reach} satsr {r['satsr_version']}, "
+            f"{r['nice']}; bare loop over "
+            f"{' / '.join(str(x['bare_sample_tiles']) for x in r['runs'])} sampled tiles "
+            f"(by size), before and after (per-tile rates compared). {reach} satsr {r['satsr_version']}, "
             f"torch {r['torch']}, {m['cpu']} ({m['cpus']} CPUs, load average "
             f"{m['load_average'][0]} at the end{', **shared**' if m['shared'] else ''}). "
             f"{r['note']}")

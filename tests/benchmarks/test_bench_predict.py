@@ -38,9 +38,11 @@ def test_tile_count_and_the_bare_loop_sample() -> None:
     bench = _bench()
     assert bench.tiles_at(10000, 256) == 1600 and bench.tiles_at(1024, 256) == 16
     groups = [[i] * 4 for i in range(100)]  # 100 batches of 4 "tiles"
-    sample = bench.sample_batches(groups, 24)
+    sample = bench.sample_batches(groups, 24, 4)
     assert [g[0] for g in sample] == [0, 20, 40, 59, 79, 99]  # 6 batches = 24 tiles, spread
-    assert bench.sample_batches(groups[:3], 24) == groups[:3]  # fewer than the sample: all
+    assert bench.sample_batches(groups[:3], 24, 4) == groups[:3]  # fewer than the sample: all
+    # a short first batch (a corner tile alone) does not change how many batches are taken
+    assert len(bench.sample_batches([[0], *groups[1:]], 24, 4)) == 6
 
 
 def test_a_tiny_run_writes_consistent_results(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import statistics
 from dataclasses import replace
 from typing import Any
 
+from satsr.datasets.simulate.gap import replace_section
 from satsr.datasets.simulate.multiframe import (
     PROBAV_HR_SENSOR,
     PROBAV_LR_SENSOR,
@@ -144,7 +145,4 @@ def calibration_markdown(calibration: dict[str, Any]) -> str:
 
 def replace_card_section(text: str, section: str) -> str:
     """``text`` with its generated calibration section replaced by ``section`` (or appended)."""
-    if CARD_BEGIN in text and CARD_END in text:
-        head, rest = text.split(CARD_BEGIN, 1)
-        return head + section + rest.split(CARD_END, 1)[1]
-    return text.rstrip("\n") + "\n\n## Calibration on real data\n\n" + section + "\n"
+    return replace_section(text, section, CARD_BEGIN, CARD_END, "## Calibration on real data")
