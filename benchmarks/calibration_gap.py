@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -37,6 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from satsr._atomic import write_text
+from satsr._digest import file_digest
+from satsr.bench.timing import machine_facts
+from satsr.datasets.simulate.gap import VARIANT_DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "benchmarks" / "recipes"
@@ -52,11 +56,9 @@ DEFAULT_MODELS = ("srcnn", "highres-net", "rams", "wdsr3d", "wdsr3d-dorr")
 REFERENCE = "mean-bicubic"
 CALIBRATED = "sample-calibrated"
 #: variant → the synthetic dataset its weights are trained on and scored on (held-out test)
-VARIANTS = {"shipped": "sample", "calibrated": CALIBRATED}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+VARIANTS = VARIANT_DATASETS
+#: written into a run folder after training: the sha256 of the recipe it was trained with
+RECIPE_DIGEST = "recipe.sha256"
 
 
 def _rel(path: Path) -> str:
@@ -75,8 +77,9 @@ def load_recipe(model: str) -> tuple[Path, dict[str, Any]]:
     return path, yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def training_finished(out: Path, spec: dict[str, Any]) -> bool:
-    """True when ``out`` holds a completed run of ``spec`` on the calibrated sample."""
+def training_finished(out: Path, recipe: Path, spec: dict[str, Any]) -> bool:
+    """True when ``out`` holds a completed run of ``recipe`` (options ``spec``) on the
+    calibrated sample."""
     state_path = out / "state.json"
     if not (state_path.is_file() and (out / "best.safetensors").is_file()):
         return False
@@ -84,8 +87,11 @@ def training_finished(out: Path, spec: dict[str, Any]) -> bool:
     config = state.get("config", {})
     same = all(config.get(k) == spec.get(k) for k in ("model", "steps", "seed", "lr", "frames",
                                                      "preset", "loss", "patch", "batch"))
+    # any other edit of the recipe (schedule, normalisation, hparams, ...) retrains too
+    trained_with = out / RECIPE_DIGEST
     history = state.get("history") or [{}]
-    return (same and config.get("dataset") == CALIBRATED
+    return (same and config.get("dataset") == CALIBRATED and trained_with.is_file()
+            and trained_with.read_text(encoding="utf-8").strip() == file_digest(recipe)
             and int(history[-1].get("step", 0)) >= int(spec["steps"]))
 
 
@@ -93,7 +99,7 @@ def train_calibrated(model: str) -> dict[str, Any]:
     """Train ``model`` with its recipe on the calibrated sample (skipped when already done)."""
     recipe, spec = load_recipe(model)
     out = RUNS / model
-    if not training_finished(out, spec):
+    if not training_finished(out, recipe, spec):
         out.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "satsr", "train", "--recipe", _rel(recipe),
                "--dataset", CALIBRATED, "--out", _rel(out), "--no-progress"]
@@ -104,6 +110,7 @@ def train_calibrated(model: str) -> dict[str, Any]:
             rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         if rc != 0:
             sys.exit(f"{model}: training failed (exit {rc}); see {_rel(out / 'train.log')}")
+        write_text(out / RECIPE_DIGEST, file_digest(recipe) + "\n")
         sys.stdout.write(f"{model}: trained in {time.perf_counter() - t0:.0f} s\n")
     state = json.loads((out / "state.json").read_text(encoding="utf-8"))
     # history "seconds" is the cumulative training time at each validation
@@ -162,17 +169,12 @@ def _variant(model: str, name: str, weights: Path, summaries: dict[str, dict[str
                     "gap": syn[band]["gain"] - real[band]["gain"]}
              for band in sorted(set(syn) & set(real))}
     return {"trained_on": VARIANTS[name], "weights": _rel(weights),
-            "weights_sha256": _sha256(weights), "data_version": meta.get("data_version"),
+            "weights_sha256": file_digest(weights), "data_version": meta.get("data_version"),
             "best_step": meta.get("step"), "train_seconds": train_seconds, "bands": bands}
 
 
 def _machine() -> dict[str, Any]:
-    import torch
-
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "cpus": os.cpu_count(),
-            "load_average": [round(v, 2) for v in os.getloadavg()],
-            "train_threads": 1, "shared": True}
+    return {**machine_facts(), "platform": platform.platform(), "train_threads": 1}
 
 
 def _git(*args: str) -> str | None:
@@ -225,7 +227,7 @@ def run(models: list[str], data: Path) -> dict[str, Any]:
         recipe, options = load_recipe(model)
         result["models"][model] = {
             "kind": model_info(model).kind, "recipe": _rel(recipe),
-            "recipe_sha256": _sha256(recipe), "steps": options["steps"],
+            "recipe_sha256": file_digest(recipe), "steps": options["steps"],
             "seed": options["seed"],
             "variants": {name: _variant(model, name, weights[name][model], summaries[name],
                                         seconds.get(model) if name == "calibrated" else None)
@@ -236,26 +238,24 @@ def run(models: list[str], data: Path) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> None:
     """Re-render the gap section of the dataset cards and the verdict on the docs home page."""
-    from satsr._atomic import write_text
     from satsr.datasets.simulate import gap
 
+    home = HOME.read_text(encoding="utf-8")
+    if gap.HOME_BEGIN not in home:  # checked first: no card is updated without the home page
+        sys.exit(f"{_rel(HOME)} has no {gap.HOME_BEGIN} marker; add it where the real results "
+                 "are discussed")
     section = gap.gap_markdown(result)
     for card in CARDS:
         text = card.read_text(encoding="utf-8")
         write_text(card, gap.replace_section(text, section, gap.GAP_BEGIN, gap.GAP_END,
                                              gap.HEADING))
         sys.stdout.write(f"updated {_rel(card)}\n")
-    text = HOME.read_text(encoding="utf-8")
-    if gap.HOME_BEGIN not in text:
-        sys.exit(f"{_rel(HOME)} has no {gap.HOME_BEGIN} marker; add it where the real results "
-                 "are discussed")
-    write_text(HOME, gap.replace_section(text, gap.home_markdown(result), gap.HOME_BEGIN,
+    write_text(HOME, gap.replace_section(home, gap.home_markdown(result), gap.HOME_BEGIN,
                                          gap.HOME_END, ""))
     sys.stdout.write(f"updated {_rel(HOME)}\n")
 
 
 def main() -> None:
-    from satsr._atomic import write_text
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
