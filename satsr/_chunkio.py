@@ -26,13 +26,13 @@ def fast_codecs(meta: dict[str, Any]) -> tuple[bool] | None:
     """``(zstd,)`` when ``meta``'s pipeline is one :func:`decode` handles, else None:
     ``bytes`` (little endian) or ``vlen-utf8`` (strings), optional ``zstd``, then ``crc32c``."""
     names = [c.get("name") for c in meta.get("codecs", [])]
-    first = "vlen-utf8" if _dtype(meta) == "O" else "bytes"
+    first = "vlen-utf8" if numpy_dtype(meta) == "O" else "bytes"
     if meta.get("data_type") not in _DTYPES and meta.get("data_type") != "string":
         return None
     if names not in ([first, "crc32c"], [first, "zstd", "crc32c"]):
         return None
     endian = (meta["codecs"][0].get("configuration") or {}).get("endian", "little")
-    if first == "bytes" and endian != "little" and np.dtype(_dtype(meta)).itemsize > 1:
+    if first == "bytes" and endian != "little" and np.dtype(numpy_dtype(meta)).itemsize > 1:
         return None
     return (names[1] == "zstd",)
 
@@ -42,13 +42,9 @@ _DTYPES = {"bool": "?", "uint8": "u1", "int8": "i1", "uint16": "<u2", "int16": "
            "float32": "<f4", "float64": "<f8"}
 
 
-def _dtype(meta: dict[str, Any]) -> str:
-    return _DTYPES.get(str(meta.get("data_type")), "O")
-
-
 def numpy_dtype(meta: dict[str, Any]) -> str:
     """The numpy dtype of an array's values (``"O"`` for strings)."""
-    return _dtype(meta)
+    return _DTYPES.get(str(meta.get("data_type")), "O")
 
 
 _LOCAL = threading.local()
@@ -92,7 +88,7 @@ def decode(data: bytes, meta: dict[str, Any], zstd: bool, out: np.ndarray | None
     exactly one chunk.
     """
     shape = tuple(int(n) for n in meta["chunk_grid"]["configuration"]["chunk_shape"])
-    dtype = np.dtype(_dtype(meta))
+    dtype = np.dtype(numpy_dtype(meta))
     payload = memoryview(data)[:-4]  # crc32c trailer (checked by the caller)
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if zstd:

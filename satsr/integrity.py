@@ -290,8 +290,7 @@ class GuardedArray:
         return CorruptFileError(f"{self.store}: variable {self.name!r} chunk {key} "
                                 f"{problem}; {FIX}")
 
-    def _undecodable(self, index: tuple[int, ...], key: str, exc: Exception
-                     ) -> CorruptFileError:
+    def _undecodable(self, key: str, exc: Exception) -> CorruptFileError:
         return self._fail(key, f"cannot be decoded ({type(exc).__name__}: checksum or "
                           "compression error)")
 
@@ -306,7 +305,7 @@ class GuardedArray:
             try:  # tell a damaged file from a valid chunk put at the wrong place
                 self.array.get_block_selection(index)
             except Exception as exc:
-                raise self._undecodable(index, key, exc) from None
+                raise self._undecodable(key, exc) from None
             raise self._fail(key, "does not match its content hash (replaced or altered)")
         return data
 
@@ -340,7 +339,7 @@ class GuardedArray:
                        if zstd and self.disk_dtype.kind != "O" else None)
                 block = _chunkio.decode(data, self.meta, *self.codecs, out=buf)[inside]
         except Exception as exc:
-            raise self._undecodable(index, key, exc) from None
+            raise self._undecodable(key, exc) from None
         if self.peak:  # exactly the PNG reader's float32(k) / float32(peak)
             np.divide(block, np.float32(self.peak), out=dest, dtype=np.float32)
         else:

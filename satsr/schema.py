@@ -341,7 +341,8 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
         problems = integrity.check_chunks_present(path, require_hashes=False)
         fast = None if problems else _storeread.open_store(path, tuple(REQUIRED_VARS), dask=dask)
         ds = fast if fast is not None else _open_zarr(path, dask=dask)
-        fmt = integrity.store_format(path)
+        # the fast reader opens only stores whose every array has crc32c records: format 2
+        fmt = 2 if fast is not None else integrity.store_format(path)
     except CorruptFileError:
         raise
     except Exception as exc:  # zarr raises many types for non-stores and broken chunks

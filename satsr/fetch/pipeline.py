@@ -211,7 +211,7 @@ def fetch(cfg: FetchConfig, *, on_tile: Callable[[str], None] | None = None) -> 
         return result
     finally:
         if client is not None:
-            client.close()
+            close(client)
 
 
 def _search(source: Source, aoi: AOI, cfg: FetchConfig

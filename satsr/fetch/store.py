@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import dask
 import xarray as xr
 
 from satsr import schema
@@ -59,6 +58,8 @@ class TileStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         store = self.dir / f"{tile_id}.zarr"
         if ds is not None:
+            import dask  # here: a --dry-run never writes and need not import it
+
             # a tile's chips are in memory and this runs inside a dask task: computing them on
             # the cluster's scheduler would need the client from the worker thread, which a
             # closing client can withdraw mid-task ("no Client active"); the chips are small

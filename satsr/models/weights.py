@@ -89,6 +89,13 @@ def _jsonable(value: Any) -> Any:
 NORMALISATION_TYPES = ("affine", "affine-input")
 
 
+def apply_normalisation(model: SRModel, norm: Any) -> None:
+    """Re-apply a recorded ``normalisation`` entry (a sidecar's, or a model's
+    ``satsr_normalisation``); ``None`` or an unknown type leaves ``model`` unchanged."""
+    if isinstance(norm, dict) and norm.get("type") in NORMALISATION_TYPES:
+        set_normalisation(model, float(norm["offset"]), float(norm["scale"]))
+
+
 def set_normalisation(model: SRModel, offset: float, scale: float) -> None:
     """Make ``model`` see ``(lr − offset) / scale`` and return ``sr · scale + offset``.
 
@@ -477,7 +484,5 @@ def load_weights(model: SRModel, source: str | os.PathLike[str], *,
         raise ConfigError(f"weights {path.name} do not fit model {model.model_name!r} "
                           f"({detail}); create the model with the sidecar's hparams")
     model.load_state_dict(state)
-    norm = meta.get("normalisation")
-    if isinstance(norm, dict) and norm.get("type") in NORMALISATION_TYPES:
-        set_normalisation(model, float(norm["offset"]), float(norm["scale"]))
+    apply_normalisation(model, meta.get("normalisation"))
     return meta

@@ -74,13 +74,11 @@ def build_from_recipe(recipe: dict[str, Any]) -> SRModel:
     """The model of ``recipe``, built once per process."""
     if recipe["token"] not in _BUILT:
         from satsr.models import create_model
-        from satsr.models.weights import set_normalisation
+        from satsr.models.weights import apply_normalisation
 
         model = create_model(recipe["name"], **recipe["hparams"])
         model.load_state_dict({k: torch.from_numpy(v) for k, v in recipe["state"].items()})
-        norm = recipe["normalisation"]
-        if norm:
-            set_normalisation(model, norm["offset"], norm["scale"])
+        apply_normalisation(model, recipe["normalisation"])
         _BUILT.clear()
         _BUILT[recipe["token"]] = model.eval()
     return _BUILT[recipe["token"]]

@@ -38,12 +38,11 @@ def init_generator(model: nn.Module, spec: str, data_facts: dict[str, Any], *,
 
     from satsr.models import model_info
     from satsr.models.weights import (
-        NORMALISATION_TYPES,
+        apply_normalisation,
         check_compatible,
         read_sidecar,
         require_checksum,
         resolve_weights,
-        set_normalisation,
         verify_checksum,
     )
 
@@ -77,7 +76,5 @@ def init_generator(model: nn.Module, spec: str, data_facts: dict[str, Any], *,
                           f"build the generator like them ({flags}) or train {name} with the "
                           "generator's hyper-parameters")
     model.load_state_dict(state)
-    norm = meta.get("normalisation")
-    if isinstance(norm, dict) and norm.get("type") in NORMALISATION_TYPES:
-        set_normalisation(model, float(norm["offset"]), float(norm["scale"]))  # type: ignore[arg-type]
+    apply_normalisation(model, meta.get("normalisation"))  # type: ignore[arg-type]
     return meta
