@@ -82,13 +82,8 @@ def load_all(root: Path, path: str) -> None:
 
 def _variant(ds: xr.Dataset, dest: Path, codec: str, per_chunk: int, uint16: bool) -> Path:
     """``ds`` rewritten by ``schema.save_dataset`` with one storage option for ``lr``/``hr``."""
-    default = schema.SCENES_PER_CHUNK
-    schema.SCENES_PER_CHUNK = per_chunk  # the writer's constant, for this variant only
-    try:
-        return schema.save_dataset(ds, dest, uint16_peak=int(pv.PEAK) if uint16 else None,
-                                   value_codec=codec)
-    finally:
-        schema.SCENES_PER_CHUNK = default
+    return schema.save_dataset(ds, dest, uint16_peak=int(pv.PEAK) if uint16 else None,
+                               value_codec=codec, scenes_per_chunk=per_chunk)
 
 
 def _load_variant(path: Path) -> None:

@@ -20,12 +20,12 @@ import numpy as np
 import xarray as xr
 
 from satsr import _chunkio
-from satsr.integrity import CRC_ATTR, FILE_HASH_ATTR, PEAK_ATTR, GuardedArray
+from satsr.integrity import _INTERNAL_ATTRS, CRC_ATTR, GuardedArray, lazy_guarded
 
 #: Attributes that need xarray's CF decoding (their stores take the xarray path).
 _CF_ATTRS = frozenset({"units", "calendar", "scale_factor", "add_offset", "missing_value",
                        "dtype", "_Unsigned", "_Encoding", "flag_values", "valid_range"})
-_INTERNAL = frozenset({FILE_HASH_ATTR, CRC_ATTR, PEAK_ATTR, "coordinates", "_FillValue"})
+_INTERNAL = frozenset({*_INTERNAL_ATTRS, "coordinates", "_FillValue"})
 
 
 def _arrays(path: Path) -> dict[str, dict[str, Any]] | None:
@@ -66,28 +66,13 @@ def open_store(path: Path, large: tuple[str, ...], *, dask: bool) -> xr.Dataset 
         guarded = GuardedArray(None, path, name, meta)
         attrs = {k: v for k, v in meta.get("attributes", {}).items() if k not in _INTERNAL}
         if name in large and name not in coords:
-            data = _lazy(guarded, name, path, dask=dask)
+            data = lazy_guarded(guarded, guarded.grid if dask else None)  # a task per chunk
         else:
             data = guarded[(slice(None),) * guarded.ndim]
         variables[name] = xr.Variable(tuple(meta["dimension_names"]), data, attrs)
     data_vars = {n: v for n, v in variables.items() if n not in coords}
     coord_vars = {n: v for n, v in variables.items() if n in coords}
     return xr.Dataset(data_vars, coords=coord_vars, attrs=root.get("attributes", {}))
-
-
-def _lazy(guarded: GuardedArray, name: str, path: Path, *, dask: bool) -> Any:
-    """A lazy array over ``guarded``: dask (one task per Zarr chunk) or xarray's lazy index."""
-    if dask:
-        import dask.array as da
-
-        return da.from_array(guarded, chunks=guarded.grid, name=f"satsr-guarded-{name}-{path}",
-                             asarray=False, fancy=False,
-                             meta=np.empty((0,) * guarded.ndim, guarded.dtype))
-    from xarray.core import indexing
-
-    from satsr.integrity import _LazyGuarded
-
-    return indexing.LazilyIndexedArray(_LazyGuarded(guarded))
 
 
 __all__ = ["open_store"]

@@ -396,9 +396,19 @@ def _guarded_data(ds: Any, name: str, arr: Any, guarded: GuardedArray) -> Any | 
         chunks = ds[name].data.chunks
         if chunks != da.core.normalize_chunks(arr.chunks, arr.shape):
             return None
-        return da.from_array(guarded, chunks=chunks, name=f"satsr-guarded-{name}-"
+        return lazy_guarded(guarded, chunks)
+    return lazy_guarded(guarded, None)
+
+
+def lazy_guarded(guarded: GuardedArray, chunks: Any) -> Any:
+    """A lazy array over ``guarded``: dask with ``chunks`` (one task per chunk), or xarray's
+    lazily indexed array when ``chunks`` is None."""
+    if chunks is not None:
+        import dask.array as da
+
+        return da.from_array(guarded, chunks=chunks, name=f"satsr-guarded-{guarded.name}-"
                              f"{guarded.store}", asarray=False, fancy=False,
-                             meta=np.empty((0,) * arr.ndim, guarded.dtype))
+                             meta=np.empty((0,) * guarded.ndim, guarded.dtype))
     from xarray.core import indexing
 
     return indexing.LazilyIndexedArray(_LazyGuarded(guarded))
@@ -456,6 +466,7 @@ __all__ = [
     "find_stores",
     "guard",
     "has_hashes",
+    "lazy_guarded",
     "record_hashes",
     "store_format",
     "strip_hash_attrs",

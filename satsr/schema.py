@@ -210,8 +210,15 @@ def validate(ds: xr.Dataset, *, check_values: bool = False) -> None:
                             "the source data")
 
 
+#: Scenes per Zarr chunk. One scene per chunk made loading a prepared PROBA-V store dominated
+#: by per-chunk/dask overhead (1.4x faster than decoding PNGs); 8 scenes per chunk keeps random
+#: access cheap (a bench batch reads one chunk) and loads ~4x faster.
+SCENES_PER_CHUNK = 8
+
+
 def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: bool = False,
-                 uint16_peak: int | None = None, value_codec: str = "zstd") -> Path:
+                 uint16_peak: int | None = None, value_codec: str = "zstd",
+                 scenes_per_chunk: int = SCENES_PER_CHUNK) -> Path:
     """Write ``ds`` to a Zarr store atomically (temp folder, then rename) and return its path.
 
     Either the complete store exists afterwards or nothing does: a crash midway leaves only a
@@ -225,6 +232,7 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: boo
     float32 ``k / peak`` again, bit for bit); a value off that grid is a :class:`SchemaError`.
     ``value_codec`` compresses ``lr``/``hr`` with zstd (``"zstd"``) or not at all (``"none"``:
     PROBA-V uint16 values compress to ~0.6 but decompressing them was most of a load).
+    ``scenes_per_chunk``: scenes per Zarr chunk (:data:`SCENES_PER_CHUNK` unless measuring).
     """
     if value_codec not in VALUE_CODECS:
         raise SchemaError(f"unknown value_codec {value_codec!r}; choose one of "
@@ -240,7 +248,7 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: boo
         if out[name].dtype.kind in ("U", "T", "O"):
             out[name] = out[name].astype(object)
         out[name].encoding = {}
-    out = out.chunk(_default_chunks(out))
+    out = out.chunk(_default_chunks(out, scenes_per_chunk))
     if uint16_peak is not None:
         out = _as_uint16(out, int(uint16_peak))
     for name in list(out.coords):  # keep non-index coords (split, ...) in memory: no dask objects
@@ -257,10 +265,6 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike[str], *, overwrite: boo
     return path
 
 
-#: Scenes per Zarr chunk. One scene per chunk made loading a prepared PROBA-V store dominated
-#: by per-chunk/dask overhead (1.4x faster than decoding PNGs); 8 scenes per chunk keeps random
-#: access cheap (a bench batch reads one chunk) and loads ~4x faster.
-SCENES_PER_CHUNK = 8
 #: zstd level of every chunk: level 1 decodes real PROBA-V uint16 frames ~2x faster than the
 #: default level 3 for ~14 % more bytes (``benchmarks/bench_probav_loading.py``).
 ZSTD_LEVEL = 1
@@ -314,9 +318,9 @@ def _encoding(ds: xr.Dataset, value_codec: str = "zstd") -> dict[str, dict[str, 
     return enc
 
 
-def _default_chunks(ds: xr.Dataset) -> dict[str, int]:
-    """``SCENES_PER_CHUNK`` scenes per chunk, every other dimension whole."""
-    return {str(dim): (SCENES_PER_CHUNK if dim == "scene" else -1) for dim in ds.dims}
+def _default_chunks(ds: xr.Dataset, scenes_per_chunk: int) -> dict[str, int]:
+    """``scenes_per_chunk`` scenes per chunk, every other dimension whole."""
+    return {str(dim): (scenes_per_chunk if dim == "scene" else -1) for dim in ds.dims}
 
 
 def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Dataset:
