@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from satsr.cli import app, main
+from satsr.testing.real_pair import S2_FILE
 
-S2 = "2023-10-09-22-28-02_S2_ms.tif"
+S2 = S2_FILE
 
 
 def _make(l8s2_dir: Path, out: Path, *extra: str) -> list[str]:

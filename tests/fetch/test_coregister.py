@@ -21,6 +21,7 @@ from satsr.fetch.coregister import (
     degrade,
     estimate_shifts,
 )
+from satsr.testing.real_pair import S2_FILE
 
 CHIP, MARGIN = 32, 6
 
@@ -35,7 +36,7 @@ def real_shift_stack_hr(l8s2_dir: Path, *, chip: int = CHIP, margin: int = MARGI
     with a cubic spline for ``steps``×``steps`` offsets over ±2 LR px (or the given ``offsets``),
     both versions are
     area-averaged x3, and chips are cut at a spread of places (land, water, coast)."""
-    with rasterio.open(l8s2_dir / "2023-10-09-22-28-02_S2_ms.tif") as ds:
+    with rasterio.open(l8s2_dir / S2_FILE) as ds:
         img = ds.read([1, 2, 3, 4]).astype(np.float64).mean(axis=0) / 1e4
     img = img[:438, 1:439]  # column 0 and the last row are nodata
     lr_ref = degrade(img, 3)

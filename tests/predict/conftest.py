@@ -10,6 +10,7 @@ import torch
 
 from satsr.models import create_model, model_info
 from satsr.predict import PredictModel, wrap_model
+from satsr.testing.real_pair import L9_FILE
 
 CRS = "EPSG:32604"
 ORIGIN = (409297.5, 7086967.5)  # the real Landsat-9 file's upper-left corner
@@ -62,4 +63,4 @@ def small_model(name: str, *, in_channels: int = 1, seed: int = 0) -> PredictMod
 @pytest.fixture
 def l9_file(l8s2_dir: Path) -> Path:
     """The real Landsat-9 GeoTIFF (15 m export grid, 5 bands, nodata -inf)."""
-    return l8s2_dir / "2023-06-30-22-01-55_L9_ms.tif"
+    return l8s2_dir / L9_FILE

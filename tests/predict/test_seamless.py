@@ -156,7 +156,7 @@ def _cloudy_stack(tmp_path: Path, n_frames: int) -> tuple[list[Path], np.ndarray
         y, x = rng.integers(0, CH - h + 1), rng.integers(0, CW - w + 1)
         clear[f, y:y + h, x:x + w] = False
     clear[-1] = False
-    data[~clear[:, None].repeat(1, 1)] = -9999.0
+    data[~clear[:, None]] = -9999.0
     paths = [write_tif(tmp_path / f"c{f:02d}.tif", data[f], nodata=-9999.0)
              for f in range(n_frames)]
     return paths, data, clear

@@ -60,7 +60,7 @@ def median_over(result: dict[str, Any], variant: str, key: str = "gap",
     return statistics.median(values)
 
 
-def _kind_means(result: dict[str, Any], kind: str, label: str) -> str | None:
+def _kind_medians(result: dict[str, Any], kind: str, label: str) -> str | None:
     """``label (n models): gap a → b dB (synthetic gain …, REAL gain …)``, or None."""
     n = sum(m["kind"] == kind for m in result["models"].values())
     if n == 0:
@@ -82,26 +82,26 @@ def _scenes_phrase(result: dict[str, Any]) -> str:
 
 def verdict(result: dict[str, Any]) -> str:
     """One paragraph: does any learned multi-frame model beat mean-bicubic on the real scenes?"""
+    bands = _bands(result)
+    won = {(variant, band): winners(result, variant, band)
+           for variant in ("shipped", "calibrated") for band in bands}
     parts = []
     for variant in ("shipped", "calibrated"):
-        per_band = []
-        for band in _bands(result):
-            won = winners(result, variant, band)
-            per_band.append(f"{band}: " + (", ".join(f"{m} ({_db(g)} dB)" for m, g in won)
-                                           if won else "none"))
+        per_band = [f"{band}: " + (", ".join(f"{m} ({_db(g)} dB)" for m, g in won[variant, band])
+                                   if won[variant, band] else "none") for band in bands]
         parts.append(f"Trained on {VARIANT_LABELS[variant]} — {'; '.join(per_band)}")
-    any_cal = any(winners(result, "calibrated", band) for band in _bands(result))
-    all_cal = all(winners(result, "calibrated", band) for band in _bands(result))
+    any_cal = any(won["calibrated", band] for band in bands)
+    all_cal = all(won["calibrated", band] for band in bands)
     answer = ("Yes, on every band" if all_cal else "Only partly" if any_cal else "No")
     multi = sorted(n for n, m in result["models"].items() if m["kind"] == "multi")
     ref = result["reference"]
-    means = [t for t in (_kind_means(result, "multi", "multi-frame"),
-                         _kind_means(result, "single", "single-image")) if t]
+    medians = [t for t in (_kind_medians(result, "multi", "multi-frame"),
+                         _kind_medians(result, "single", "single-image")) if t]
     return (f"**Does a learned multi-frame model beat {ref} on the real scenes? {answer}.** "
             f"Multi-frame models run: {', '.join(multi) or 'none'}; those ahead of {ref} in "
             f"cPSNR on the {_scenes_phrase(result)}, by band: {'. '.join(parts)}. Medians over "
             f"models and bands, shipped → retrained on the calibrated sample: "
-            f"{'; '.join(means)}. With one real scene per band this settles nothing either way.")
+            f"{'; '.join(medians)}. With one real scene per band this settles nothing either way.")
 
 
 def gap_markdown(result: dict[str, Any]) -> str:
