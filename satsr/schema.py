@@ -327,15 +327,17 @@ def open_dataset(path: str | os.PathLike[str], *, dask: bool = True) -> xr.Datas
     """Open a sample-schema Zarr store lazily and validate its structure.
 
     ``dask=True`` backs the variables with dask arrays (chunked, parallel, for slicing
-    through large stores); ``dask=False`` with xarray's lazily indexed arrays, read by zarr
-    directly when loaded — less CPU for loading whole stores into memory (1.3-1.8x in
-    ``benchmarks/bench_probav_loading.py``), which is what training does.
+    through large stores); ``dask=False`` with xarray's lazily indexed arrays — less CPU for
+    loading whole stores into memory, which is what training does. Stores satsr wrote in the
+    current format are read chunk by chunk by satsr itself (:mod:`satsr._storeread`), others
+    through xarray's Zarr backend.
 
     Integrity (both ways): a missing or empty chunk file is a :class:`CorruptFileError` here
     (not fill values); later reads of ``lr``/``lr_mask``/``frame_valid``/``hr``/``hr_mask``
-    verify each chunk's crc32c and content hash (see :mod:`satsr.integrity`; ``satsr datasets
-    verify`` checks every array). Stores written before satsr recorded hashes open with a
-    warning.
+    check each chunk file's crc32c against the value recorded for its position before
+    decoding it (see :mod:`satsr.integrity`; ``satsr datasets verify`` also checks every chunk
+    file's sha256). Older store formats open with a warning; stores written before satsr
+    recorded hashes too.
     """
     path = Path(path)
     if not path.exists():
